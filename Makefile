@@ -1,0 +1,47 @@
+# mlchaos — `make demo` runs the scenario catalogue on the embedded stack; `make test` runs the test suite.
+# Both install what they need first (a virtualenv in .venv, toxiproxy-server built with Go into .venv/bin).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+TOXIPROXY := $(BIN)/toxiproxy-server
+RUNS ?= mlchaos-runs
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test lint clean help
+
+help:
+	@echo "make demo   run every scenario in scenarios/ against the embedded reference stack"
+	@echo "make test   run the test suite (installs everything first)"
+	@echo "make setup  create $(VENV), install mlchaos with its extras and toxiproxy-server"
+	@echo "make lint   ruff, mypy and the import-layer contracts"
+	@echo "make clean  remove $(VENV), run directories and caches"
+
+setup: $(INSTALLED) $(TOXIPROXY)
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "mlchaos needs Python >= 3.11; set PYTHON=python3.11 (or newer)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(INSTALLED): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+$(TOXIPROXY): scripts/install-toxiproxy.sh | $(BIN)/python
+	scripts/install-toxiproxy.sh $(BIN)
+
+demo: setup
+	$(BIN)/mlchaos run --out $(RUNS) scenarios/*.yaml
+
+test: setup
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy experiments injectors reports staging
+	$(BIN)/lint-imports
+
+clean:
+	rm -rf $(VENV) $(RUNS) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

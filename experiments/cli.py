@@ -1,0 +1,285 @@
+"""The ``mlchaos`` command.
+
+Exit codes (design.md): 0 all verifiers held · 1 a verifier failed · 2 the scenario or target is invalid ·
+3 the run aborted (guardrail, error or signal) — rollback done · 4 rollback itself failed.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mlchaos.experiments.console import ConsoleDisplay, plan_table, verdict_table
+from mlchaos.experiments.engine import ExitCode, Experiment, RunOutcome, StopRequest
+from mlchaos.experiments.loader import Problem, load_scenarios, load_target
+from mlchaos.experiments.plan import make_plan, placeholder_endpoints
+from mlchaos.experiments.rollback import rollback_run
+from mlchaos.experiments.scenario import ScenarioFile
+from mlchaos.experiments.session import TargetSession, external_endpoints
+from mlchaos.experiments.targets import EmbeddedTarget, ExternalTarget
+from mlchaos.injectors import InjectorError
+
+app = typer.Typer(
+    name="mlchaos",
+    help="Chaos experiments for ML staging stacks: inject real faults under load, verify that fallbacks engage, "
+    "breakers open and close and MTTR stays on target — with numbers.\n\n"
+    "Start with `mlchaos plan scenarios/feature-store-outage.yaml`, then `mlchaos run` it.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+staging_app = typer.Typer(
+    help="The embedded reference ML stack (gateway with fallback tiers, model server, "
+    "feature store, toxiproxy) under supervisord.",
+    no_args_is_help=True,
+)
+app.add_typer(staging_app, name="staging")
+
+console = Console(log_path=False)
+errors = Console(stderr=True, log_path=False)
+
+ScenarioPaths = Annotated[list[Path], typer.Argument(help="Scenario YAML files.", show_default=False)]
+TargetOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--target", "-t", help="Target file (embedded or external) overriding each scenario's target."
+    ),
+]
+
+
+def _print_problems(problems: list[Problem]) -> None:
+    for problem in problems:
+        errors.print(str(problem), markup=False, highlight=False)
+    files = len({p.file for p in problems})
+    errors.print(f"[red]{len(problems)} problem(s) in {files} file(s)[/]")
+
+
+def _load_or_exit(paths: list[Path], target: Path | None) -> list[ScenarioFile]:
+    files, problems = load_scenarios(paths)
+    if target is not None:
+        loaded, target_problems = load_target(target)
+        problems += target_problems
+        if loaded is not None:
+            files = [
+                f.model_copy(update={"scenario": f.scenario.model_copy(update={"target": loaded})})
+                for f in files
+            ]
+    if problems:
+        _print_problems(problems)
+        raise typer.Exit(ExitCode.INVALID)
+    return files
+
+
+@app.command()
+def validate(paths: ScenarioPaths, target: TargetOption = None) -> None:
+    """Check scenario files without running anything.
+
+    Every problem is reported as FILE:LINE:COLUMN: field: what was expected. Exit 0 if all files are valid, 2 if not.
+    """
+    files = _load_or_exit(paths, target)
+    for scenario_file in files:
+        scenario = scenario_file.scenario
+        console.print(
+            f"[green]✓[/] {scenario_file.path}: {scenario.name} — {len(scenario.faults)} fault(s), "
+            f"{len(scenario.verifiers)} verifier(s), {scenario.duration:g}s under load"
+        )
+
+
+@app.command()
+def plan(paths: ScenarioPaths, target: TargetOption = None) -> None:
+    """Show the timeline and exactly what each fault will touch — without touching anything.
+
+    For the embedded target the stack's ports are picked when it starts, so they are shown as placeholders.
+    """
+    for scenario_file in _load_or_exit(paths, target):
+        scenario = scenario_file.scenario
+        endpoints = (
+            external_endpoints(scenario.target)
+            if isinstance(scenario.target, ExternalTarget)
+            else placeholder_endpoints(scenario.target)
+        )
+        try:
+            console.print(plan_table(make_plan(scenario, endpoints)))
+        except InjectorError as exc:
+            errors.print(f"{scenario_file.path}: {exc}", markup=False)
+            raise typer.Exit(ExitCode.INVALID) from exc
+        if isinstance(scenario.target, EmbeddedTarget):
+            flags = ", ".join(scenario.target.flags) or "none"
+            console.print(
+                f"target: embedded reference stack (started for the run; broken-variant flags: {flags})"
+            )
+        else:
+            console.print(f"target: external service at {scenario.target.service_url}")
+        console.print(f"steady state: {scenario.steady_state.describe()}")
+
+
+@contextmanager
+def _signals_request_stop(stop: StopRequest) -> Iterator[None]:
+    """SIGINT/SIGTERM ask the run to stop; they never interrupt a revert in progress."""
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        stop.request(name)
+        if stop.hurry:
+            errors.print(f"[yellow]{name} again: skipping waits — faults are still being reverted[/]")
+        else:
+            errors.print(f"[yellow]{name}: stopping — reverting every fault first (again to skip waiting)[/]")
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+def _run_dir(out: Path, name: str) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    for attempt in range(100):
+        candidate = out / (f"{stamp}-{name}" + (f"-{attempt}" if attempt else ""))
+        try:
+            candidate.mkdir(parents=True)
+            return candidate
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"could not create a run directory under {out}")
+
+
+def _summary(outcomes: list[RunOutcome]) -> Table:
+    table = Table(title="Summary", title_justify="left")
+    table.add_column("scenario")
+    table.add_column("result")
+    table.add_column("detail")
+    table.add_column("run directory")
+    labels = {
+        ExitCode.OK: "[green]PASS[/]",
+        ExitCode.VERIFIER_FAILED: "[bold red]FAIL[/]",
+        ExitCode.INVALID: "[red]INVALID[/]",
+        ExitCode.ABORTED: "[yellow]ABORTED[/]",
+        ExitCode.ROLLBACK_FAILED: "[bold white on red]ROLLBACK FAILED[/]",
+    }
+    for outcome in outcomes:
+        table.add_row(outcome.scenario, labels[outcome.exit_code], outcome.message, str(outcome.run_dir))
+    return table
+
+
+@app.command()
+def run(
+    paths: ScenarioPaths,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Directory under which each run gets its own folder.")
+    ] = Path("mlchaos-runs"),
+    target: TargetOption = None,
+    probe_interval: Annotated[
+        float, typer.Option(help="Seconds between health/metrics probes.", min=0.05)
+    ] = 0.25,
+) -> None:
+    """Run scenarios: preflight, baseline, faults on the timeline, recovery, verdicts.
+
+    Each run writes journal.jsonl, requests.parquet, probes.parquet and verdicts.json to its own directory.
+    Ctrl-C (or SIGTERM) stops the run and reverts every fault; a second Ctrl-C skips waiting, never the revert.
+    The exit code is the worst of all runs.
+    """
+    files = _load_or_exit(paths, target)
+    stop = StopRequest()
+    outcomes: list[RunOutcome] = []
+    display = ConsoleDisplay(console)
+    with _signals_request_stop(stop):
+        session = TargetSession(note=display.note)
+        try:
+            for scenario_file in files:
+                if stop.event.is_set():
+                    break
+                outcomes.append(_run_one(scenario_file, out, session, stop, display, probe_interval))
+        finally:
+            session.close()
+    console.print(_summary(outcomes))
+    worst = max((o.exit_code for o in outcomes), default=ExitCode.ABORTED)
+    raise typer.Exit(int(worst))
+
+
+def _run_one(
+    scenario_file: ScenarioFile,
+    out: Path,
+    session: TargetSession,
+    stop: StopRequest,
+    display: ConsoleDisplay,
+    probe_interval: float,
+) -> RunOutcome:
+    scenario = scenario_file.scenario
+    run_dir = _run_dir(out, scenario.name)
+    (run_dir / "scenario.yaml").write_text(scenario_file.text, encoding="utf-8")
+    try:
+        endpoints, stack = session.acquire(scenario.target)
+        plan_ = make_plan(scenario, endpoints)
+    except Exception as exc:
+        return RunOutcome(run_dir, scenario.name, ExitCode.INVALID, [], f"target not usable: {exc}")
+    experiment = Experiment(
+        plan_,
+        scenario_file,
+        run_dir,
+        stop=stop,
+        display=display,
+        stack=stack,
+        probe_interval_s=probe_interval,
+    )
+    outcome = experiment.run()
+    if outcome.verdicts:
+        console.print(verdict_table(scenario.name, outcome.verdicts))
+    style = "green" if outcome.exit_code == ExitCode.OK else "red"
+    # soft_wrap: the message names failed verifiers and measured values; CI logs are grepped for it whole.
+    console.print(f"[{style}]{scenario.name}: {outcome.message}[/]", soft_wrap=True)
+    return outcome
+
+
+@app.command()
+def rollback(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory (it holds journal.jsonl).")],
+) -> None:
+    """Undo whatever a run left applied — e.g. after it was killed with SIGKILL — reading only its journal.
+
+    Safe to run more than once. Exit 0 when nothing remains applied, 4 when a revert failed.
+    """
+    try:
+        result = rollback_run(run_dir)
+    except FileNotFoundError as exc:
+        errors.print(str(exc), markup=False)
+        raise typer.Exit(ExitCode.INVALID) from exc
+    for fault_id in result.reverted:
+        console.print(f"[green]reverted[/] {fault_id}")
+    for workdir in result.stacks_stopped:
+        console.print(f"[green]stopped[/] embedded stack {workdir}")
+    for fault_id, why in result.failed.items():
+        errors.print(f"[red]could not revert {fault_id}[/]: {why}")
+    if not (result.reverted or result.stacks_stopped or result.failed):
+        console.print("nothing to undo: the journal shows every fault reverted")
+    raise typer.Exit(ExitCode.OK if result.ok else ExitCode.ROLLBACK_FAILED)
+
+
+@staging_app.command("up")
+def staging_up() -> None:
+    """Start the embedded stack in the foreground and print its endpoints (and an external-target file).
+
+    Point scenarios at it with `--target` to run experiments against a stack that outlives each run. Ctrl-C stops it.
+    """
+    from mlchaos.staging.__main__ import main as staging_main
+
+    raise typer.Exit(staging_main([]))
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:  # only outside a run: runs handle SIGINT themselves
+        errors.print("interrupted")
+        sys.exit(ExitCode.ABORTED)

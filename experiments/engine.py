@@ -1,0 +1,327 @@
+"""Running one scenario: preflight ▶ baseline ▶ faults on the timeline ▶ recovery ▶ after ▶ verdicts.
+
+Rollback always runs — after success, a failed verifier, an exception, SIGINT or SIGTERM — and it runs from the
+journal (:func:`~mlchaos.experiments.rollback.revert_outstanding`), the same way ``mlchaos rollback`` does after a
+SIGKILL. Signals never interrupt a revert: the CLI's handlers only set :class:`StopRequest`, which the waits here
+poll.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import threading
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from mlchaos.experiments.journal import Event, Journal, StackRecord
+from mlchaos.experiments.live import GuardrailWatch, LiveStats, Snapshot
+from mlchaos.experiments.load.runner import LoadRunner
+from mlchaos.experiments.load.spec import LoadSpec, RequestTemplate
+from mlchaos.experiments.load.store import records_frame, write_requests_parquet
+from mlchaos.experiments.outcome import (
+    END_PHASE,
+    PROBES_NAME,
+    REQUESTS_NAME,
+    compute_verdicts,
+    load_recording,
+    write_verdicts,
+)
+from mlchaos.experiments.plan import Action, Plan, Step
+from mlchaos.experiments.preflight import PreflightFailed, preflight
+from mlchaos.experiments.probes import Prober
+from mlchaos.experiments.records import PROBE_SCHEMA
+from mlchaos.experiments.rollback import RollbackResult, revert_outstanding
+from mlchaos.experiments.scenario import ScenarioFile
+from mlchaos.experiments.verifiers.base import Phase, Verdict
+from mlchaos.experiments.verifiers.steady_state import evaluate
+from mlchaos.injectors import INJECTORS, InjectorError
+
+FIRST_RECORDS_TIMEOUT_S = 20.0
+GUARDRAIL_CHECK_S = 0.5
+
+
+class ExitCode(enum.IntEnum):
+    """Exit codes, as design.md fixes them."""
+
+    OK = 0
+    VERIFIER_FAILED = 1
+    INVALID = 2
+    ABORTED = 3
+    ROLLBACK_FAILED = 4
+
+
+class Aborted(Exception):
+    """The run stops early; the message says why. Rollback still runs."""
+
+
+@dataclass
+class StopRequest:
+    """Set from signal handlers; polled by the engine. A second request skips waiting, never the revert."""
+
+    reason: str | None = None
+    count: int = 0
+    event: threading.Event = field(default_factory=threading.Event)
+
+    def request(self, reason: str) -> None:
+        self.count += 1
+        self.reason = self.reason or reason
+        self.event.set()
+
+    @property
+    def hurry(self) -> bool:
+        return self.count >= 2
+
+
+class RunDisplay(Protocol):
+    """What the engine tells the person watching (the CLI renders it with rich; tests may pass a recorder)."""
+
+    def started(self, plan: Plan, run_dir: Path) -> None: ...
+    def phase(self, phase: str, offset: float) -> None: ...
+    def note(self, message: str) -> None: ...
+    def tick(self, elapsed: float, snapshot: Snapshot) -> None: ...
+    def finished(self) -> None: ...
+
+
+@dataclass
+class RunOutcome:
+    run_dir: Path
+    scenario: str
+    exit_code: ExitCode
+    verdicts: list[Verdict]
+    message: str
+    rollback: RollbackResult | None = None
+
+
+def _load_spec(plan: Plan, scenario_file: ScenarioFile, duration_s: float) -> LoadSpec:
+    load, target = plan.scenario.load, plan.target
+    requests: tuple[RequestTemplate, ...] = ()
+    if load.dataset is not None:
+        lines = load.dataset.read_text(encoding="utf-8").splitlines()
+        requests = tuple(RequestTemplate.model_validate(json.loads(line)) for line in lines if line.strip())
+    return LoadSpec(
+        base_url=target.service_url,
+        path=load.path or target.predict_path,
+        users=load.users,
+        spawn_rate=load.spawn_rate or float(load.users),
+        duration_s=duration_s,
+        wait_min_s=load.wait[0],
+        wait_max_s=load.wait[1],
+        request_timeout_s=load.request_timeout,
+        headers=target.headers,
+        tier_field=target.response.tier,
+        confidence_field=target.response.confidence,
+        prediction_field=target.response.prediction,
+        requests=requests,
+        template=load.body,
+        seed=abs(hash(scenario_file.scenario.name)) % 2**31,
+    )
+
+
+class Experiment:
+    """One run of one scenario against one live target."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        scenario_file: ScenarioFile,
+        run_dir: Path,
+        *,
+        stop: StopRequest,
+        display: RunDisplay,
+        stack: StackRecord | None = None,
+        probe_interval_s: float = 0.25,
+    ) -> None:
+        self.plan = plan
+        self.scenario_file = scenario_file
+        self.run_dir = run_dir
+        self.stop = stop
+        self.display = display
+        self.stats = LiveStats()
+        self.guardrails = GuardrailWatch(list(plan.scenario.abort_when), self.stats)
+        self.journal = Journal(run_dir)
+        self.journal.append(Event.RUN_STARTED, detail=plan.scenario.name)
+        if stack is not None:
+            self.journal.append(Event.STACK_STARTED, stack=stack)
+        self.prober = Prober(plan.target, interval_s=probe_interval_s)
+        ramp = plan.scenario.load.users / (plan.scenario.load.spawn_rate or plan.scenario.load.users)
+        self.load = LoadRunner(
+            _load_spec(plan, scenario_file, plan.duration + ramp + FIRST_RECORDS_TIMEOUT_S),
+            on_batch=self.stats.add,
+        )
+
+    def run(self) -> RunOutcome:
+        name = self.plan.scenario.name
+        try:
+            preflight(self.plan)
+        except PreflightFailed as exc:
+            self.journal.append(Event.ABORTED, detail=str(exc))
+            self.journal.close()
+            return RunOutcome(self.run_dir, name, ExitCode.INVALID, [], str(exc))
+        self.display.started(self.plan, self.run_dir)
+        aborted: str | None = None
+        try:
+            self._drive()
+        except Aborted as exc:
+            aborted = str(exc)
+        except Exception as exc:
+            aborted = (
+                f"unexpected error: {type(exc).__name__}: {exc} (traceback in {self.run_dir / 'error.log'})"
+            )
+            (self.run_dir / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
+        finally:
+            rollback = self._finish(aborted)
+        return self._outcome(aborted, rollback)
+
+    def _drive(self) -> None:
+        self.prober.start()
+        self.load.start()
+        t0 = self._wait_for_first_records()
+        for step in self.plan.steps:
+            self._wait_until(t0 + step.offset, t0)
+            self._do(step)
+        self._wait_until(t0 + self.plan.duration, t0)
+        self.journal.append(Event.PHASE, phase=END_PHASE)
+
+    def _wait_for_first_records(self) -> float:
+        deadline = time.monotonic() + FIRST_RECORDS_TIMEOUT_S
+        while self.stats.total == 0:
+            self._check_stop()
+            if not self.load.running:
+                raise Aborted(
+                    f"the load generator exited before any request completed: {self._load_failure()}"
+                )
+            if time.monotonic() > deadline:
+                raise Aborted(
+                    f"no request completed within {FIRST_RECORDS_TIMEOUT_S:g}s of starting the load"
+                )
+            self.stop.event.wait(0.05)
+        return time.time()
+
+    def _load_failure(self) -> str:
+        return str(self.load.error or "it exited")
+
+    def _check_stop(self) -> None:
+        if self.stop.event.is_set():
+            raise Aborted(f"interrupted by {self.stop.reason}")
+
+    def _wait_until(self, deadline: float, t0: float) -> None:
+        next_guardrail_check = 0.0
+        while (now := time.time()) < deadline:
+            self._check_stop()
+            if not self.load.running:
+                raise Aborted(f"the load generator stopped early: {self._load_failure()}")
+            if now >= next_guardrail_check:
+                next_guardrail_check = now + GUARDRAIL_CHECK_S
+                tripped = self.guardrails.check(now)
+                if tripped is not None:
+                    guardrail, value = tripped
+                    detail = f"guardrail tripped: {guardrail.describe()} (now {value:.3g})"
+                    self.journal.append(Event.GUARDRAIL_TRIPPED, detail=detail)
+                    raise Aborted(detail)
+                self.display.tick(now - t0, self.stats.snapshot(now))
+            self.stop.event.wait(min(0.1, deadline - now))
+
+    def _do(self, step: Step) -> None:
+        if step.action == Action.PHASE:
+            assert step.phase is not None
+            if step.phase == Phase.FAULT:
+                self._require_baseline_steady_state()
+            self.journal.append(Event.PHASE, phase=step.phase.value)
+            self.display.phase(step.phase.value, step.offset)
+            return
+        assert step.fault is not None
+        fault = step.fault
+        planned = next(p for p in self.plan.faults if p.spec.id == fault.id)
+        injector = INJECTORS[fault.type]  # type: ignore[attr-defined]
+        if step.action == Action.INJECT:
+            self.journal.append(
+                Event.INJECT_INTENT,
+                fault_id=fault.id,
+                kind=injector.kind,
+                heals_itself=fault.heals_itself,
+                undo=planned.plan.undo.model_dump(),
+            )
+            try:
+                injector.inject(fault, planned.plan.undo)
+            except InjectorError as exc:
+                self.journal.append(
+                    Event.INJECT_FAILED, fault_id=fault.id, kind=injector.kind, detail=str(exc)
+                )
+                raise Aborted(f"could not inject '{fault.id}': {exc}") from exc
+            self.journal.append(Event.INJECTED, fault_id=fault.id, kind=injector.kind)
+            self.display.note(f"injected {fault.id}: {planned.plan.description}")
+        else:
+            result = revert_outstanding(self.journal, only=fault.id)
+            if fault.id in result.failed:
+                raise Aborted(f"could not revert '{fault.id}': {result.failed[fault.id]}")
+            self.display.note(f"reverted {fault.id}")
+
+    def _require_baseline_steady_state(self) -> None:
+        hypothesis = self.plan.scenario.steady_state
+        frame = records_frame(self.load.records)
+        result = evaluate(hypothesis, frame[frame["start"] >= time.time() - hypothesis.window])
+        if not result.holds:
+            raise Aborted(
+                "steady state did not hold before the first fault, so the experiment would prove "
+                f"nothing: {'; '.join(result.failed)} ({result.summary()})"
+            )
+
+    def _finish(self, aborted: str | None) -> RollbackResult:
+        """Revert everything, stop load and probes, save what was recorded. Runs on every exit path."""
+        if aborted is not None:
+            self.journal.append(Event.ABORTED, detail=aborted)
+            self.display.note(f"aborting: {aborted} — reverting faults")
+        rollback = revert_outstanding(self.journal)
+        self.load.stop(timeout_s=2.0 if self.stop.hurry else 10.0)
+        self.prober.stop()
+        write_requests_parquet(self.load.records, self.run_dir / REQUESTS_NAME)
+        _write_probes(self.prober, self.run_dir / PROBES_NAME)
+        self.journal.append(Event.RUN_FINISHED, detail="rollback ok" if rollback.ok else "rollback FAILED")
+        self.journal.close()
+        self.display.finished()
+        return rollback
+
+    def _outcome(self, aborted: str | None, rollback: RollbackResult) -> RunOutcome:
+        name = self.plan.scenario.name
+        if not rollback.ok:
+            left = "; ".join(f"{fid}: {why}" for fid, why in rollback.failed.items())
+            return RunOutcome(
+                self.run_dir,
+                name,
+                ExitCode.ROLLBACK_FAILED,
+                [],
+                f"rollback failed, these faults may still be applied: {left}",
+                rollback,
+            )
+        if aborted is not None:
+            return RunOutcome(
+                self.run_dir, name, ExitCode.ABORTED, [], f"{aborted} — rollback done", rollback
+            )
+        scenario = self.plan.scenario
+        verdicts = compute_verdicts(load_recording(self.run_dir, scenario), scenario)
+        write_verdicts(self.run_dir, scenario, verdicts)
+        failed = [v for v in verdicts if not v.passed]
+        if failed:
+            names = ", ".join(f"{v.name} = {_measured(v)}" for v in failed)
+            return RunOutcome(
+                self.run_dir, name, ExitCode.VERIFIER_FAILED, verdicts, f"failed: {names}", rollback
+            )
+        return RunOutcome(self.run_dir, name, ExitCode.OK, verdicts, "all verifiers held", rollback)
+
+
+def _measured(verdict: Verdict) -> str:
+    if verdict.measured is None:
+        return "nothing measured"
+    return f"{verdict.measured:.3g}{'' if verdict.unit in ('%',) else ' '}{verdict.unit} (target {verdict.target})"
+
+
+def _write_probes(prober: Prober, path: Path) -> None:
+    rows = [asdict(s) for s in prober.samples]
+    pq.write_table(pa.Table.from_pylist(rows, schema=PROBE_SCHEMA), path)

@@ -1,0 +1,127 @@
+"""The run journal: an append-only JSONL file, written and fsynced *before* each action takes effect.
+
+It is the only thing ``mlchaos rollback RUN_DIR`` reads: every fault's undo data is journalled with its intent, so
+a run killed with SIGKILL between "about to inject" and "injected" is still undone. Entries are also the source of
+truth for when phases and faults really started and ended (verifiers read those times from here).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+JOURNAL_NAME = "journal.jsonl"
+
+
+class Event(enum.StrEnum):
+    RUN_STARTED = "run_started"
+    STACK_STARTED = "stack_started"
+    PHASE = "phase"
+    INJECT_INTENT = "inject_intent"
+    INJECTED = "injected"
+    INJECT_FAILED = "inject_failed"
+    REVERT_INTENT = "revert_intent"
+    REVERTED = "reverted"
+    REVERT_FAILED = "revert_failed"
+    GUARDRAIL_TRIPPED = "guardrail_tripped"
+    ABORTED = "aborted"
+    RUN_FINISHED = "run_finished"
+
+
+class StackRecord(BaseModel):
+    """What tearing down an embedded stack needs, should its owner die."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    supervisor_url: str
+    supervisord_pid: int
+    workdir: str
+
+
+class Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    seq: int
+    ts: float
+    event: Event
+    fault_id: str | None = None
+    kind: str | None = None
+    heals_itself: bool | None = None
+    undo: dict[str, Any] | None = None
+    """The injector's Undo model, serialised; validated again by that injector's model on rollback."""
+    phase: str | None = None
+    stack: StackRecord | None = None
+    detail: str | None = None
+
+
+class Journal:
+    """Appends entries to ``RUN_DIR/journal.jsonl``; safe to call from several threads."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / JOURNAL_NAME
+        self._file = self.path.open("a", encoding="utf-8")
+        self._lock = threading.Lock()
+        self._seq = len(read_journal(self.path))
+
+    def append(self, event: Event, **fields: Any) -> Entry:
+        with self._lock:
+            self._seq += 1
+            entry = Entry(seq=self._seq, ts=time.time(), event=event, **fields)
+            self._file.write(entry.model_dump_json(exclude_none=True) + "\n")
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            return entry
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()
+
+
+def read_journal(path: Path) -> list[Entry]:
+    """All complete entries; a last line cut short by a kill mid-write is ignored, any other bad line is not."""
+    if not path.exists():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    entries = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            entries.append(Entry.model_validate(json.loads(line)))
+        except (json.JSONDecodeError, ValidationError) as exc:
+            if number == len(lines):
+                break
+            raise ValueError(f"{path}:{number}: not a journal entry: {exc}") from exc
+    return entries
+
+
+@dataclass(frozen=True)
+class Outstanding:
+    """A fault whose revert the journal does not show as done."""
+
+    fault_id: str
+    kind: str
+    undo: dict[str, Any]
+
+
+def outstanding_faults(entries: list[Entry]) -> list[Outstanding]:
+    """Faults with an inject intent and no successful revert after it, in the order they were applied."""
+    pending: dict[str, Outstanding] = {}
+    for entry in entries:
+        if entry.event == Event.INJECT_INTENT and entry.fault_id and entry.kind and entry.undo is not None:
+            pending[entry.fault_id] = Outstanding(entry.fault_id, entry.kind, entry.undo)
+        elif entry.event == Event.REVERTED and entry.fault_id:
+            pending.pop(entry.fault_id, None)
+    return list(pending.values())
+
+
+def stacks_started(entries: list[Entry]) -> list[StackRecord]:
+    return [e.stack for e in entries if e.event == Event.STACK_STARTED and e.stack is not None]

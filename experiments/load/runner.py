@@ -1,0 +1,250 @@
+"""The orchestrator's handle on the Locust load child: start it, collect its records, stop it.
+
+Locust and gevent are never imported here (nor anywhere the orchestrator imports): the child
+(:mod:`mlchaos.experiments.load.child`) runs them in a process of its own; this module spawns it, signals it,
+and leaves decoding its output to a :class:`~mlchaos.experiments.load.collector.RecordCollector`, whose reader
+threads keep the pipes drained so neither side ever waits on the other.
+
+Errors::
+
+    LoadError            the child could not start, died early, or its records are incomplete
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from types import TracebackType
+
+from mlchaos.experiments.load.bodies import BodyError, body_source
+from mlchaos.experiments.load.collector import BatchCallback, RecordCollector
+from mlchaos.experiments.load.spec import LoadSpec
+from mlchaos.experiments.records import RequestRecord
+
+logger = logging.getLogger("mlchaos.load")
+
+CHILD_MODULE = "mlchaos.experiments.load.child"
+STOP_SLACK_S = 3.0
+"""What a stopping child may take beyond ``stop_grace_s``: the final flush and interpreter shutdown."""
+_POLL_S = 0.05
+
+
+class LoadError(RuntimeError):
+    """The load child could not start, died before finishing, or its records are incomplete.
+
+    ``returncode`` is the child's exit status (negative: killed by that signal; ``None``: never ran or still
+    running) and ``stderr_tail`` its last lines of stderr, which usually say why.
+    """
+
+    def __init__(self, message: str, *, returncode: int | None = None, stderr_tail: str = "") -> None:
+        detail = f"{message} (exit status {returncode})" if returncode is not None else message
+        super().__init__(
+            f"{detail}\n--- load child stderr (tail) ---\n{stderr_tail}" if stderr_tail else detail
+        )
+        self.returncode = returncode
+        self.stderr_tail = stderr_tail
+
+
+class LoadRunner:
+    """Runs one :class:`LoadSpec` in a child process and collects every :class:`RequestRecord` it streams.
+
+    ``on_batch`` is called from the reader thread with each non-empty batch as it arrives (about every
+    ``flush_interval_s``); keep it quick and thread-safe. If it raises, it is not called again and
+    :meth:`wait` reports the failure, while records keep being collected.
+    """
+
+    def __init__(
+        self, spec: LoadSpec, *, on_batch: BatchCallback | None = None, python: str = sys.executable
+    ):
+        self.spec = spec
+        self._python = python
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._spec_path: str | None = None
+        self._collector = RecordCollector(on_batch)
+        self._killed = False
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+
+    def start(self, timeout_s: float = 30.0) -> None:
+        """Spawn the child and return once it reports that load has begun (its ``started`` line).
+
+        The spec's bodies are checked here first (a broken template raises :class:`LoadError` without spawning
+        anything). Raises :class:`LoadError` if the child exits or stays silent for ``timeout_s``.
+        """
+        if self._proc is not None:
+            raise LoadError("this LoadRunner was already started; create a new one for another run")
+        try:
+            body_source(self.spec)
+        except BodyError as exc:
+            raise LoadError(f"invalid load spec: {exc}") from exc
+        # mkstemp: mode 0600, as spec.headers may carry tokens; removed as soon as the child has read it
+        fd, self._spec_path = tempfile.mkstemp(prefix="mlchaos-load-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(self.spec.model_dump_json())
+        cmd = [self._python, "-m", CHILD_MODULE, self._spec_path, "--stop-on-stdin-eof"]
+        try:
+            # own session: a Ctrl-C meant for the orchestrator must not stop the load behind its back
+            self._proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            self._remove_spec_file()
+            raise LoadError(f"cannot start the load child {cmd!r}: {exc}") from exc
+        assert self._proc.stdout is not None and self._proc.stderr is not None
+        collector = self._collector
+        collector.attach(self._proc.stdout, self._proc.stderr)
+
+        deadline = time.monotonic() + timeout_s
+        while not collector.started.is_set() and not collector.eof.is_set() and time.monotonic() < deadline:
+            collector.started.wait(_POLL_S)
+        if not collector.started.is_set():
+            why = "exited before starting" if collector.eof.is_set() else f"did not start in {timeout_s:g}s"
+            self.stop(timeout_s=2.0)
+            raise LoadError(f"load child {why}", returncode=self.returncode, stderr_tail=self.stderr_tail)
+        self._remove_spec_file()  # the child has read it
+
+    def stop(self, timeout_s: float | None = None) -> int | None:
+        """Stop the child: SIGTERM (it stops users and flushes), SIGKILL if not gone within ``timeout_s``.
+
+        The default timeout is the spec's ``stop_grace_s`` (in-flight requests may take that long) plus
+        :data:`STOP_SLACK_S`. Idempotent, never raises for the child's state (use :meth:`wait` for that), safe
+        in ``finally``. Returns the exit status, ``None`` if the child was never started.
+        """
+        proc = self._proc
+        if proc is None:
+            return None
+        if timeout_s is None:
+            timeout_s = self.spec.stop_grace_s + STOP_SLACK_S
+        if proc.poll() is None:
+            self._signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                logger.warning("load child ignored SIGTERM for %.1fs; killing it", timeout_s)
+                self._killed = True
+                self._signal(signal.SIGKILL)
+                proc.wait()
+        self._finish(join_timeout_s=timeout_s)
+        return proc.returncode
+
+    def wait(self, timeout_s: float | None = None) -> int | None:
+        """Wait for the child to end on its own (``duration_s``); ``None`` if still running at ``timeout_s``.
+
+        Raises :class:`LoadError` if the child failed, was killed, or its records are incomplete.
+        """
+        proc = self._proc
+        if proc is None:
+            raise LoadError("the load was never started: call start() first")
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            return None
+        self._finish(join_timeout_s=5.0)
+        error = self.error
+        if error is not None:
+            raise error
+        return proc.returncode
+
+    def __enter__(self) -> LoadRunner:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- state -----------------------------------------------------------------------------------------------
+
+    @property
+    def records(self) -> list[RequestRecord]:
+        """Every record received so far (a copy), in arrival order."""
+        return self._collector.records
+
+    @property
+    def sent(self) -> int | None:
+        """How many records the child says it sent (its ``done`` line); ``None`` until it finished cleanly."""
+        return self._collector.sent
+
+    @property
+    def user_counts(self) -> list[tuple[float, int]]:
+        """``(epoch, users)`` at every flush: the load shape as it actually ran."""
+        return self._collector.user_counts
+
+    @property
+    def started_at(self) -> float | None:
+        """Epoch at which the child started the load (``None`` before)."""
+        return self._collector.started_at
+
+    @property
+    def stderr_tail(self) -> str:
+        return self._collector.stderr_tail
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def returncode(self) -> int | None:
+        return self._proc.poll() if self._proc is not None else None
+
+    @property
+    def error(self) -> LoadError | None:
+        """What went wrong once the child has ended, or ``None`` (also ``None`` while it runs)."""
+        code = self.returncode
+        if code is None:
+            return None
+        collector = self._collector
+        if collector.callback_error is not None:
+            return LoadError(f"on_batch callback failed: {collector.callback_error!r}", returncode=code)
+        if self._killed:
+            problem = "load child was killed after ignoring SIGTERM; its last records are lost"
+        elif code != 0:
+            problem = "load child failed" if code > 0 else f"load child was killed by signal {-code}"
+        elif collector.protocol_error is not None:
+            problem = collector.protocol_error
+        elif collector.sent is None:
+            problem = "load child exited without its final 'done' line; records may be missing"
+        elif collector.sent != collector.record_count:
+            problem = f"load child sent {collector.sent} records but {collector.record_count} arrived"
+        else:
+            return None
+        return LoadError(problem, returncode=code, stderr_tail=self.stderr_tail)
+
+    # -- internals -------------------------------------------------------------------------------------------
+
+    def _signal(self, signum: int) -> None:
+        assert self._proc is not None
+        with contextlib.suppress(ProcessLookupError):  # already gone
+            self._proc.send_signal(signum)
+
+    def _finish(self, join_timeout_s: float) -> None:
+        """After the child exited: drain the pipes, close them, remove the spec file."""
+        readers_done = self._collector.join(join_timeout_s)
+        proc = self._proc
+        if proc is not None:
+            # a pipe whose reader is still busy stays open: closing it under the thread would crash it
+            for pipe in (proc.stdin, *((proc.stdout, proc.stderr) if readers_done else ())):
+                if pipe is not None:
+                    pipe.close()
+        self._remove_spec_file()
+
+    def _remove_spec_file(self) -> None:
+        if self._spec_path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._spec_path)
+            self._spec_path = None

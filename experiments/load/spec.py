@@ -1,0 +1,87 @@
+"""The contract between the orchestrator and the Locust child process.
+
+The orchestrator writes a :class:`LoadSpec` as JSON; the child
+(``python -m mlchaos.experiments.load.child SPEC``) runs Locust in its own process — gevent's monkey-patching
+never touches the orchestrator — and streams
+:class:`~mlchaos.experiments.records.RequestRecord` batches back on stdout, one JSON line per batch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class RequestTemplate(BaseModel):
+    """One request body the users may send; ``label`` is its true label when known (a canary)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    body: dict[str, Any]
+    label: str | None = None
+
+
+class Stage(BaseModel):
+    """From ``at_s`` seconds after the load started, run ``users`` users, ramping at ``spawn_rate`` users/s.
+
+    Stages let a fault change the traffic itself (a spike is two stages: up, then back down). Locust's shape
+    worker re-evaluates them once a second, so a stage takes effect within about a second of ``at_s``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    at_s: float = Field(ge=0)
+    users: int = Field(ge=0, description="0 pauses the traffic until a later stage.")
+    spawn_rate: float = Field(gt=0)
+
+
+class LoadSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_url: str
+    path: str = "/predict"
+    users: int = Field(ge=1)
+    spawn_rate: float = Field(gt=0)
+    duration_s: float = Field(
+        gt=0, description="Hard stop: the child exits after this long whatever happens."
+    )
+    wait_min_s: float = Field(0.0, ge=0)
+    wait_max_s: float = Field(0.0, ge=0)
+    request_timeout_s: float = Field(5.0, gt=0)
+    headers: dict[str, str] = Field(default_factory=dict)
+    tier_field: str = "tier"
+    confidence_field: str = "confidence"
+    prediction_field: str = "prediction"
+    requests: tuple[RequestTemplate, ...] = Field(
+        default=(), description="Bodies cycled through in order (dataset), each user from its own offset."
+    )
+    template: dict[str, Any] | None = Field(
+        None, description="A body whose string values may be Jinja2 expressions rendered per request."
+    )
+    seed: int = 0
+    flush_interval_s: float = Field(0.2, gt=0, description="How often the child flushes a batch of records.")
+    template_label: str | None = Field(
+        None,
+        description="Jinja2 expression giving the true label of each templated request (canary); it sees the "
+        "rendered body as ``body``, e.g. \"{{ 'fraud' if body.amount > 900 else 'legit' }}\".",
+    )
+    stages: tuple[Stage, ...] = Field(
+        default=(),
+        description="Load shape: from each stage's at_s on, its users and spawn_rate replace the current "
+        "ones. Before the first stage (and without stages) the run uses users/spawn_rate.",
+    )
+    stop_grace_s: float = Field(
+        2.0,
+        ge=0,
+        description="At the stop (duration_s or SIGTERM) no new request starts; requests in flight get this "
+        "long to finish, so every request the target saw is recorded. Bounds how late the child may exit.",
+    )
+
+    @field_validator("stages")
+    @classmethod
+    def _stages_in_time_order(cls, stages: tuple[Stage, ...]) -> tuple[Stage, ...]:
+        times = [stage.at_s for stage in stages]
+        if times != sorted(set(times)):
+            raise ValueError(f"stages must have strictly increasing at_s, got {times}")
+        return stages

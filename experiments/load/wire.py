@@ -1,0 +1,171 @@
+"""What the load child writes on stdout, and how it reads the fields the target reports.
+
+Wire format: UTF-8 JSON, one object per line, in this order::
+
+    {"started": 1712345678.123456}                         once, just before the first user is spawned
+    {"t": 1712345678.4, "users": 8, "records": [ROW, ...]}  every flush_interval_s (records may be empty)
+    {"done": true, "sent": 12345}                          last line of a clean exit (duration, SIGTERM, ...)
+
+``ROW`` is one request as a JSON array in :data:`COLUMNS` order (``REQUEST_SCHEMA``'s column order), e.g.
+``[1712345678.401203, 3.2140000000000004, 200, "primary", 0.9, "legit", null, "fraud"]``. Positional rows are
+about half the size of objects, and a batch per flush means one ``write`` + ``flush`` per interval instead of
+one per request. ``started`` is also the start of ``duration_s``: no request starts after ``started +
+duration_s``. ``users`` is Locust's user count at flush time, so a load shape shows up in the recording.
+``sent`` is the total number of rows the child wrote; a reader that counted a different number lost data. A
+missing ``done`` line means the child died.
+
+This module imports neither Locust nor pyarrow: the child uses it before (and without) the orchestrator's
+stack, and the orchestrator decodes with it without ever touching gevent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+COLUMNS = ("start", "latency_ms", "status", "tier", "confidence", "prediction", "error", "label")
+"""Row order on the wire; equal to ``records.REQUEST_COLUMNS`` (a test keeps them equal)."""
+
+HEADER_PREFIX = "header:"
+ERROR_MAX_CHARS = 200
+"""Errors are for humans and grouping, not forensics: long exception texts are cut so rows stay small."""
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False, ensure_ascii=False)
+
+Row = list[Any]
+FieldReader = Callable[[Mapping[str, Any] | None, Any], Any]
+"""Reads one reported field from ``(parsed JSON body or None, response headers or None)``."""
+
+
+class ProtocolError(ValueError):
+    """A stdout line from the child is not part of the wire format (something else wrote to its stdout)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    t: float
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    t: float
+    users: int
+    rows: list[Row]
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    sent: int
+
+
+Message = Started | Batch | Done
+
+
+def encode_started(t: float) -> bytes:
+    return _ENCODER.encode({"started": t}).encode() + b"\n"
+
+
+def encode_batch(t: float, users: int, rows: list[Row]) -> bytes:
+    return _ENCODER.encode({"t": round(t, 3), "users": users, "records": rows}).encode() + b"\n"
+
+
+def encode_done(sent: int) -> bytes:
+    return _ENCODER.encode({"done": True, "sent": sent}).encode() + b"\n"
+
+
+def decode(line: bytes) -> Message:
+    """One wire line as a typed message; :class:`ProtocolError` for anything else."""
+    try:
+        obj = json.loads(line)
+        if not isinstance(obj, dict):
+            raise ProtocolError(f"not a load-child line: {line[:200]!r}")
+        if "records" in obj:
+            return Batch(float(obj["t"]), int(obj["users"]), obj["records"])
+        if "started" in obj:
+            return Started(float(obj["started"]))
+        if obj.get("done") is True:
+            return Done(int(obj["sent"]))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ProtocolError(f"not a load-child line ({exc}): {line[:200]!r}") from exc
+    raise ProtocolError(f"not a load-child line: {line[:200]!r}")
+
+
+def field_reader(spec: str) -> FieldReader:
+    """A reader for a target's field spec: ``"header:X-Tier"`` reads a header, ``"a.b"`` walks the JSON body.
+
+    A plain name is looked up as is first, so a key that contains a dot still works.
+    """
+    if spec.startswith(HEADER_PREFIX):
+        name = spec[len(HEADER_PREFIX) :]
+
+        def read_header(_doc: Mapping[str, Any] | None, headers: Any) -> Any:
+            value = headers.get(name) if headers is not None else None
+            return value[0] if isinstance(value, list) else value
+
+        return read_header
+
+    if "." not in spec:  # the common case, kept to one dict lookup: it runs three times per request
+
+        def read_key(doc: Mapping[str, Any] | None, _headers: Any) -> Any:
+            return doc.get(spec) if isinstance(doc, dict) else None
+
+        return read_key
+
+    steps = spec.split(".")
+
+    def read_body(doc: Mapping[str, Any] | None, _headers: Any) -> Any:
+        if not isinstance(doc, Mapping):
+            return None
+        if spec in doc:
+            return doc[spec]
+        value: Any = doc
+        for step in steps:
+            if not isinstance(value, Mapping):
+                return None
+            value = value.get(step)
+        return value
+
+    return read_body
+
+
+def needs_body(*specs: str) -> bool:
+    """Whether any field is read from the body, i.e. whether responses must be parsed as JSON at all."""
+    return any(not s.startswith(HEADER_PREFIX) for s in specs)
+
+
+def as_text(value: Any) -> str | None:
+    """A reported tier/prediction as text: strings kept, other JSON values as JSON text (``1``, ``true``)."""
+    if value is None or isinstance(value, str):
+        return value
+    try:
+        return _ENCODER.encode(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def as_float(value: Any) -> float | None:
+    """A reported confidence as a float, or ``None`` when it is missing or not a number."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def describe(exc: BaseException) -> str:
+    """A short error text: the exception type (what to group by) and its message.
+
+    Wrappers that carry the real cause as ``original`` (geventhttpclient's ``RetriesExceeded`` around a
+    timeout) are unwrapped, so a timeout reads ``TimeoutError: timed out`` whatever the retry policy.
+    """
+    for _ in range(3):  # bounded: a cause chain is never deeper in practice
+        original = getattr(exc, "original", None)
+        if not isinstance(original, BaseException):
+            break
+        exc = original
+    text = str(exc)
+    described = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return described[:ERROR_MAX_CHARS]

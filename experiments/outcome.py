@@ -1,0 +1,119 @@
+"""From a run directory to verdicts: everything here reads only what the run recorded.
+
+``mlchaos run`` calls this at the end of a run, and ``mlchaos report RUN_DIR`` can call it again later: the same
+files give the same verdicts.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+
+from mlchaos.experiments.journal import JOURNAL_NAME, Entry, Event, read_journal
+from mlchaos.experiments.load.store import read_requests_parquet
+from mlchaos.experiments.scenario import Scenario
+from mlchaos.experiments.verifiers import run_verifier
+from mlchaos.experiments.verifiers.base import (
+    FaultWindow,
+    Phase,
+    PhaseWindow,
+    Recording,
+    Verdict,
+    empty_probes,
+    empty_requests,
+)
+from mlchaos.experiments.verifiers.steady_state import evaluate
+
+REQUESTS_NAME = "requests.parquet"
+PROBES_NAME = "probes.parquet"
+VERDICTS_NAME = "verdicts.json"
+END_PHASE = "end"
+
+
+def _phases(entries: list[Entry], ended_at: float) -> tuple[PhaseWindow, ...]:
+    marks = [(e.phase, e.ts) for e in entries if e.event == Event.PHASE and e.phase]
+    windows = []
+    for (name, start), (_, end) in zip(marks, [*marks[1:], (END_PHASE, ended_at)], strict=True):
+        if name != END_PHASE:
+            windows.append(PhaseWindow(Phase(name), start, end))
+    return tuple(windows)
+
+
+def _faults(entries: list[Entry]) -> tuple[FaultWindow, ...]:
+    injected: dict[str, Entry] = {}
+    heals: dict[str, bool] = {}
+    reverted: dict[str, float] = {}
+    for entry in entries:
+        if entry.fault_id is None:
+            continue
+        if entry.event == Event.INJECT_INTENT:
+            heals[entry.fault_id] = bool(entry.heals_itself)
+        elif entry.event == Event.INJECTED:
+            injected.setdefault(entry.fault_id, entry)
+        elif entry.event == Event.REVERTED and entry.fault_id in injected:
+            reverted.setdefault(entry.fault_id, entry.ts)
+    return tuple(
+        FaultWindow(fid, e.kind or "", e.ts, reverted.get(fid), heals.get(fid, False))
+        for fid, e in injected.items()
+    )
+
+
+def load_recording(run_dir: Path, scenario: Scenario) -> Recording:
+    entries = read_journal(run_dir / JOURNAL_NAME)
+    requests_path, probes_path = run_dir / REQUESTS_NAME, run_dir / PROBES_NAME
+    requests = read_requests_parquet(requests_path) if requests_path.exists() else empty_requests()
+    probes = pd.read_parquet(probes_path) if probes_path.exists() else empty_probes()
+    requests = requests.sort_values("start", kind="stable").reset_index(drop=True)
+    ends = [e.ts for e in entries if e.event == Event.PHASE and e.phase == END_PHASE]
+    started = next((e.ts for e in entries if e.event == Event.PHASE), entries[0].ts if entries else 0.0)
+    ended = ends[0] if ends else (float(requests["start"].max()) if not requests.empty else started)
+    return Recording(
+        requests=requests,
+        probes=probes.sort_values("ts", kind="stable").reset_index(drop=True),
+        phases=_phases(entries, ended),
+        faults=_faults(entries),
+        started_at=started,
+        ended_at=ended,
+        steady_state=scenario.steady_state,
+    )
+
+
+def steady_state_verdict(recording: Recording, phase: Phase) -> Verdict:
+    hypothesis = recording.steady_state
+    window = recording.phase(phase)
+    requests = (
+        recording.requests_between(window.start, window.end) if window else recording.requests.iloc[0:0]
+    )
+    result = evaluate(hypothesis, requests)
+    explanation = result.summary() + ("" if result.holds else " — " + "; ".join(result.failed))
+    measured = result.availability * 100 if result.availability is not None else None
+    return Verdict(
+        "steady_state",
+        f"steady_state ({phase.value})",
+        result.holds,
+        measured,
+        hypothesis.describe(),
+        "%",
+        explanation,
+    )
+
+
+def compute_verdicts(recording: Recording, scenario: Scenario) -> list[Verdict]:
+    verdicts = [steady_state_verdict(recording, Phase.BASELINE)]
+    verdicts += [run_verifier(spec, recording) for spec in scenario.verifiers]
+    verdicts.append(steady_state_verdict(recording, Phase.AFTER))
+    return verdicts
+
+
+def write_verdicts(run_dir: Path, scenario: Scenario, verdicts: list[Verdict]) -> Path:
+    path = run_dir / VERDICTS_NAME
+    document = {
+        "scenario": scenario.name,
+        "passed": all(v.passed for v in verdicts),
+        "verdicts": [asdict(v) for v in verdicts],
+    }
+    path.write_text(json.dumps(document, indent=2, allow_nan=False, default=str) + "\n", encoding="utf-8")
+    return path

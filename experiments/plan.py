@@ -1,0 +1,88 @@
+"""A scenario resolved against a target: the timeline, and exactly what each fault will touch.
+
+Planning reads nothing from the target and changes nothing; ``mlchaos plan`` prints it, ``mlchaos run`` executes it.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from mlchaos.experiments.scenario import Scenario
+from mlchaos.experiments.targets import EmbeddedTarget, TargetEndpoints
+from mlchaos.experiments.verifiers.base import Phase
+from mlchaos.injectors import INJECTORS, FaultPlan, FaultSpec
+from mlchaos.staging.endpoints import PROGRAMS, PROXIES
+
+
+class Action(enum.StrEnum):
+    PHASE = "phase"
+    INJECT = "inject"
+    REVERT = "revert"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One thing the engine does, ``offset`` seconds after the baseline starts."""
+
+    offset: float
+    action: Action
+    phase: Phase | None = None
+    fault: FaultSpec | None = None
+
+
+@dataclass(frozen=True)
+class PlannedFault:
+    spec: FaultSpec
+    plan: FaultPlan[Any]
+
+
+@dataclass(frozen=True)
+class Plan:
+    scenario: Scenario
+    target: TargetEndpoints
+    faults: tuple[PlannedFault, ...]
+    steps: tuple[Step, ...]
+
+    @property
+    def duration(self) -> float:
+        return self.scenario.duration
+
+    def phase_start(self, phase: Phase) -> float:
+        return next(s.offset for s in self.steps if s.action == Action.PHASE and s.phase == phase)
+
+
+def make_plan(scenario: Scenario, target: TargetEndpoints) -> Plan:
+    """The timeline of ``scenario`` on ``target``; raises InjectorError when a fault cannot apply to the target."""
+    faults = tuple(PlannedFault(f, INJECTORS[f.type].plan(f, target)) for f in scenario.faults)  # type: ignore[attr-defined]
+    window = scenario.steady_state.window
+    fault_start = window
+    recovery_start = fault_start + scenario.fault_span
+    after_start = recovery_start + scenario.recovery
+    steps = [
+        Step(0.0, Action.PHASE, Phase.BASELINE),
+        Step(fault_start, Action.PHASE, Phase.FAULT),
+        Step(recovery_start, Action.PHASE, Phase.RECOVERY),
+        Step(after_start, Action.PHASE, Phase.AFTER),
+    ]
+    for fault in scenario.faults:
+        steps.append(Step(fault_start + fault.at, Action.INJECT, fault=fault))
+        steps.append(Step(fault_start + fault.at + fault.duration, Action.REVERT, fault=fault))
+    # At equal offsets: phase changes first, then reverts, then injections — so back-to-back faults on one proxy
+    # never overlap, and a fault at offset 0 belongs to the fault phase.
+    order = {Action.PHASE: 0, Action.REVERT: 1, Action.INJECT: 2}
+    steps.sort(key=lambda s: (s.offset, order[s.action]))
+    return Plan(scenario, target, faults, tuple(steps))
+
+
+def placeholder_endpoints(target: EmbeddedTarget) -> TargetEndpoints:
+    """What an embedded stack will look like before it is started: its ports are picked at start."""
+    del target  # every embedded stack has the same shape; only its ports differ
+    return TargetEndpoints(
+        service_url="http://127.0.0.1:<gateway-port>",
+        toxiproxy_url="http://127.0.0.1:<toxiproxy-port>",
+        supervisor_url="http://127.0.0.1:<supervisord-port>/RPC2",
+        proxies=dict(PROXIES),
+        programs=PROGRAMS,
+    )

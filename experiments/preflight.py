@@ -1,0 +1,49 @@
+"""Before any load or fault: is the target there, healthy, and does it have what the faults name?
+
+A failed preflight is an invalid target (exit 2), not an aborted run: nothing was touched.
+"""
+
+from __future__ import annotations
+
+import time
+
+import requests
+
+from mlchaos.experiments.plan import Plan
+from mlchaos.injectors import INJECTORS, InjectorError
+
+READY_TIMEOUT_S = 30.0
+
+
+class PreflightFailed(Exception):
+    """The target is not fit for the experiment; the message says what is wrong and what was tried."""
+
+
+def wait_ready(plan: Plan, timeout_s: float = READY_TIMEOUT_S) -> None:
+    """Wait for the service's readiness check to answer 200 (a previous experiment may still be recovering)."""
+    url = plan.target.service_url + plan.target.health.ready
+    deadline = time.monotonic() + timeout_s
+    last = "no answer yet"
+    while time.monotonic() < deadline:
+        try:
+            response = requests.get(url, timeout=2, headers=plan.target.headers)
+        except requests.RequestException as exc:
+            last = f"{type(exc).__name__}: {exc}"
+        else:
+            if response.status_code == 200:
+                return
+            last = f"HTTP {response.status_code}: {response.text[:200]}"
+        time.sleep(0.25)
+    raise PreflightFailed(
+        f"the target is not ready: {url} did not answer 200 within {timeout_s:g}s (last: {last})"
+    )
+
+
+def preflight(plan: Plan, *, ready_timeout_s: float = READY_TIMEOUT_S) -> None:
+    wait_ready(plan, ready_timeout_s)
+    for planned in plan.faults:
+        injector = INJECTORS[planned.spec.type]  # type: ignore[attr-defined]
+        try:
+            injector.check(planned.plan.undo)
+        except InjectorError as exc:
+            raise PreflightFailed(f"fault '{planned.spec.id}' cannot run on this target: {exc}") from exc

@@ -1,0 +1,102 @@
+"""What a run records: one row per request, one row per probe sample.
+
+These are the only shapes that cross from the live run (load child, prober) to the verifiers and reports. They are
+stored columnar (Parquet) in the run directory, so ``mlchaos report RUN`` can recompute every verdict later.
+
+Times are wall-clock epoch seconds (``time.time()``): the load child, the prober and the journal run in different
+processes on the same host, and the epoch clock is the one they share.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, fields
+
+import pyarrow as pa
+
+
+class Tier(enum.StrEnum):
+    """Which level of the fallback chain served a response (seed 001), best first."""
+
+    PRIMARY = "primary"
+    FALLBACK = "fallback"
+    RULES = "rules"
+    CACHE = "cache"
+    STATIC = "static"
+
+    @classmethod
+    def parse(cls, value: object) -> Tier | None:
+        """The tier a target reported, or ``None`` when it reported none or one we do not know."""
+        try:
+            return cls(str(value))
+        except ValueError:
+            return None
+
+
+class BreakerState(enum.StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """One request the load sent, as the load child saw it.
+
+    ``status`` is the HTTP status, or 0 when no response arrived (connection refused, reset, timeout).
+    ``tier``/``confidence``/``prediction`` are read from the response where the target says they are.
+    ``label`` is the true label for canary requests (known ground truth), else ``None``.
+    """
+
+    start: float
+    latency_ms: float
+    status: int
+    tier: str | None = None
+    confidence: float | None = None
+    prediction: str | None = None
+    error: str | None = None
+    label: str | None = None
+
+
+REQUEST_SCHEMA = pa.schema(
+    [
+        pa.field("start", pa.float64(), nullable=False),
+        pa.field("latency_ms", pa.float64(), nullable=False),
+        pa.field("status", pa.int32(), nullable=False),
+        pa.field("tier", pa.string()),
+        pa.field("confidence", pa.float64()),
+        pa.field("prediction", pa.string()),
+        pa.field("error", pa.string()),
+        pa.field("label", pa.string()),
+    ]
+)
+REQUEST_COLUMNS = tuple(f.name for f in fields(RequestRecord))
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeSample:
+    """One sample of the target's health and metrics.
+
+    ``check`` names what was sampled (``ready``, ``live``, ``inference``, or ``breaker:<dependency>``);
+    ``ok`` is whether it answered healthily; ``value`` carries the observed state (a breaker state, a status code);
+    ``error`` says why a probe failed to observe anything — probe failures are data, not crashes.
+    """
+
+    ts: float
+    check: str
+    ok: bool
+    value: str | None = None
+    latency_ms: float | None = None
+    error: str | None = None
+
+
+PROBE_SCHEMA = pa.schema(
+    [
+        pa.field("ts", pa.float64(), nullable=False),
+        pa.field("check", pa.string(), nullable=False),
+        pa.field("ok", pa.bool_(), nullable=False),
+        pa.field("value", pa.string()),
+        pa.field("latency_ms", pa.float64()),
+        pa.field("error", pa.string()),
+    ]
+)

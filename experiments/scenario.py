@@ -1,0 +1,121 @@
+"""A scenario, as its YAML file declares it: what to run against, under which load, which faults when, and what
+must be true for the run to pass. :mod:`mlchaos.experiments.loader` turns a file into a :class:`Scenario`.
+
+A run has four phases, in order::
+
+    baseline (steady_state.window) ▶ fault (until the last fault ends) ▶ recovery ▶ after (steady_state.window)
+
+Fault offsets (``at``) count from the start of the fault phase. The steady state must hold in ``baseline`` (else
+the experiment proves nothing and is aborted) and again in ``after``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from mlchaos.experiments.durations import PositiveSeconds, Seconds
+from mlchaos.experiments.targets import EmbeddedTarget, Target
+from mlchaos.experiments.verifiers import AnyVerifier
+from mlchaos.experiments.verifiers.steady_state import SteadyState
+from mlchaos.injectors import AnyFault
+
+
+def _target_shorthand(value: object) -> object:
+    """``target: embedded`` is short for ``target: {kind: embedded}``."""
+    return {"kind": value} if isinstance(value, str) else value
+
+
+class LoadConfig(BaseModel):
+    """The traffic Locust sends during the whole run."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    users: int = Field(8, ge=1, le=1000, description="Concurrent simulated users.")
+    spawn_rate: float | None = Field(
+        None, gt=0, description="Users started per second; default: all at once."
+    )
+    wait: tuple[Seconds, Seconds] = Field(
+        (0.02, 0.08), description="Each user waits a random time in [min, max] between its requests."
+    )
+    dataset: Path | None = Field(
+        None,
+        description="JSONL file of request bodies, relative to the scenario file; each line is "
+        '{"body": {...}, "label": "..."} (label optional: requests with one are canaries).',
+    )
+    body: dict[str, Any] | None = Field(
+        None,
+        description="A request body whose string values may be Jinja2 expressions, rendered per request.",
+    )
+    request_timeout: PositiveSeconds = 5.0
+    path: str | None = Field(None, description="Request path; default: the target's predict path.")
+
+    # A field validator, not the model validator below: the error's location is then load.wait, and the loader
+    # points at the `wait:` line.
+    @field_validator("wait")
+    @classmethod
+    def _min_before_max(cls, wait: tuple[float, float]) -> tuple[float, float]:
+        if wait[0] > wait[1]:
+            raise ValueError(f"expected [min, max] with min ≤ max, got min {wait[0]:g}s > max {wait[1]:g}s")
+        return wait
+
+    @model_validator(mode="after")
+    def _one_source(self) -> LoadConfig:
+        if (self.dataset is None) == (self.body is None):
+            raise ValueError(
+                "load needs exactly one of 'dataset' (a JSONL file) or 'body' (a request template)"
+            )
+        return self
+
+
+class Guardrail(BaseModel):
+    """An abort condition evaluated live: when ``metric`` stays above ``above`` for ``for`` seconds, the run stops
+    injecting, reverts everything and exits 3."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    metric: Literal["error_rate", "p99_ms"]
+    above: float = Field(gt=0)
+    for_: PositiveSeconds = Field(alias="for")
+
+    def describe(self) -> str:
+        bound = f"{self.above:.0%}" if self.metric == "error_rate" else f"{self.above:g} ms"
+        return f"{self.metric} > {bound} for {self.for_:g}s"
+
+
+class Scenario(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=80)
+    description: str = ""
+    target: Annotated[Target, BeforeValidator(_target_shorthand)] = EmbeddedTarget()
+    load: LoadConfig
+    steady_state: SteadyState = SteadyState()
+    faults: list[AnyFault] = Field(min_length=1)
+    recovery: Seconds = Field(
+        10.0, description="Time allowed after the last fault ends before the after-window."
+    )
+    verifiers: list[AnyVerifier] = Field(min_length=1)
+    abort_when: list[Guardrail] = Field(default_factory=list)
+
+    @property
+    def fault_span(self) -> float:
+        """Length of the fault phase: until the last fault ends."""
+        return max(f.at + f.duration for f in self.faults)
+
+    @property
+    def duration(self) -> float:
+        """Planned length of the whole run, load included."""
+        return 2 * self.steady_state.window + self.fault_span + self.recovery
+
+
+class ScenarioFile(BaseModel):
+    """A scenario and where it came from (for error messages and for resolving relative paths)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: Path
+    scenario: Scenario
+    text: str

@@ -1,0 +1,68 @@
+"""Live targets for one ``mlchaos run`` invocation.
+
+Embedded stacks are started on demand and shared by the scenarios of one invocation that ask for the same
+configuration — starting one costs seconds, and the preflight makes each scenario wait until the stack is healthy
+again, so sharing changes nothing a verifier sees. All stacks stop when the session closes, on every exit path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from mlchaos.experiments.journal import StackRecord
+from mlchaos.experiments.targets import EmbeddedTarget, ExternalTarget, TargetEndpoints
+from mlchaos.staging.options import StackOptions
+from mlchaos.staging.stack import EmbeddedStack
+
+
+def external_endpoints(target: ExternalTarget) -> TargetEndpoints:
+    return TargetEndpoints(
+        service_url=target.service_url,
+        predict_path=target.predict_path,
+        toxiproxy_url=target.toxiproxy_url,
+        supervisor_url=target.supervisor_url,
+        proxies=dict(target.proxies),
+        programs=target.programs,
+        health=target.health,
+        response=target.response,
+        headers={name: value.get_secret_value() for name, value in target.headers.items()},
+    )
+
+
+class TargetSession:
+    def __init__(self, *, note: Callable[[str], None] = lambda _: None) -> None:
+        self._stacks: dict[StackOptions, tuple[EmbeddedStack, TargetEndpoints, StackRecord]] = {}
+        self._note = note
+
+    def acquire(self, target: EmbeddedTarget | ExternalTarget) -> tuple[TargetEndpoints, StackRecord | None]:
+        if isinstance(target, ExternalTarget):
+            return external_endpoints(target), None
+        options = StackOptions.model_validate(target.model_dump(exclude={"kind"}))
+        if options not in self._stacks:
+            flags = f" with flags {', '.join(options.flags)}" if options.flags else ""
+            self._note(f"starting the embedded stack{flags} …")
+            stack = EmbeddedStack(options)
+            running = stack.start()
+            endpoints = TargetEndpoints(
+                service_url=running.gateway_url,
+                toxiproxy_url=running.toxiproxy_url,
+                supervisor_url=running.supervisor_url,
+                proxies=dict(running.proxies),
+                programs=running.programs,
+            )
+            record = StackRecord(
+                supervisor_url=running.supervisor_url,
+                supervisord_pid=running.supervisord_pid,
+                workdir=str(running.workdir),
+            )
+            self._stacks[options] = (stack, endpoints, record)
+            self._note(f"embedded stack ready: gateway {running.gateway_url}")
+        _, endpoints, record = self._stacks[options]
+        return endpoints, record
+
+    def close(self) -> None:
+        while self._stacks:
+            _, (stack, _, record) = self._stacks.popitem()
+            stack.stop()
+            self._note(f"embedded stack stopped ({Path(record.workdir).name} removed)")

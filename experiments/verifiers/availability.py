@@ -1,0 +1,47 @@
+"""``availability``: the share of requests the service answered without a server error, by any tier.
+
+Available means a status in [200, 500): a 4xx is an answer (the service judged the input), a 5xx, a timeout or a
+refused connection is not. Graceful degradation exists to keep this number up while dependencies fail.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from mlchaos.experiments.verifiers.base import Recording, Verdict, VerifierSpec
+from mlchaos.experiments.verifiers.phases import PhaseOrRun, requests_in
+from mlchaos.experiments.verifiers.steady_state import available
+
+
+class Availability(VerifierSpec):
+    type: Literal["availability"]
+    min: float = Field(0.99, ge=0, le=1, description="Least share of available requests.")
+    phase: PhaseOrRun = "run"
+
+
+def verify(recording: Recording, spec: Availability) -> Verdict:
+    requests = requests_in(recording, spec.phase)
+    target = f"≥ {spec.min:.2%}"
+    name = f"availability ({spec.phase})"
+    if requests.empty:
+        return Verdict("availability", name, False, None, target, "%", f"no requests in {spec.phase}")
+    ok = available(requests)
+    share = float(ok.mean())
+    bad = int((~ok).sum())
+    passed = share >= spec.min
+    explanation = (
+        f"{share:.2%} of {len(requests)} requests answered without a server error "
+        f"({bad} failed: 5xx, timeout or refused) — {'meets' if passed else 'below'} {spec.min:.2%}"
+    )
+    return Verdict(
+        "availability",
+        name,
+        passed,
+        share * 100,
+        target,
+        "%",
+        explanation,
+        {"requests": float(len(requests)), "failed": float(bad)},
+    )

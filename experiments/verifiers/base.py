@@ -1,0 +1,105 @@
+"""What verifiers read and what they return.
+
+A verifier is a pure function ``(recording, params) -> Verdict``: it never talks to the target, only reads what the
+run recorded. That is what makes verdicts testable on synthetic timelines and recomputable by ``mlchaos report``.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from mlchaos.experiments.records import PROBE_SCHEMA, REQUEST_SCHEMA
+from mlchaos.experiments.verifiers.steady_state import SteadyState
+
+
+class Phase(enum.StrEnum):
+    """Parts of a run, in order. ``fault`` spans from the first fault's start to the last fault's end."""
+
+    BASELINE = "baseline"
+    FAULT = "fault"
+    RECOVERY = "recovery"
+    AFTER = "after"
+
+
+@dataclass(frozen=True)
+class PhaseWindow:
+    phase: Phase
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class FaultWindow:
+    """When a fault was really applied and reverted (epoch seconds, from the journal)."""
+
+    fault_id: str
+    kind: str
+    injected_at: float
+    reverted_at: float | None
+    heals_itself: bool
+
+
+@dataclass(frozen=True)
+class Recording:
+    """Everything a run recorded, as the verifiers see it.
+
+    ``requests`` has the columns of :class:`~mlchaos.experiments.records.RequestRecord`, ``probes`` those of
+    :class:`~mlchaos.experiments.records.ProbeSample`; both are sorted by time.
+    """
+
+    requests: pd.DataFrame
+    probes: pd.DataFrame
+    phases: tuple[PhaseWindow, ...]
+    faults: tuple[FaultWindow, ...]
+    started_at: float
+    ended_at: float
+    steady_state: SteadyState
+    """The scenario's hypothesis, which verifiers such as ``mttr`` are defined in terms of."""
+
+    def phase(self, phase: Phase) -> PhaseWindow | None:
+        return next((p for p in self.phases if p.phase == phase), None)
+
+    def fault(self, fault_id: str) -> FaultWindow | None:
+        return next((f for f in self.faults if f.fault_id == fault_id), None)
+
+    def requests_between(self, start: float, end: float) -> pd.DataFrame:
+        starts = self.requests["start"]
+        return self.requests[(starts >= start) & (starts < end)]
+
+
+def empty_requests() -> pd.DataFrame:
+    return REQUEST_SCHEMA.empty_table().to_pandas()
+
+
+def empty_probes() -> pd.DataFrame:
+    return PROBE_SCHEMA.empty_table().to_pandas()
+
+
+class VerifierSpec(BaseModel):
+    """Fields every verifier in a scenario has."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    weight: float = Field(1.0, gt=0, description="Weight of this verifier in the resilience score.")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one verifier: the number it measured, the target it was held to, and why it passed or not.
+
+    ``measured`` is ``None`` when there was nothing to measure (e.g. no requests in the phase); such a verdict fails,
+    and ``explanation`` says so.
+    """
+
+    verifier: str
+    name: str
+    passed: bool
+    measured: float | None
+    target: str
+    unit: str
+    explanation: str
+    details: dict[str, float | str | None] = field(default_factory=dict)

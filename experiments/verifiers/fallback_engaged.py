@@ -1,0 +1,71 @@
+"""``fallback_engaged``: while a fault is applied, the allowed tiers serve — and start serving promptly.
+
+Measured: the share of requests started between ``injected + within`` and the revert that were answered (2xx) by
+one of ``tiers``. ``within`` is the grace period a breaker needs to notice the fault. Also reported: how long after
+the injection the first allowed-tier answer came (MTTD as the traffic sees it).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from mlchaos.experiments.durations import Seconds
+from mlchaos.experiments.records import Tier
+from mlchaos.experiments.verifiers.base import Recording, Verdict, VerifierSpec
+
+
+class FallbackEngaged(VerifierSpec):
+    type: Literal["fallback_engaged"]
+    fault: str = Field(description="Id of the fault in the timeline.")
+    tiers: tuple[Tier, ...] = Field(min_length=1, description="Tiers allowed to serve during the fault.")
+    within: Seconds = Field(2.0, description="Grace period after the injection before the share is counted.")
+    min_share: float = Field(0.95, ge=0, le=1)
+
+
+def verify(recording: Recording, spec: FallbackEngaged) -> Verdict:
+    allowed = "/".join(t.value for t in spec.tiers)
+    name = f"fallback_engaged ({spec.fault} → {allowed})"
+    target = f"≥ {spec.min_share:.0%} within {spec.within:g}s"
+    fault = recording.fault(spec.fault)
+    if fault is None:
+        return Verdict(
+            "fallback_engaged", name, False, None, target, "%", f"fault '{spec.fault}' was never applied"
+        )
+    end = fault.reverted_at if fault.reverted_at is not None else recording.ended_at
+    during = recording.requests_between(fault.injected_at + spec.within, end)
+    if during.empty:
+        return Verdict(
+            "fallback_engaged",
+            name,
+            False,
+            None,
+            target,
+            "%",
+            f"no requests between {spec.within:g}s after the injection and the revert",
+        )
+    status = during["status"]
+    served = during["tier"].isin([t.value for t in spec.tiers]) & (status >= 200) & (status < 300)
+    share = float(served.mean())
+    tiers_seen = during["tier"].fillna("none").value_counts(normalize=True)
+    seen = ", ".join(f"{tier} {share_:.0%}" for tier, share_ in tiers_seen.items())
+    after = recording.requests_between(fault.injected_at, end)
+    first = after[after["tier"].isin([t.value for t in spec.tiers])]["start"]
+    detect_s = float(first.min() - fault.injected_at) if not first.empty else None
+    passed = share >= spec.min_share
+    explanation = (
+        f"{share:.1%} of {len(during)} requests during '{spec.fault}' served by {allowed} (seen: {seen})"
+    )
+    if detect_s is not None:
+        explanation += f"; first {allowed} answer {detect_s:.2f}s after injection"
+    return Verdict(
+        "fallback_engaged",
+        name,
+        passed,
+        share * 100,
+        target,
+        "%",
+        explanation,
+        {"requests": float(len(during)), "first_allowed_after_s": detect_s},
+    )

@@ -1,0 +1,138 @@
+"""The steady-state hypothesis, and the sliding-window test MTTR is built on.
+
+The hypothesis is what must hold before any fault and again after recovery, e.g. "availability ≥ 99 %, primary
+tier serves ≥ 95 %, p99 ≤ 250 ms". A request is *available* when the service answered it without a server error:
+a status in [200, 500). Timeouts and refused connections (status 0) and 5xx are not available.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from mlchaos.experiments.durations import PositiveSeconds
+from mlchaos.experiments.records import Tier
+
+MAX_GAP_S = 1.0
+"""A window with a silence longer than this between requests is not evidence that anything holds."""
+
+
+class SteadyState(BaseModel):
+    """The hypothesis; every bound is optional except availability."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    window: PositiveSeconds = Field(
+        10.0, description="Length of the baseline and the after-recovery windows."
+    )
+    min_availability: float = Field(0.99, ge=0, le=1)
+    min_tier_share: dict[Tier, float] = Field(
+        default_factory=dict,
+        description="Tier -> least share of responses it must serve, e.g. {primary: 0.95}.",
+    )
+    max_p99_ms: float | None = Field(None, gt=0)
+
+    def describe(self) -> str:
+        parts = [f"availability ≥ {self.min_availability:.2%}"]
+        parts += [f"{tier.value} share ≥ {share:.0%}" for tier, share in self.min_tier_share.items()]
+        if self.max_p99_ms is not None:
+            parts.append(f"p99 ≤ {self.max_p99_ms:g} ms")
+        return ", ".join(parts)
+
+
+def available(requests: pd.DataFrame) -> pd.Series:
+    status = requests["status"]
+    return (status >= 200) & (status < 500)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    holds: bool
+    requests: int
+    availability: float | None
+    tier_shares: dict[str, float]
+    p99_ms: float | None
+    failed: tuple[str, ...]
+
+    def summary(self) -> str:
+        if self.requests == 0:
+            return "no requests"
+        text = f"{self.requests} requests, availability {self.availability:.2%}"
+        if self.tier_shares:
+            text += ", " + ", ".join(f"{t} {s:.1%}" for t, s in self.tier_shares.items())
+        if self.p99_ms is not None:
+            text += f", p99 {self.p99_ms:.0f} ms"
+        return text
+
+
+def evaluate(hypothesis: SteadyState, requests: pd.DataFrame) -> Evaluation:
+    """Whether the hypothesis holds over ``requests`` (all of them, as one window)."""
+    if requests.empty:
+        return Evaluation(False, 0, None, {}, None, ("no requests in the window",))
+    availability = float(available(requests).mean())
+    shares = {t.value: float((requests["tier"] == t.value).mean()) for t in hypothesis.min_tier_share}
+    p99 = float(np.percentile(requests["latency_ms"], 99))
+    failed = []
+    if availability < hypothesis.min_availability:
+        failed.append(f"availability {availability:.2%} < {hypothesis.min_availability:.2%}")
+    for tier, least in hypothesis.min_tier_share.items():
+        if shares[tier.value] < least:
+            failed.append(f"{tier.value} share {shares[tier.value]:.1%} < {least:.0%}")
+    if hypothesis.max_p99_ms is not None and p99 > hypothesis.max_p99_ms:
+        failed.append(f"p99 {p99:.0f} ms > {hypothesis.max_p99_ms:g} ms")
+    return Evaluation(not failed, len(requests), availability, shares, p99, tuple(failed))
+
+
+def first_sustained_hold(
+    hypothesis: SteadyState, requests: pd.DataFrame, since: float, until: float, sustain_s: float
+) -> float | None:
+    """Start of the first window ``[s, s + sustain_s)`` after ``since`` in which the hypothesis holds, or ``None``.
+
+    Candidate starts are the times of good answers (available, and from a required tier if the hypothesis names
+    tiers), so the answer is as precise as the traffic is dense. A
+    window counts only if it ends before ``until`` and has no silence longer than :data:`MAX_GAP_S` (no requests
+    is no evidence). Cheap checks (availability, tier shares) run vectorised over all candidates at once; the
+    percentile only for the candidates that pass them, in time order, stopping at the first that holds.
+    """
+    window = requests[(requests["start"] >= since) & (requests["start"] < until)].sort_values("start")
+    if window.empty:
+        return None
+    starts = window["start"].to_numpy()
+    ends = np.searchsorted(starts, starts + sustain_s, side="left")
+    counts = ends - np.arange(len(starts))
+    candidate = (starts + sustain_s <= until) & (counts > 0)
+
+    def share_ok(flags: np.ndarray, least: float) -> np.ndarray:
+        cumulative = np.concatenate(([0], np.cumsum(flags)))
+        hits = cumulative[ends] - cumulative[:-1]
+        return hits >= least * counts - 1e-9
+
+    good = available(window).to_numpy()
+    candidate &= share_ok(good, hypothesis.min_availability)
+    required_tiers = (
+        np.zeros(len(window), dtype=bool) if hypothesis.min_tier_share else np.ones(len(window), bool)
+    )
+    for tier, least in hypothesis.min_tier_share.items():
+        in_tier = (window["tier"] == tier.value).to_numpy()
+        candidate &= share_ok(in_tier, least)
+        required_tiers |= in_tier
+    # The window must open on a good answer: otherwise the tolerance the shares allow (5 % of a 3 s window)
+    # would let recovery "start" up to 150 ms before the first recovered answer.
+    candidate &= good & required_tiers
+    # No silence longer than MAX_GAP_S between the window's requests, nor between its last request and its end.
+    index = np.arange(len(starts))
+    last = np.maximum(ends - 1, 0)
+    breaks = np.concatenate(([0], np.cumsum(np.diff(starts) > MAX_GAP_S)))
+    candidate &= breaks[last] == breaks[index]
+    candidate &= starts + sustain_s - starts[last] <= MAX_GAP_S
+    latencies = window["latency_ms"].to_numpy()
+    for i in np.flatnonzero(candidate):
+        if (
+            hypothesis.max_p99_ms is None
+            or np.percentile(latencies[i : ends[i]], 99) <= hypothesis.max_p99_ms
+        ):
+            return float(starts[i])
+    return None

@@ -1,0 +1,19 @@
+"""Faults, one module each. :data:`INJECTORS` is the registry the scenario loader validates fault types against."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Union
+
+from pydantic import Field
+
+from mlchaos.injectors import feature_store_outage, latency, pod_kill
+from mlchaos.injectors.base import FaultPlan, FaultSpec, Injector, InjectorError, Undo
+
+INJECTORS: dict[str, Injector[Any, Any]] = {
+    module.INJECTOR.kind: module.INJECTOR for module in (feature_store_outage, latency, pod_kill)
+}
+
+AnyFault = Annotated[Union[tuple(i.spec for i in INJECTORS.values())], Field(discriminator="type")]  # type: ignore[valid-type]  # noqa: UP007
+"""Any fault a scenario may declare, told apart by its ``type``."""
+
+__all__ = ["INJECTORS", "AnyFault", "FaultPlan", "FaultSpec", "Injector", "InjectorError", "Undo"]

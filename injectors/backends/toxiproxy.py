@@ -1,0 +1,151 @@
+"""The one place mlchaos talks to toxiproxy.
+
+We use toxiproxy-python, which has two shortcomings this module papers over:
+
+- it keeps the API host and port as class attributes of ``APIConsumer`` (one global server per process), and
+- it calls ``requests`` without a timeout, so a hung toxiproxy-server would hang the harness — and its rollback.
+
+Each call therefore binds the global host/port and swaps in a timeout-enforcing stand-in for ``requests`` under a
+process-wide lock, and translates the library's errors into :class:`TargetUnreachable` / :class:`TargetMisconfigured`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from toxiproxy import api as toxiproxy_api
+from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
+from toxiproxy.server import Toxiproxy
+
+from mlchaos.injectors.base import InjectorError, TargetMisconfigured, TargetUnreachable
+
+_GLOBAL_CLIENT_LOCK = threading.Lock()
+
+
+class _TimeoutRequests:
+    """Stands in for the ``requests`` module inside ``toxiproxy.api``: the same calls, always with a timeout."""
+
+    def __init__(self, timeout_s: float) -> None:
+        self._timeout_s = timeout_s
+
+    def get(self, url: str, **kwargs: Any) -> requests.Response:
+        return requests.get(url, timeout=self._timeout_s, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> requests.Response:
+        return requests.post(url, timeout=self._timeout_s, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> requests.Response:
+        return requests.delete(url, timeout=self._timeout_s, **kwargs)
+
+
+@dataclass(frozen=True)
+class ProxyState:
+    name: str
+    enabled: bool
+    listen: str
+    upstream: str
+    toxics: tuple[str, ...]
+
+
+class ToxiproxyClient:
+    """A toxiproxy-server at ``api_url``; every call gives up after ``timeout_s``."""
+
+    def __init__(self, api_url: str, *, timeout_s: float = 3.0) -> None:
+        parts = urlsplit(api_url)
+        if not parts.hostname or not parts.port:
+            raise TargetMisconfigured(f"toxiproxy URL {api_url!r} needs a host and a port")
+        self.api_url = api_url
+        self._host, self._port = parts.hostname, parts.port
+        self._timeout_s = timeout_s
+
+    @contextmanager
+    def _bound(self, what: str) -> Iterator[Toxiproxy]:
+        with _GLOBAL_CLIENT_LOCK:
+            saved = (toxiproxy_api.APIConsumer.host, toxiproxy_api.APIConsumer.port, toxiproxy_api.requests)
+            toxiproxy_api.APIConsumer.host, toxiproxy_api.APIConsumer.port = self._host, self._port
+            toxiproxy_api.requests = _TimeoutRequests(self._timeout_s)  # type: ignore[assignment]
+            try:
+                yield Toxiproxy()
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                raise TargetUnreachable(
+                    f"toxiproxy at {self.api_url} did not answer within {self._timeout_s:g}s while {what}"
+                ) from exc
+            except NotFound as exc:
+                raise TargetMisconfigured(f"toxiproxy at {self.api_url}: not found while {what}") from exc
+            except (InvalidToxic, ProxyExists) as exc:
+                raise InjectorError(f"toxiproxy at {self.api_url} refused {what}: {exc}") from exc
+            finally:
+                toxiproxy_api.APIConsumer.host, toxiproxy_api.APIConsumer.port, toxiproxy_api.requests = saved
+
+    def proxy(self, name: str) -> ProxyState:
+        """The proxy's current state; :class:`TargetMisconfigured` listing the known proxies if it does not exist."""
+        with self._bound(f"reading proxy '{name}'") as server:
+            proxies = server.proxies()
+            if name not in proxies:
+                known = ", ".join(sorted(proxies)) or "none"
+                raise TargetMisconfigured(
+                    f"toxiproxy at {self.api_url} has no proxy '{name}' (it has: {known})"
+                )
+            proxy = proxies[name]
+            return ProxyState(
+                name=name,
+                enabled=bool(proxy.enabled),
+                listen=str(proxy.listen),
+                upstream=str(proxy.upstream),
+                toxics=tuple(sorted(proxy.toxics())),
+            )
+
+    def add_toxic(
+        self,
+        proxy: str,
+        name: str,
+        kind: str,
+        attributes: dict[str, float | int],
+        *,
+        stream: str = "downstream",
+        toxicity: float = 1.0,
+    ) -> None:
+        with self._bound(f"adding toxic '{name}' to proxy '{proxy}'") as server:
+            found = server.get_proxy(proxy)
+            if found is None:
+                raise NotFound(proxy)
+            found.add_toxic(name=name, type=kind, stream=stream, toxicity=toxicity, attributes=attributes)
+
+    def remove_toxic(self, proxy: str, name: str) -> bool:
+        """Remove a toxic; ``False`` if it was not there (so reverting twice is harmless)."""
+        with self._bound(f"removing toxic '{name}' from proxy '{proxy}'") as server:
+            found = server.get_proxy(proxy)
+            if found is None or found.get_toxic(name) is None:
+                return False
+            found.destroy_toxic(name)
+            return True
+
+    def set_enabled(self, proxy: str, enabled: bool) -> None:
+        verb = "enabling" if enabled else "disabling"
+        with self._bound(f"{verb} proxy '{proxy}'") as server:
+            found = server.get_proxy(proxy)
+            if found is None:
+                raise NotFound(proxy)
+            if enabled:
+                found.enable()
+            else:
+                found.disable()
+
+
+def require_pristine(client: ToxiproxyClient, proxy: str) -> ProxyState:
+    """The proxy's state, if it is enabled and carries no toxic left by an earlier mlchaos run."""
+    state = client.proxy(proxy)
+    leftovers = [t for t in state.toxics if t.startswith("mlchaos_")]
+    if not state.enabled or leftovers:
+        problem = "is disabled" if not state.enabled else f"still has toxic(s) {', '.join(leftovers)}"
+        raise TargetMisconfigured(
+            f"toxiproxy proxy '{proxy}' at {client.api_url} {problem} before the fault — an earlier run may have "
+            "been killed; undo it with `mlchaos rollback RUN_DIR`"
+        )
+    return state

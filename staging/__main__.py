@@ -1,0 +1,99 @@
+"""Run the embedded reference stack in the foreground until Ctrl-C or SIGTERM (``mlchaos staging up``)::
+
+    python -m mlchaos.staging [--seed N] [--flag disable_fallback_model ...] [--restart-delay-s S] [--json]
+
+It prints the endpoints and a ready-to-use ``kind: external`` target, so scenarios can run against it from
+another terminal with ``--target``. ``--json`` prints the endpoints as one JSON line instead (for scripts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from types import FrameType
+
+import yaml
+
+from mlchaos.staging.endpoints import StackEndpoints
+from mlchaos.staging.options import StackFlag, StackOptions
+from mlchaos.staging.stack import EmbeddedStack, StackError
+
+
+def external_target_yaml(endpoints: StackEndpoints) -> str:
+    """The stack as an ``external`` target (see ``mlchaos.experiments.targets.ExternalTarget``)."""
+    target = {
+        "kind": "external",
+        "service_url": endpoints.gateway_url,
+        "toxiproxy_url": endpoints.toxiproxy_url,
+        "supervisor_url": endpoints.supervisor_url,
+        "proxies": dict(endpoints.proxies),
+        "programs": list(endpoints.programs),
+    }
+    return yaml.safe_dump(target, sort_keys=False)
+
+
+def _parse(argv: list[str] | None) -> tuple[StackOptions, argparse.Namespace]:
+    parser = argparse.ArgumentParser(prog="python -m mlchaos.staging", description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=StackOptions().seed)
+    parser.add_argument("--flag", action="append", default=[], choices=[f.value for f in StackFlag])
+    parser.add_argument("--restart-delay-s", type=float, default=0.0)
+    parser.add_argument(
+        "--workdir", type=Path, default=None, help="keep files here (default: a temporary dir)"
+    )
+    parser.add_argument(
+        "--timeout-s", type=float, default=60.0, help="how long to wait for the stack to be ready"
+    )
+    parser.add_argument("--json", action="store_true", help="print the endpoints as one JSON line")
+    args = parser.parse_args(argv)
+    options = StackOptions(
+        seed=args.seed, flags=tuple(StackFlag(f) for f in args.flag), restart_delay_s=args.restart_delay_s
+    )
+    return options, args
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # SIGTERM ends the stack exactly like Ctrl-C
+
+
+def main(argv: list[str] | None = None) -> int:
+    options, args = _parse(argv)
+    # SIGINT explicitly too: shells start background jobs with SIGINT ignored, and `kill -INT` must work.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+    stack = EmbeddedStack(options, workdir=args.workdir)
+    try:
+        endpoints = stack.start(timeout_s=args.timeout_s)
+        if args.json:
+            print(json.dumps(asdict(endpoints), default=str), flush=True)
+        else:
+            pid, workdir = endpoints.supervisord_pid, endpoints.workdir
+            print(f"embedded stack running (supervisord pid {pid}, files in {workdir})")
+            print(f"  gateway     {endpoints.gateway_url}   (POST /predict, /health/*, /metrics)")
+            print(f"  primary     {endpoints.primary_url}   (direct, bypassing toxiproxy)")
+            print(f"  toxiproxy   {endpoints.toxiproxy_url}")
+            print(f"  supervisord {endpoints.supervisor_url}   (XML-RPC at /RPC2)")
+            print(f"  redis       {endpoints.redis_url}")
+            print("\nexternal target for --target (save as target.yaml):\n")
+            print(external_target_yaml(endpoints))
+            print("Ctrl-C or SIGTERM stops the stack.", flush=True)
+        while True:
+            signal.pause()
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        # The teardown itself must not be interrupted: a second Ctrl-C would leave processes behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print("stopping the embedded stack...", file=sys.stderr, flush=True)
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""Where a running embedded stack can be reached: all a harness needs to drive and undo faults on it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Logical dependency name -> toxiproxy proxy name. The gateway reaches each of these only through its proxy,
+# so network faults on the proxy hit the dependency for real.
+PROXIES: dict[str, str] = {
+    "feature_store": "feature_store",
+    "primary_model": "primary_model",
+    "cache": "cache",
+}
+
+# Supervised programs ("pods") of the embedded stack.
+PROGRAMS: tuple[str, ...] = ("redis", "toxiproxy", "primary-model", "gateway")
+
+
+@dataclass(frozen=True)
+class StackEndpoints:
+    """A running embedded stack, as :meth:`EmbeddedStack.start` returns it (all URLs are on 127.0.0.1)."""
+
+    gateway_url: str
+    primary_url: str
+    """The primary model server directly, bypassing toxiproxy (for tests and diagnostics)."""
+    toxiproxy_url: str
+    supervisor_url: str
+    redis_url: str
+    """Redis directly, bypassing toxiproxy."""
+    workdir: Path
+    supervisord_pid: int
+    proxies: dict[str, str] = field(default_factory=lambda: dict(PROXIES))
+    programs: tuple[str, ...] = PROGRAMS

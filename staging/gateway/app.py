@@ -1,0 +1,222 @@
+"""The gateway's HTTP layer: ``POST /predict``, the three health checks and ``/metrics``.
+
+Bad input always gets a 4xx with ``{"error": ..., "detail": [...]}`` and never reaches the chain: 415 for a
+body that is not declared JSON, 413 for an oversized one, 400 for malformed JSON, 422 for JSON that fails
+validation (missing or extra fields, wrong types, NaN/Infinity, out-of-range values). Every 200 answer carries
+``prediction``, ``confidence``, ``score``, ``tier``, ``ood_score``, ``request_id`` and ``skipped``, plus the
+``X-Tier`` and ``X-Request-ID`` headers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, Final
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST
+from pydantic import ValidationError
+from starlette.background import BackgroundTask
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from mlchaos.staging.data import CANARY_LABEL, CANARY_REQUEST
+from mlchaos.staging.gateway.breaker import BreakerState, CircuitBreaker
+from mlchaos.staging.gateway.chain import Answer
+from mlchaos.staging.gateway.dependencies import DependencyError
+from mlchaos.staging.gateway.service import Gateway
+from mlchaos.staging.schemas import PredictRequest, PredictResponse, Tier
+
+MAX_BODY_BYTES: Final = 16 * 1024
+INFERENCE_LATENCY_BUDGET_MS: Final = 200.0
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_JSON_TYPE = re.compile(r"^application/([a-z0-9.+-]+\+)?json$")
+
+
+def _request_id(request: Request) -> str:
+    """The caller's ``X-Request-ID`` if it is sane (so traces join up), else a fresh one."""
+    given = request.headers.get("x-request-id", "")
+    return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+
+
+def _error(
+    status: int, error: str, detail: list[dict[str, Any]], request_id: str | None = None
+) -> JSONResponse:
+    headers = {"X-Request-ID": request_id} if request_id else None
+    return JSONResponse({"error": error, "detail": detail}, status_code=status, headers=headers)
+
+
+def _validation_detail(exc: ValidationError | RequestValidationError) -> list[dict[str, Any]]:
+    # loc/msg/type only: echoing the input back could reflect NaN (not JSON) or megabytes of garbage.
+    return [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+
+
+async def _read_body(request: Request) -> bytes | None:
+    """The body, or ``None`` once it exceeds MAX_BODY_BYTES (without reading the rest into memory)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _parse(request: Request, request_id: str) -> PredictRequest | JSONResponse:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not _JSON_TYPE.match(content_type):
+        detail = [
+            {
+                "loc": ["header", "content-type"],
+                "msg": f"got {content_type or 'none'!r}",
+                "type": "media_type",
+            }
+        ]
+        return _error(415, "the body must be JSON (Content-Type: application/json)", detail, request_id)
+    body = await _read_body(request)
+    if body is None:
+        detail = [{"loc": ["body"], "msg": f"at most {MAX_BODY_BYTES} bytes", "type": "too_large"}]
+        return _error(413, "request body too large", detail, request_id)
+    try:
+        return PredictRequest.model_validate_json(body)
+    except ValidationError as exc:
+        detail = _validation_detail(exc)
+        if any(e["type"] == "json_invalid" for e in detail):
+            return _error(400, "malformed JSON", detail, request_id)
+        return _error(422, "invalid request", detail, request_id)
+
+
+def _answer_body(answer: Answer, request_id: str) -> dict[str, Any]:
+    response = PredictResponse(
+        prediction=answer.prediction,
+        confidence=answer.confidence,
+        score=answer.score,
+        tier=answer.label,
+        ood_score=answer.ood_score,
+        request_id=request_id,
+        skipped=list(answer.skipped),
+    )
+    return response.model_dump(mode="json")
+
+
+async def _check(
+    ping: Callable[[], Awaitable[None]], breaker: CircuitBreaker, required: bool
+) -> dict[str, Any]:
+    started = time.perf_counter()
+    error: str | None = None
+    try:
+        await ping()
+    except DependencyError as exc:
+        error = str(exc)
+    state = breaker.state
+    return {
+        "ok": error is None and state is not BreakerState.OPEN,
+        "required": required,
+        "reachable": error is None,
+        "breaker": state.value,
+        "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+        "error": error,
+    }
+
+
+def create_app(gateway: Gateway) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await gateway.close()
+
+    app = FastAPI(title="mlchaos gateway", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    metrics = gateway.metrics
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail), [])
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return _error(422, "invalid request", _validation_detail(exc))
+
+    @app.post("/predict")
+    async def predict(request: Request) -> Response:
+        started = time.perf_counter()
+        request_id = _request_id(request)
+        parsed = await _parse(request, request_id)
+        if isinstance(parsed, JSONResponse):
+            metrics.observe_status(parsed.status_code)
+            return parsed
+        answer = await gateway.chain.answer(parsed)
+        body = _answer_body(answer, request_id)
+        metrics.observe_answer(answer.label, (s.tier for s in answer.skipped), time.perf_counter() - started)
+        metrics.observe_status(200)
+        return JSONResponse(
+            body,
+            headers={"X-Tier": answer.label.value, "X-Request-ID": request_id},
+            # Written after the response is sent: the cache never adds latency to an answer.
+            background=BackgroundTask(gateway.chain.remember, parsed.entity_id, answer),
+        )
+
+    @app.get("/health/live")
+    async def live() -> dict[str, str]:
+        return {"status": "alive"}
+
+    @app.get("/health/ready")
+    async def ready() -> JSONResponse:
+        """Ready = can serve the primary tier: feature store and primary model reachable, their breakers not
+        open. The cache is reported too but not required (the chain does fine without it)."""
+        b = gateway.breakers
+        feature_store, primary_model, cache = await asyncio.gather(
+            _check(gateway.feature_store.ping, b.feature_store, required=True),
+            _check(gateway.primary.ping, b.primary_model, required=True),
+            _check(gateway.cache.ping, b.cache, required=False),
+        )
+        checks = {"feature_store": feature_store, "primary_model": primary_model, "cache": cache}
+        ok = all(c["ok"] for c in checks.values() if c["required"])
+        return JSONResponse(
+            {"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503
+        )
+
+    @app.get("/health/inference")
+    async def inference() -> JSONResponse:
+        """Deep check: the canary (a known fraud) through the whole chain. Healthy only if the primary tier
+        answered it correctly, in a valid shape, within the latency budget; otherwise 503 "degraded". Its
+        calls pass the breakers like any request's, but it is not counted in the request metrics or cached."""
+        started = time.perf_counter()
+        canary = PredictRequest.model_validate(CANARY_REQUEST)
+        answer = await gateway.chain.answer(canary)
+        latency_ms = (time.perf_counter() - started) * 1000
+        try:
+            body: dict[str, Any] | None = _answer_body(answer, "canary")
+        except ValidationError:
+            body = None
+        checks = {
+            "output_valid": body is not None,
+            "prediction_correct": answer.prediction == CANARY_LABEL,
+            "tier_primary": answer.label is Tier.PRIMARY,
+            "latency_ok": latency_ms <= INFERENCE_LATENCY_BUDGET_MS,
+        }
+        healthy = all(checks.values())
+        return JSONResponse(
+            {
+                "status": "healthy" if healthy else "degraded",
+                "tier": answer.label.value,
+                "latency_ms": round(latency_ms, 1),
+                "checks": checks,
+                "answer": body,
+            },
+            status_code=200 if healthy else 503,
+        )
+
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        return Response(metrics.render(gateway.breakers.all()), media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,85 @@
+"""The wire formats of the reference stack, validated with pydantic.
+
+Validation is strict on purpose: a service that guesses what ``"hour": "5"`` or ``"amount": NaN`` meant hides
+client bugs, and a chaos harness wants bad input to be a clean, visible 4xx, never a 5xx or a silent guess.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mlchaos.staging.data import FRAUD, LEGIT
+
+
+class Tier(enum.StrEnum):
+    """Which level of the fallback chain answered, best first."""
+
+    PRIMARY = "primary"
+    FALLBACK = "fallback"
+    RULES = "rules"
+    CACHE = "cache"
+    STATIC = "static"
+
+
+_STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
+
+EntityId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class PredictRequest(BaseModel):
+    """``POST /predict`` body of the gateway: one transaction, as the client knows it."""
+
+    model_config = _STRICT
+
+    entity_id: EntityId = Field(
+        description="Card holder, e.g. u0042; unknown ids are served without store features."
+    )
+    amount: float = Field(ge=0.0, le=1e9, description="Transaction amount.")
+    hour: int | None = Field(None, ge=0, le=23, description="Local hour of day; optional.")
+    merchant_risk: Probability | None = Field(None, description="Merchant risk score 0..1; optional.")
+    is_foreign: bool | None = Field(None, description="Card used abroad; optional.")
+
+
+class PrimaryRequest(PredictRequest):
+    """``POST /predict`` body of the primary model server: the transaction plus the entity's features."""
+
+    txn_count_7d: int = Field(ge=0)
+    avg_amount_30d: float = Field(ge=0.0)
+    account_age_days: int = Field(ge=0)
+    chargeback_rate: Probability
+
+
+class PrimaryResponse(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+    score: Probability = Field(description="Probability of fraud.")
+    model: str = "primary"
+
+
+class Skipped(BaseModel):
+    """A tier that could not answer, and why (so a degraded answer explains itself)."""
+
+    tier: Tier
+    reason: str
+
+
+class PredictResponse(BaseModel):
+    """Every 200 answer of the gateway's ``POST /predict``; the tier is also in the ``X-Tier`` header."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+    prediction: str = Field(pattern=f"^({FRAUD}|{LEGIT})$")
+    confidence: Probability = Field(
+        description="Probability of the predicted class (0.5..1 for a real model)."
+    )
+    score: Probability = Field(description="Probability of fraud according to the answering tier.")
+    tier: Tier
+    ood_score: Probability = Field(
+        description="How far outside the training data the request lies (0 = inside)."
+    )
+    request_id: str
+    skipped: list[Skipped] = Field(default_factory=list, description="Better tiers that could not answer.")

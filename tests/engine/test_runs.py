@@ -1,0 +1,135 @@
+"""Runs that end badly still leave nothing applied: SIGINT, SIGTERM, SIGKILL + rollback, invalid targets."""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+import psutil
+import pytest
+import yaml
+from conftest import (
+    ROOT,
+    external_target,
+    load_children,
+    program_state,
+    proxy_state,
+    run_mlchaos,
+    start_run,
+    wait_until_gone,
+    write_scenario,
+)
+
+from mlchaos.experiments.journal import Event, read_journal, stacks_started
+from mlchaos.staging.endpoints import StackEndpoints
+
+pytestmark = pytest.mark.stack
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_mid_fault_reverts_the_toxic_and_exits_3(
+    stack: StackEndpoints, tmp_path: Path, signum: signal.Signals
+) -> None:
+    fault = {"type": "latency", "dependency": "feature_store", "latency_ms": 300}
+    scenario = write_scenario(tmp_path, fault, target=external_target(stack), fault_s=30)
+    run = start_run(tmp_path, str(scenario))
+    run.wait_for(Event.INJECTED)
+    assert proxy_state(stack, "feature_store")["toxics"], "the fault should be applied while the run goes on"
+    run.signal(signum)
+    assert run.finish() == 3, run.output()
+    assert proxy_state(stack, "feature_store")["toxics"] == []
+    events = [e.event for e in run.journal()]
+    assert Event.ABORTED in events and events[-1] == Event.RUN_FINISHED
+    assert f"interrupted by {signum.name}" in run.output()
+    assert not wait_until_gone(load_children())
+
+
+def test_sigterm_while_a_program_is_killed_leaves_it_running(stack: StackEndpoints, tmp_path: Path) -> None:
+    scenario = write_scenario(
+        tmp_path, {"type": "pod_kill", "program": "primary-model"}, target=external_target(stack), fault_s=30
+    )
+    run = start_run(tmp_path, str(scenario))
+    run.wait_for(Event.INJECTED)
+    run.signal(signal.SIGTERM)
+    assert run.finish() == 3, run.output()
+    assert program_state(stack, "primary-model") in {"RUNNING", "STARTING"}
+    assert [e.fault_id for e in run.journal() if e.event == Event.REVERTED] == ["f"]
+
+
+def test_rollback_undoes_what_a_sigkilled_run_left_applied(stack: StackEndpoints, tmp_path: Path) -> None:
+    scenario = write_scenario(
+        tmp_path, {"type": "feature_store_outage", "mode": "down"}, target=external_target(stack), fault_s=60
+    )
+    run = start_run(tmp_path, str(scenario))
+    run.wait_for(Event.INJECTED)
+    run.signal(signal.SIGKILL)
+    run.finish()
+    assert proxy_state(stack, "feature_store")["enabled"] is False, "SIGKILL must leave the fault applied"
+    # The load child notices its parent is gone (stdin closes) and stops by itself.
+    assert not wait_until_gone(load_children())
+
+    first = run_mlchaos("rollback", str(run.run_dir()))
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "reverted f" in first.stdout
+    assert proxy_state(stack, "feature_store")["enabled"] is True
+    again = run_mlchaos("rollback", str(run.run_dir()))
+    assert again.returncode == 0 and "nothing to undo" in again.stdout
+
+
+def test_rollback_stops_an_embedded_stack_whose_run_was_sigkilled(tmp_path: Path) -> None:
+    scenario = write_scenario(
+        tmp_path, {"type": "latency", "dependency": "feature_store", "latency_ms": 200}, fault_s=60
+    )
+    run = start_run(tmp_path, str(scenario))
+    run.wait_for(Event.INJECTED, timeout_s=90)
+    run.signal(signal.SIGKILL)
+    run.finish()
+    [stack] = stacks_started(read_journal(run.run_dir() / "journal.jsonl"))
+    supervisord = psutil.Process(stack.supervisord_pid)
+    family = [supervisord, *supervisord.children(recursive=True)]
+    assert len(family) >= 5, "supervisord and its four programs outlive a SIGKILLed run"
+
+    result = run_mlchaos("rollback", str(run.run_dir()))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "stopped embedded stack" in result.stdout
+    assert not wait_until_gone(family)
+    assert not Path(stack.workdir).exists()
+
+
+def test_an_unreachable_target_is_invalid_and_touches_nothing(tmp_path: Path) -> None:
+    target = {
+        "kind": "external",
+        "service_url": "http://127.0.0.1:9",
+        "toxiproxy_url": "http://127.0.0.1:9",
+        "proxies": {"feature_store": "feature_store"},
+    }
+    scenario = write_scenario(tmp_path, {"type": "feature_store_outage"}, target=target)
+    result = run_mlchaos("run", "--out", str(tmp_path / "runs"), str(scenario), timeout_s=120)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "not ready" in result.stdout + result.stderr
+    [run_dir] = (tmp_path / "runs").iterdir()
+    assert not any(e.event == Event.INJECT_INTENT for e in read_journal(run_dir / "journal.jsonl"))
+
+
+def test_a_stack_without_its_fallback_model_fails_the_outage_scenario(tmp_path: Path) -> None:
+    broken = tmp_path / "broken-target.yaml"
+    broken.write_text(
+        yaml.safe_dump({"kind": "embedded", "flags": ["disable_fallback_model"]}), encoding="utf-8"
+    )
+    result = run_mlchaos(
+        "run",
+        "--out",
+        str(tmp_path / "runs"),
+        "--target",
+        str(broken),
+        str(ROOT / "scenarios" / "feature-store-outage.yaml"),
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "fallback_engaged (store-down → fallback) = 0%" in output
+    [run_dir] = (tmp_path / "runs").iterdir()
+    verdicts = json.loads((run_dir / "verdicts.json").read_text())
+    failed = {v["verifier"]: v for v in verdicts["verdicts"] if not v["passed"]}
+    assert failed["fallback_engaged"]["measured"] == 0.0
+    assert "rules" in failed["fallback_engaged"]["explanation"]

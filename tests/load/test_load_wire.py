@@ -1,0 +1,63 @@
+"""The child's stdout format and the readers for reported fields."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlchaos.experiments.load import wire
+from mlchaos.experiments.records import REQUEST_COLUMNS
+
+
+def test_row_order_is_the_request_schema_order() -> None:
+    assert wire.COLUMNS == REQUEST_COLUMNS
+
+
+def test_lines_round_trip() -> None:
+    row = [1712345678.401203, 3.214, 200, "primary", 0.9, "legit", None, "fraud"]
+    assert wire.decode(wire.encode_started(12.5)) == wire.Started(12.5)
+    assert wire.decode(wire.encode_batch(13.0, 4, [row])) == wire.Batch(13.0, 4, [row])
+    assert wire.decode(wire.encode_done(7)) == wire.Done(7)
+    assert wire.encode_batch(13.0, 4, [row]).count(b"\n") == 1
+
+
+@pytest.mark.parametrize(
+    "line", [b"hello\n", b'{"foo": 1}\n', b'{"records": []}\n', b"[1, 2]\n", b'"records"\n']
+)
+def test_anything_else_is_a_protocol_error(line: bytes) -> None:
+    with pytest.raises(wire.ProtocolError):
+        wire.decode(line)
+
+
+def test_field_readers() -> None:
+    headers = {"X-Tier": "cache", "X-Multi": ["a", "b"]}
+    doc = {"tier": "primary", "result": {"score": 0.7}, "a.b": 1}
+    assert wire.field_reader("header:X-Tier")(doc, headers) == "cache"
+    assert wire.field_reader("header:X-Multi")(doc, headers) == "a"
+    assert wire.field_reader("header:X-None")(doc, headers) is None
+    assert wire.field_reader("header:X-Tier")(doc, None) is None
+    assert wire.field_reader("tier")(doc, headers) == "primary"
+    assert wire.field_reader("result.score")(doc, headers) == 0.7
+    assert wire.field_reader("a.b")(doc, headers) == 1
+    assert wire.field_reader("result.score.deeper")(doc, headers) is None
+    assert wire.field_reader("tier")(None, headers) is None
+    assert wire.field_reader("tier")(["not", "a", "dict"], headers) is None  # type: ignore[arg-type]
+    assert not wire.needs_body("header:X-Tier", "header:X-Confidence")
+    assert wire.needs_body("header:X-Tier", "confidence")
+
+
+def test_value_coercion() -> None:
+    assert wire.as_float("0.5") == 0.5 and wire.as_float(1) == 1.0
+    assert wire.as_float(True) is None and wire.as_float("high") is None and wire.as_float(None) is None
+    assert wire.as_text("fallback") == "fallback" and wire.as_text(1) == "1" and wire.as_text(True) == "true"
+    assert wire.as_text(None) is None
+
+
+def test_errors_are_short_and_unwrapped() -> None:
+    class Wrapper(Exception):
+        def __init__(self, original: BaseException) -> None:
+            super().__init__("retries exceeded")
+            self.original = original
+
+    assert wire.describe(Wrapper(TimeoutError("timed out"))) == "TimeoutError: timed out"
+    assert wire.describe(ConnectionResetError()) == "ConnectionResetError"
+    assert len(wire.describe(ValueError("x" * 1000))) == wire.ERROR_MAX_CHARS
