@@ -15,7 +15,7 @@ help:
 	@echo "make demo   run every scenario in scenarios/ against the embedded reference stack"
 	@echo "make test   run the test suite (installs everything first)"
 	@echo "make setup  create $(VENV), install mlchaos with its extras and toxiproxy-server"
-	@echo "make lint   ruff, mypy and the import-layer contracts"
+	@echo "make lint   ruff, mypy --strict and the import-layer contracts (make test checks them too)"
 	@echo "make clean  remove $(VENV), run directories and caches"
 
 setup: $(INSTALLED) $(TOXIPROXY)
@@ -40,7 +40,8 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check .
-	$(BIN)/mypy experiments injectors reports staging
+	$(BIN)/ruff format --check .
+	scripts/typecheck.sh $(abspath $(BIN))
 	$(BIN)/lint-imports
 
 clean:

@@ -24,7 +24,7 @@ from mlchaos.experiments.engine import ExitCode, Experiment, RunOutcome, StopReq
 from mlchaos.experiments.loader import Problem, load_scenarios, load_target
 from mlchaos.experiments.plan import make_plan, placeholder_endpoints
 from mlchaos.experiments.rollback import rollback_run
-from mlchaos.experiments.scenario import ScenarioFile
+from mlchaos.experiments.scenario import ScenarioFile, scenario_record
 from mlchaos.experiments.session import TargetSession, external_endpoints
 from mlchaos.experiments.targets import EmbeddedTarget, ExternalTarget
 from mlchaos.injectors import InjectorError
@@ -218,7 +218,7 @@ def _run_one(
 ) -> RunOutcome:
     scenario = scenario_file.scenario
     run_dir = _run_dir(out, scenario.name)
-    (run_dir / "scenario.yaml").write_text(scenario_file.text, encoding="utf-8")
+    (run_dir / "scenario.yaml").write_text(scenario_record(scenario), encoding="utf-8")
     try:
         endpoints, stack = session.acquire(scenario.target)
         plan_ = make_plan(scenario, endpoints)

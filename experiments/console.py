@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from mlchaos.experiments.durations import format_seconds
@@ -61,7 +61,7 @@ class ConsoleDisplay:
     def __init__(self, console: Console) -> None:
         self.console = console
         self._progress: Progress | None = None
-        self._task: int | None = None
+        self._task: TaskID | None = None
         self._phase = "starting"
 
     def started(self, plan: Plan, run_dir: Path) -> None:

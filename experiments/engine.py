@@ -239,7 +239,7 @@ class Experiment:
         assert step.fault is not None
         fault = step.fault
         planned = next(p for p in self.plan.faults if p.spec.id == fault.id)
-        injector = INJECTORS[fault.type]  # type: ignore[attr-defined]
+        injector = INJECTORS[fault.type]
         if step.action == Action.INJECT:
             self.journal.append(
                 Event.INJECT_INTENT,

@@ -55,7 +55,7 @@ class Plan:
 
 def make_plan(scenario: Scenario, target: TargetEndpoints) -> Plan:
     """The timeline of ``scenario`` on ``target``; raises InjectorError when a fault cannot apply to the target."""
-    faults = tuple(PlannedFault(f, INJECTORS[f.type].plan(f, target)) for f in scenario.faults)  # type: ignore[attr-defined]
+    faults = tuple(PlannedFault(f, INJECTORS[f.type].plan(f, target)) for f in scenario.faults)
     window = scenario.steady_state.window
     fault_start = window
     recovery_start = fault_start + scenario.fault_span

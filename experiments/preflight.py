@@ -13,18 +13,27 @@ from mlchaos.experiments.plan import Plan
 from mlchaos.injectors import INJECTORS, InjectorError
 
 READY_TIMEOUT_S = 30.0
+UNREACHABLE_TIMEOUT_S = 5.0
 
 
 class PreflightFailed(Exception):
     """The target is not fit for the experiment; the message says what is wrong and what was tried."""
 
 
-def wait_ready(plan: Plan, timeout_s: float = READY_TIMEOUT_S) -> None:
-    """Wait for the service's readiness check to answer 200 (a previous experiment may still be recovering)."""
+def wait_ready(
+    plan: Plan, timeout_s: float = READY_TIMEOUT_S, unreachable_s: float = UNREACHABLE_TIMEOUT_S
+) -> None:
+    """Wait for the service's readiness check to answer 200.
+
+    A service that answers "not ready" gets ``timeout_s`` (a previous experiment may still be recovering); one that
+    does not answer at all gets only ``unreachable_s`` — a wrong URL does not fix itself.
+    """
     url = plan.target.service_url + plan.target.health.ready
-    deadline = time.monotonic() + timeout_s
-    last = "no answer yet"
-    while time.monotonic() < deadline:
+    started = time.monotonic()
+    last, answered = "no answer yet", False
+    while (elapsed := time.monotonic() - started) < (
+        timeout_s if answered else min(timeout_s, unreachable_s)
+    ):
         try:
             response = requests.get(url, timeout=2, headers=plan.target.headers)
         except requests.RequestException as exc:
@@ -32,17 +41,17 @@ def wait_ready(plan: Plan, timeout_s: float = READY_TIMEOUT_S) -> None:
         else:
             if response.status_code == 200:
                 return
-            last = f"HTTP {response.status_code}: {response.text[:200]}"
+            answered, last = True, f"HTTP {response.status_code}: {response.text[:200]}"
         time.sleep(0.25)
     raise PreflightFailed(
-        f"the target is not ready: {url} did not answer 200 within {timeout_s:g}s (last: {last})"
+        f"the target is not ready: {url} did not answer 200 within {elapsed:.0f}s (last: {last})"
     )
 
 
 def preflight(plan: Plan, *, ready_timeout_s: float = READY_TIMEOUT_S) -> None:
     wait_ready(plan, ready_timeout_s)
     for planned in plan.faults:
-        injector = INJECTORS[planned.spec.type]  # type: ignore[attr-defined]
+        injector = INJECTORS[planned.spec.type]
         try:
             injector.check(planned.plan.undo)
         except InjectorError as exc:

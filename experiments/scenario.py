@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from mlchaos.experiments.durations import PositiveSeconds, Seconds
@@ -109,6 +110,13 @@ class Scenario(BaseModel):
     def duration(self) -> float:
         """Planned length of the whole run, load included."""
         return 2 * self.steady_state.window + self.fault_span + self.recovery
+
+
+def scenario_record(scenario: Scenario) -> str:
+    """The scenario as it will run — every default filled in, secrets masked — for the run directory."""
+    document = scenario.model_dump(mode="json", by_alias=True)
+    header = "# The scenario as run: defaults filled in, secrets masked.\n"
+    return header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
 
 
 class ScenarioFile(BaseModel):

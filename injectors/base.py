@@ -46,6 +46,8 @@ class FaultSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    type: str
+    """The fault's name in the registry; each fault narrows it to its own literal."""
     id: str = Field(
         pattern=r"^[a-z0-9][a-z0-9_-]*$", description="Name used by verifiers to refer to this fault."
     )

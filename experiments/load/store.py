@@ -25,7 +25,8 @@ def requests_table(records: Sequence[RequestRecord]) -> pa.Table:
 
 def records_frame(records: Sequence[RequestRecord]) -> pd.DataFrame:
     """The records as the DataFrame verifiers read (what :func:`read_requests_parquet` gives back)."""
-    return requests_table(records).to_pandas()
+    frame: pd.DataFrame = requests_table(records).to_pandas()
+    return frame
 
 
 def write_requests_parquet(records: Sequence[RequestRecord], path: str | os.PathLike[str]) -> Path:
@@ -43,4 +44,5 @@ def write_requests_parquet(records: Sequence[RequestRecord], path: str | os.Path
 
 def read_requests_parquet(path: str | os.PathLike[str]) -> pd.DataFrame:
     """The recorded requests as a DataFrame with :data:`REQUEST_SCHEMA`'s columns, in file order."""
-    return pq.read_table(path, schema=REQUEST_SCHEMA).to_pandas()
+    frame: pd.DataFrame = pq.read_table(path, schema=REQUEST_SCHEMA).to_pandas()
+    return frame

@@ -72,11 +72,13 @@ class Recording:
 
 
 def empty_requests() -> pd.DataFrame:
-    return REQUEST_SCHEMA.empty_table().to_pandas()
+    frame: pd.DataFrame = REQUEST_SCHEMA.empty_table().to_pandas()
+    return frame
 
 
 def empty_probes() -> pd.DataFrame:
-    return PROBE_SCHEMA.empty_table().to_pandas()
+    frame: pd.DataFrame = PROBE_SCHEMA.empty_table().to_pandas()
+    return frame
 
 
 class VerifierSpec(BaseModel):
@@ -84,6 +86,8 @@ class VerifierSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    type: str
+    """The verifier's name in the registry; each verifier narrows it to its own literal."""
     weight: float = Field(1.0, gt=0, description="Weight of this verifier in the resilience score.")
 
 

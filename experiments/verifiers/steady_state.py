@@ -108,7 +108,8 @@ def first_sustained_hold(
     def share_ok(flags: np.ndarray, least: float) -> np.ndarray:
         cumulative = np.concatenate(([0], np.cumsum(flags)))
         hits = cumulative[ends] - cumulative[:-1]
-        return hits >= least * counts - 1e-9
+        enough: np.ndarray = hits >= least * counts - 1e-9
+        return enough
 
     good = available(window).to_numpy()
     candidate &= share_ok(good, hypothesis.min_availability)

@@ -69,7 +69,7 @@ class ToxiproxyClient:
         with _GLOBAL_CLIENT_LOCK:
             saved = (toxiproxy_api.APIConsumer.host, toxiproxy_api.APIConsumer.port, toxiproxy_api.requests)
             toxiproxy_api.APIConsumer.host, toxiproxy_api.APIConsumer.port = self._host, self._port
-            toxiproxy_api.requests = _TimeoutRequests(self._timeout_s)  # type: ignore[assignment]
+            toxiproxy_api.requests = _TimeoutRequests(self._timeout_s)
             try:
                 yield Toxiproxy()
             except (requests.ConnectionError, requests.Timeout) as exc:

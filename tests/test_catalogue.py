@@ -1,0 +1,36 @@
+"""The shipped catalogue stays valid, documented and reproducible."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from mlchaos.experiments.loader import load_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+CATALOGUE = sorted((ROOT / "scenarios").glob("*.yaml"))
+
+
+def test_the_catalogue_is_not_empty() -> None:
+    assert len(CATALOGUE) >= 3
+
+
+@pytest.mark.parametrize("path", CATALOGUE, ids=lambda p: p.name)
+def test_each_scenario_is_valid_says_what_it_proves_and_is_in_the_readme(path: Path) -> None:
+    scenario = load_scenario(path).scenario
+    assert path.read_text(encoding="utf-8").startswith("# Proves:"), "open with a '# Proves:' comment"
+    assert scenario.name == path.stem
+    assert f"`{path.name}`" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_dataset_is_what_the_generator_writes() -> None:
+    spec = importlib.util.spec_from_file_location(
+        "make_dataset", ROOT / "scripts" / "make-transactions-dataset.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    committed = (ROOT / "scenarios" / "data" / "transactions.jsonl").read_text(encoding="utf-8").splitlines()
+    assert committed == module.dataset_lines(2000, 1)
