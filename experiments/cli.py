@@ -266,15 +266,19 @@ def rollback(
     raise typer.Exit(ExitCode.OK if result.ok else ExitCode.ROLLBACK_FAILED)
 
 
-@staging_app.command("up")
-def staging_up() -> None:
+@staging_app.command(
+    "up", context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
+)
+def staging_up(ctx: typer.Context) -> None:
     """Start the embedded stack in the foreground and print its endpoints (and an external-target file).
 
-    Point scenarios at it with `--target` to run experiments against a stack that outlives each run. Ctrl-C stops it.
+    Point scenarios at it with `--target` to run experiments against a stack that outlives each run. Ctrl-C
+    stops it. Options: --flag NAME (a broken variant, repeatable), --seed N, --restart-delay-s S,
+    --workdir DIR, --timeout-s S, --json. `mlchaos staging up --help` lists them.
     """
     from mlchaos.staging.__main__ import main as staging_main
 
-    raise typer.Exit(staging_main([]))
+    raise typer.Exit(staging_main(list(ctx.args), prog="mlchaos staging up"))
 
 
 def main() -> None:

@@ -36,11 +36,28 @@ def external_target_yaml(endpoints: StackEndpoints) -> str:
     return yaml.safe_dump(target, sort_keys=False)
 
 
-def _parse(argv: list[str] | None) -> tuple[StackOptions, argparse.Namespace]:
-    parser = argparse.ArgumentParser(prog="python -m mlchaos.staging", description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=StackOptions().seed)
-    parser.add_argument("--flag", action="append", default=[], choices=[f.value for f in StackFlag])
-    parser.add_argument("--restart-delay-s", type=float, default=0.0)
+def _parse(argv: list[str] | None, prog: str) -> tuple[StackOptions, argparse.Namespace]:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Run the embedded reference stack in the foreground until Ctrl-C or SIGTERM; print its "
+        "endpoints and an external-target file for `mlchaos run --target`.",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=StackOptions().seed, help="seed of the generated data and models"
+    )
+    parser.add_argument(
+        "--flag",
+        action="append",
+        default=[],
+        choices=[f.value for f in StackFlag],
+        help="a deliberate defect (broken variant); repeatable",
+    )
+    parser.add_argument(
+        "--restart-delay-s",
+        type=float,
+        default=0.0,
+        help="seconds the primary model server takes to serve after a (re)start",
+    )
     parser.add_argument(
         "--workdir", type=Path, default=None, help="keep files here (default: a temporary dir)"
     )
@@ -59,8 +76,8 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # SIGTERM ends the stack exactly like Ctrl-C
 
 
-def main(argv: list[str] | None = None) -> int:
-    options, args = _parse(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m mlchaos.staging") -> int:
+    options, args = _parse(argv, prog)
     # SIGINT explicitly too: shells start background jobs with SIGINT ignored, and `kill -INT` must work.
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
