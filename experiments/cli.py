@@ -45,8 +45,9 @@ staging_app = typer.Typer(
 )
 app.add_typer(staging_app, name="staging")
 
-console = Console(log_path=False)
-errors = Console(stderr=True, log_path=False)
+# Tables need room: in a terminal rich uses its width; in a CI log (not a terminal) 160 columns, not 80.
+console = Console(log_path=False, width=None if sys.stdout.isatty() else 160)
+errors = Console(stderr=True, log_path=False, width=None if sys.stderr.isatty() else 160)
 
 ScenarioPaths = Annotated[list[Path], typer.Argument(help="Scenario YAML files.", show_default=False)]
 TargetOption = Annotated[
@@ -222,11 +223,10 @@ def _run_one(
     try:
         endpoints, stack = session.acquire(scenario.target)
         plan_ = make_plan(scenario, endpoints)
-    except Exception as exc:
+    except Exception as exc:  # a stack that cannot start, or a plan that cannot apply: an invalid target
         return RunOutcome(run_dir, scenario.name, ExitCode.INVALID, [], f"target not usable: {exc}")
     experiment = Experiment(
         plan_,
-        scenario_file,
         run_dir,
         stop=stop,
         display=display,

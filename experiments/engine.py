@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 import threading
 import time
 import traceback
+import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -23,7 +25,7 @@ import pyarrow.parquet as pq
 from mlchaos.experiments.journal import Event, Journal, StackRecord
 from mlchaos.experiments.live import GuardrailWatch, LiveStats, Snapshot
 from mlchaos.experiments.load.runner import LoadRunner
-from mlchaos.experiments.load.spec import LoadSpec, RequestTemplate
+from mlchaos.experiments.load.spec import LoadSpec, RequestTemplate, Stage
 from mlchaos.experiments.load.store import records_frame, write_requests_parquet
 from mlchaos.experiments.outcome import (
     END_PHASE,
@@ -38,7 +40,6 @@ from mlchaos.experiments.preflight import PreflightFailed, preflight
 from mlchaos.experiments.probes import Prober
 from mlchaos.experiments.records import PROBE_SCHEMA
 from mlchaos.experiments.rollback import RollbackResult, revert_outstanding
-from mlchaos.experiments.scenario import ScenarioFile
 from mlchaos.experiments.verifiers.base import Phase, Verdict
 from mlchaos.experiments.verifiers.steady_state import evaluate
 from mlchaos.injectors import INJECTORS, InjectorError
@@ -99,7 +100,34 @@ class RunOutcome:
     rollback: RollbackResult | None = None
 
 
-def _load_spec(plan: Plan, scenario_file: ScenarioFile, duration_s: float) -> LoadSpec:
+def _ramp_s(plan: Plan) -> float:
+    """Seconds the load takes to reach its users; the baseline starts after it."""
+    load = plan.scenario.load
+    return load.users / (load.spawn_rate or load.users)
+
+
+def _load_stages(plan: Plan) -> tuple[Stage, ...]:
+    """The load shape: the scenario's users, multiplied while traffic faults (spikes) are on."""
+    load = plan.scenario.load
+    spawn_rate = load.spawn_rate or float(load.users)
+    windows = [
+        (plan.phase_start(Phase.FAULT) + p.spec.at, p.spec.duration, p.plan.load_multiplier)
+        for p in plan.faults
+        if p.plan.load_multiplier is not None
+    ]
+    if not windows:
+        return ()
+    ramp = _ramp_s(plan)
+    boundaries = sorted({t for start, duration, _ in windows for t in (start, start + duration)})
+    stages = []
+    for at in boundaries:
+        factor = math.prod(m for start, duration, m in windows if start <= at < start + duration)
+        users = round(load.users * factor)
+        stages.append(Stage(at_s=ramp + at, users=users, spawn_rate=max(spawn_rate, users - load.users)))
+    return tuple(stages)
+
+
+def _load_spec(plan: Plan, duration_s: float) -> LoadSpec:
     load, target = plan.scenario.load, plan.target
     requests: tuple[RequestTemplate, ...] = ()
     if load.dataset is not None:
@@ -120,7 +148,9 @@ def _load_spec(plan: Plan, scenario_file: ScenarioFile, duration_s: float) -> Lo
         prediction_field=target.response.prediction,
         requests=requests,
         template=load.body,
-        seed=abs(hash(scenario_file.scenario.name)) % 2**31,
+        stages=_load_stages(plan),
+        # Stable across runs of one scenario (hash() is salted per process): runs stay comparable.
+        seed=zlib.crc32(plan.scenario.name.encode()),
     )
 
 
@@ -130,7 +160,6 @@ class Experiment:
     def __init__(
         self,
         plan: Plan,
-        scenario_file: ScenarioFile,
         run_dir: Path,
         *,
         stop: StopRequest,
@@ -139,7 +168,6 @@ class Experiment:
         probe_interval_s: float = 0.25,
     ) -> None:
         self.plan = plan
-        self.scenario_file = scenario_file
         self.run_dir = run_dir
         self.stop = stop
         self.display = display
@@ -150,11 +178,7 @@ class Experiment:
         if stack is not None:
             self.journal.append(Event.STACK_STARTED, stack=stack)
         self.prober = Prober(plan.target, interval_s=probe_interval_s)
-        ramp = plan.scenario.load.users / (plan.scenario.load.spawn_rate or plan.scenario.load.users)
-        self.load = LoadRunner(
-            _load_spec(plan, scenario_file, plan.duration + ramp + FIRST_RECORDS_TIMEOUT_S),
-            on_batch=self.stats.add,
-        )
+        self.load = LoadRunner(_load_spec(plan, _ramp_s(plan) + plan.duration + 2.0), on_batch=self.stats.add)
 
     def run(self) -> RunOutcome:
         name = self.plan.scenario.name
@@ -170,7 +194,7 @@ class Experiment:
             self._drive()
         except Aborted as exc:
             aborted = str(exc)
-        except Exception as exc:
+        except Exception as exc:  # whatever broke, the faults must still be reverted: see finally
             aborted = (
                 f"unexpected error: {type(exc).__name__}: {exc} (traceback in {self.run_dir / 'error.log'})"
             )
@@ -182,14 +206,17 @@ class Experiment:
     def _drive(self) -> None:
         self.prober.start()
         self.load.start()
-        t0 = self._wait_for_first_records()
+        # The timeline is anchored to the load's own clock, so spikes programmed into its shape line up with it.
+        assert self.load.started_at is not None
+        t0 = self.load.started_at + _ramp_s(self.plan)
+        self._wait_for_first_records()
         for step in self.plan.steps:
             self._wait_until(t0 + step.offset, t0)
             self._do(step)
         self._wait_until(t0 + self.plan.duration, t0)
         self.journal.append(Event.PHASE, phase=END_PHASE)
 
-    def _wait_for_first_records(self) -> float:
+    def _wait_for_first_records(self) -> None:
         deadline = time.monotonic() + FIRST_RECORDS_TIMEOUT_S
         while self.stats.total == 0:
             self._check_stop()
@@ -202,7 +229,6 @@ class Experiment:
                     f"no request completed within {FIRST_RECORDS_TIMEOUT_S:g}s of starting the load"
                 )
             self.stop.event.wait(0.05)
-        return time.time()
 
     def _load_failure(self) -> str:
         return str(self.load.error or "it exited")

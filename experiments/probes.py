@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 
 import requests
 from prometheus_client.parser import text_string_to_metric_families
@@ -17,6 +18,10 @@ from mlchaos.experiments.targets import TargetEndpoints
 
 BREAKER_METRIC = "mlchaos_gateway_breaker_state"
 """Gauge with labels ``dependency`` and ``state``, 1 for the breaker's current state (the reference stack's)."""
+TRANSITIONS_METRIC = "mlchaos_gateway_breaker_transitions"
+"""Counter with labels ``dependency``, ``from_state``, ``to_state``."""
+INFERENCE_EVERY = 4
+"""The deep health check runs a canary through the model chain: sample it every 4th round, not every round."""
 
 
 class Prober:
@@ -42,13 +47,22 @@ class Prober:
 
     def _loop(self) -> None:
         next_at = time.monotonic()
+        rounds = 0
         while not self._stop.is_set():
-            self.samples.extend(self.sample_once())
+            try:
+                self.samples.extend(self.sample_once(inference=rounds % INFERENCE_EVERY == 0))
+            except Exception as exc:  # a probe bug must show up in the data, not end probing
+                self.samples.append(ProbeSample(time.time(), "prober", False, None, None, repr(exc)))
+            rounds += 1
             next_at += self._interval_s
             self._stop.wait(max(0.0, next_at - time.monotonic()))
 
-    def sample_once(self) -> list[ProbeSample]:
-        return [self._probe_ready(), *self._probe_breakers()]
+    def sample_once(self, *, inference: bool = True) -> list[ProbeSample]:
+        health = self._target.health
+        checks = [("ready", health.ready), ("live", health.live)] + (
+            [("inference", health.inference)] * inference
+        )
+        return [*(self._probe_health(name, path) for name, path in checks), *self._probe_metrics()]
 
     def _get(self, path: str) -> tuple[float, requests.Response | None, float, str | None]:
         started = time.time()
@@ -58,36 +72,56 @@ class Prober:
             return started, None, (time.time() - started) * 1000, type(exc).__name__
         return started, response, (time.time() - started) * 1000, None
 
-    def _probe_ready(self) -> ProbeSample:
-        started, response, latency_ms, error = self._get(self._target.health.ready)
+    def _probe_health(self, check: str, path: str) -> ProbeSample:
+        started, response, latency_ms, error = self._get(path)
         if response is None:
-            return ProbeSample(started, "ready", False, None, latency_ms, error)
-        return ProbeSample(
-            started, "ready", response.status_code == 200, str(response.status_code), latency_ms
-        )
+            return ProbeSample(started, check, False, None, latency_ms, error)
+        return ProbeSample(started, check, response.status_code == 200, str(response.status_code), latency_ms)
 
-    def _probe_breakers(self) -> list[ProbeSample]:
+    def _probe_metrics(self) -> list[ProbeSample]:
         started, response, latency_ms, error = self._get(self._target.health.metrics)
         if response is None or response.status_code != 200:
             reason = error or f"HTTP {response.status_code if response is not None else '?'}"
             return [ProbeSample(started, "metrics", False, None, latency_ms, reason)]
         try:
-            states = breaker_states(response.text)
+            breakers = read_breakers(response.text)
         except ValueError as exc:
             return [ProbeSample(started, "metrics", False, None, latency_ms, f"unparsable metrics: {exc}")]
-        return [
+        samples = [
             ProbeSample(started, f"breaker:{dependency}", state == "closed", state, latency_ms)
-            for dependency, state in sorted(states.items())
+            for dependency, state in sorted(breakers.states.items())
         ]
+        samples += [
+            ProbeSample(
+                started, f"transitions:{dependency}:{old}>{new}", True, None, latency_ms, number=count
+            )
+            for (dependency, old, new), count in sorted(breakers.transitions.items())
+        ]
+        return samples
 
 
-def breaker_states(metrics_text: str) -> dict[str, str]:
-    """Dependency -> current breaker state, from Prometheus text exposition."""
+@dataclass(frozen=True)
+class Breakers:
+    states: dict[str, str]
+    """Dependency -> current state."""
+    transitions: dict[tuple[str, str, str], float]
+    """(dependency, from state, to state) -> how many times, since the service started."""
+
+
+def read_breakers(metrics_text: str) -> Breakers:
+    """Breaker states and transition counts from Prometheus text exposition (prometheus_client's parser)."""
     states: dict[str, str] = {}
+    transitions: dict[tuple[str, str, str], float] = {}
     for family in text_string_to_metric_families(metrics_text):
-        if family.name != BREAKER_METRIC:
-            continue
         for sample in family.samples:
-            if sample.value == 1 and "dependency" in sample.labels and "state" in sample.labels:
-                states[sample.labels["dependency"]] = sample.labels["state"]
-    return states
+            labels = sample.labels
+            if (
+                family.name == BREAKER_METRIC
+                and sample.value == 1
+                and {"dependency", "state"} <= labels.keys()
+            ):
+                states[labels["dependency"]] = labels["state"]
+            elif family.name == TRANSITIONS_METRIC and sample.name.endswith("_total"):
+                key = (labels.get("dependency", ""), labels.get("from_state", ""), labels.get("to_state", ""))
+                transitions[key] = sample.value
+    return Breakers(states, transitions)

@@ -77,9 +77,16 @@ REQUEST_COLUMNS = tuple(f.name for f in fields(RequestRecord))
 class ProbeSample:
     """One sample of the target's health and metrics.
 
-    ``check`` names what was sampled (``ready``, ``live``, ``inference``, or ``breaker:<dependency>``);
-    ``ok`` is whether it answered healthily; ``value`` carries the observed state (a breaker state, a status code);
-    ``error`` says why a probe failed to observe anything — probe failures are data, not crashes.
+    ``check`` names what was sampled:
+
+    - ``ready``, ``live``, ``inference``: a health endpoint; ``value`` is the HTTP status;
+    - ``breaker:<dependency>``: a breaker's state; ``value`` is ``closed`` / ``open`` / ``half_open``;
+    - ``transitions:<dependency>:<from>><to>``: how many times that breaker made that transition since the
+      service started (a counter: ``number``), so transitions shorter than the sampling interval are seen too;
+    - ``metrics``: only when ``/metrics`` itself could not be read.
+
+    ``ok`` is whether the check looked healthy; ``error`` says why a probe failed to observe anything — probe
+    failures are data, not crashes.
     """
 
     ts: float
@@ -88,6 +95,7 @@ class ProbeSample:
     value: str | None = None
     latency_ms: float | None = None
     error: str | None = None
+    number: float | None = None
 
 
 PROBE_SCHEMA = pa.schema(
@@ -98,5 +106,6 @@ PROBE_SCHEMA = pa.schema(
         pa.field("value", pa.string()),
         pa.field("latency_ms", pa.float64()),
         pa.field("error", pa.string()),
+        pa.field("number", pa.float64()),
     ]
 )

@@ -6,11 +6,12 @@ from typing import TYPE_CHECKING, Annotated, Any, Union
 
 from pydantic import Field
 
-from mlchaos.injectors import feature_store_outage, latency, pod_kill
+from mlchaos.injectors import feature_store_outage, latency, pod_kill, traffic_spike
 from mlchaos.injectors.base import FaultPlan, FaultSpec, Injector, InjectorError, Undo
 
 INJECTORS: dict[str, Injector[Any, Any]] = {
-    module.INJECTOR.kind: module.INJECTOR for module in (feature_store_outage, latency, pod_kill)
+    module.INJECTOR.kind: module.INJECTOR
+    for module in (feature_store_outage, latency, pod_kill, traffic_spike)
 }
 
 if TYPE_CHECKING:

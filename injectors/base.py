@@ -76,6 +76,8 @@ class FaultPlan(Generic[UndoT]):
     """Exactly what will be touched, e.g. ``toxiproxy proxy 'feature_store' at http://127.0.0.1:8474``."""
     description: str
     undo: UndoT
+    load_multiplier: float | None = None
+    """For faults that act on the traffic: the load during the fault is the normal load times this."""
 
 
 class Injector(Protocol[SpecT, UndoT]):

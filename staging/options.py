@@ -7,6 +7,7 @@ disables a resilience mechanism the way a careless change would, and the shipped
 from __future__ import annotations
 
 import enum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,6 +23,12 @@ class StackFlag(enum.StrEnum):
     """Feature-store calls wait forever (well, 30 s): a blackholed store stalls every request."""
     STATIC_LABELLED_PRIMARY = "static_labelled_primary"
     """Answers from the static default are labelled ``primary``: the tier header lies."""
+    NO_LOAD_SHEDDING = "no_load_shedding"
+    """``max_in_flight`` is ignored: in a traffic spike every request queues for the full chain, so all get slow."""
+
+
+ShedMode = Literal["degrade", "reject"]
+"""What the gateway does with a request beyond ``max_in_flight`` (see :class:`StackOptions`)."""
 
 
 class BreakerOptions(BaseModel):
@@ -59,5 +66,17 @@ class StackOptions(BaseModel):
         ge=0,
         description="Seconds the primary model server waits after a (re)start before serving: a known "
         "recovery time, used to check that measured MTTR matches the truth.",
+    )
+    max_in_flight: int = Field(
+        24,
+        ge=1,
+        description="Requests the gateway works on at once through the fallback chain; beyond it, requests are "
+        "shed (see shed_mode). Far above a healthy load (~6 concurrent users), so only a spike reaches it.",
+    )
+    shed_mode: ShedMode = Field(
+        "degrade",
+        description="What a request beyond max_in_flight gets, at once and without touching a remote "
+        "dependency: 'degrade' = a 200 answer from the rules tier (static if the rules decline), marked "
+        "shed; 'reject' = 429 overloaded with Retry-After.",
     )
     seed: int = Field(7, description="Seed for the generated training data and the feature store's contents.")

@@ -83,3 +83,8 @@ class PredictResponse(BaseModel):
     )
     request_id: str
     skipped: list[Skipped] = Field(default_factory=list, description="Better tiers that could not answer.")
+    shed: bool = Field(
+        False,
+        description="True if the gateway was at max_in_flight and answered from the cheapest tier at once "
+        "instead of the full chain (also the X-Shed: 1 header).",
+    )

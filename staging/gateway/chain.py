@@ -6,7 +6,8 @@
     cache     last good (primary) answer for this entity (Redis via the cache proxy)
     static    a constant: the prior, "legit" with the base rate's confidence
 
-The static tier cannot fail, so the chain always answers. Each remote call goes through its dependency's
+The static tier cannot fail, so the chain always answers. A request the gateway sheds (it is at
+``max_in_flight``) gets :meth:`FallbackChain.shed` instead: rules, else static, computed locally at once. Each remote call goes through its dependency's
 circuit breaker; an open breaker skips the tier at once. Tiers that could not answer are listed, with the
 reason, in the answer's ``skipped`` so a degraded response explains itself.
 """
@@ -68,6 +69,8 @@ class Answer:
     skipped: tuple[Skipped, ...] = ()
     reported_tier: Tier | None = None
     """The tier the gateway claims (response, header, metrics); differs only under static_labelled_primary."""
+    shed: bool = False
+    """Answered by :meth:`FallbackChain.shed`, not the full chain: the gateway was at max_in_flight."""
 
     @property
     def label(self) -> Tier:
@@ -139,6 +142,24 @@ class FallbackChain:
             else:
                 return replace(answer, ood_score=query.ood_score, skipped=tuple(skipped))
         return replace(self._static(), ood_score=query.ood_score, skipped=tuple(skipped))
+
+    def shed(self, request: PredictRequest, reason: str) -> Answer:
+        """The answer for a request the gateway sheds: the rules tier, else static, and nothing else.
+
+        Synchronous on purpose: no remote call, no await, so it answers at once and adds no load to the
+        dependencies the limit protects. The fallback model is cheap too, but the rules are cheaper, and under
+        overload every millisecond of the one event loop counts. The tiers not tried are listed in ``skipped``
+        with ``reason``, so the answer explains itself like any degraded one.
+        """
+        fields = request.model_dump()
+        ood_score = self._ood.score(fields)
+        skipped = [Skipped(tier=Tier.PRIMARY, reason=reason), Skipped(tier=Tier.FALLBACK, reason=reason)]
+        try:
+            answer = _scored(rules_score(fields), Tier.RULES)
+        except RuleDeclinedError as exc:
+            skipped += [Skipped(tier=Tier.RULES, reason=str(exc)), Skipped(tier=Tier.CACHE, reason=reason)]
+            answer = self._static()
+        return replace(answer, ood_score=ood_score, skipped=tuple(skipped), shed=True)
 
     async def remember(self, entity_id: str, answer: Answer) -> None:
         """Keep a primary answer for the cache tier. Best effort: runs after the response went out, and a

@@ -8,6 +8,8 @@ Exposed at ``GET /metrics``::
     mlchaos_gateway_tier_skipped_total{tier}            tiers that could not answer (the chain moved on)
     mlchaos_gateway_breaker_state{dependency,state}     1 for each breaker's current state, 0 otherwise
     mlchaos_gateway_breaker_transitions_total{dependency,from_state,to_state}
+    mlchaos_gateway_shed_total{mode}                    requests beyond max_in_flight, by shed_mode
+    mlchaos_gateway_in_flight                           requests in the fallback chain right now
 
 Every label combination that can occur is created at start, so a series exists (at 0) before its first event
 and ``rate()``/``increase()`` see the first increment.
@@ -21,6 +23,7 @@ from typing import Final
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from mlchaos.staging.gateway.breaker import BreakerState, CircuitBreaker
+from mlchaos.staging.options import ShedMode
 from mlchaos.staging.schemas import Tier
 
 LATENCY_BUCKETS_S: Final = (
@@ -40,7 +43,8 @@ LATENCY_BUCKETS_S: Final = (
     10.0,
     30.0,
 )
-STATUSES: Final = ("200", "400", "413", "415", "422")
+STATUSES: Final = ("200", "400", "413", "415", "422", "429")
+SHED_MODES: Final[tuple[ShedMode, ...]] = ("degrade", "reject")
 
 
 class GatewayMetrics:
@@ -80,6 +84,19 @@ class GatewayMetrics:
             ["dependency", "from_state", "to_state"],
             registry=self.registry,
         )
+        self.shed = Counter(
+            "mlchaos_gateway_shed",
+            "Requests beyond max_in_flight, answered at once by shed_mode (degrade: rules/static; reject: 429).",
+            ["mode"],
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "mlchaos_gateway_in_flight",
+            "Requests of POST /predict in the fallback chain right now (shed ones never enter it).",
+            registry=self.registry,
+        )
+        for mode in SHED_MODES:
+            self.shed.labels(mode=mode)
         for tier in Tier:
             self.requests.labels(tier=tier.value)
             self.latency.labels(tier=tier.value)
@@ -101,6 +118,13 @@ class GatewayMetrics:
 
     def observe_status(self, status: int) -> None:
         self.responses.labels(status=str(status)).inc()
+
+    def observe_shed(self, mode: ShedMode) -> None:
+        self.shed.labels(mode=mode).inc()
+
+    def show_in_flight(self, count: int) -> None:
+        """An ``on_change`` for :class:`~mlchaos.staging.gateway.admission.InFlightLimit`."""
+        self.in_flight.set(count)
 
     def on_transition(self, dependency: str, old: BreakerState, new: BreakerState) -> None:
         """A :data:`~mlchaos.staging.gateway.breaker.TransitionListener`."""

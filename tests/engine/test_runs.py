@@ -9,7 +9,7 @@ from pathlib import Path
 import psutil
 import pytest
 import yaml
-from conftest import (
+from engine_helpers import (
     ROOT,
     external_target,
     load_children,
