@@ -27,6 +27,7 @@ from mlchaos.experiments.rollback import rollback_run
 from mlchaos.experiments.scenario import ScenarioFile, scenario_record
 from mlchaos.experiments.session import TargetSession, external_endpoints
 from mlchaos.experiments.targets import EmbeddedTarget, ExternalTarget
+from mlchaos.experiments.verifiers import resilience_score
 from mlchaos.injectors import InjectorError
 
 app = typer.Typer(
@@ -156,10 +157,19 @@ def _run_dir(out: Path, name: str) -> Path:
     raise RuntimeError(f"could not create a run directory under {out}")
 
 
+def _score_text(outcome: RunOutcome) -> str:
+    score = resilience_score(outcome.verdicts)
+    if score is None:
+        return "no score (no verdicts)"
+    held = sum(v.passed for v in outcome.verdicts)
+    return f"resilience score {score:.0%} ({held} of {len(outcome.verdicts)} verifiers held)"
+
+
 def _summary(outcomes: list[RunOutcome]) -> Table:
     table = Table(title="Summary", title_justify="left")
     table.add_column("scenario")
     table.add_column("result")
+    table.add_column("score", justify="right")
     table.add_column("detail")
     table.add_column("run directory")
     labels = {
@@ -169,8 +179,23 @@ def _summary(outcomes: list[RunOutcome]) -> Table:
         ExitCode.ABORTED: "[yellow]ABORTED[/]",
         ExitCode.ROLLBACK_FAILED: "[bold white on red]ROLLBACK FAILED[/]",
     }
+    scores = []
     for outcome in outcomes:
-        table.add_row(outcome.scenario, labels[outcome.exit_code], outcome.message, str(outcome.run_dir))
+        score = resilience_score(outcome.verdicts)
+        scores.append(0.0 if score is None else score)  # an aborted or invalid run held nothing
+        shown = "—" if score is None else f"{score:.0%}"
+        table.add_row(
+            outcome.scenario, labels[outcome.exit_code], shown, outcome.message, str(outcome.run_dir)
+        )
+    if len(outcomes) > 1:
+        # The suite's score: every scenario counts the same, whatever its number of verifiers.
+        table.add_row(
+            "[bold]suite[/]",
+            "",
+            f"[bold]{sum(scores) / len(scores):.0%}[/]",
+            "mean of the scenarios' scores",
+            "",
+        )
     return table
 
 
@@ -235,7 +260,7 @@ def _run_one(
     )
     outcome = experiment.run()
     if outcome.verdicts:
-        console.print(verdict_table(scenario.name, outcome.verdicts))
+        console.print(verdict_table(f"{scenario.name}: {_score_text(outcome)}", outcome.verdicts))
     style = "green" if outcome.exit_code == ExitCode.OK else "red"
     # soft_wrap: the message names failed verifiers and measured values; CI logs are grepped for it whole.
     console.print(f"[{style}]{scenario.name}: {outcome.message}[/]", soft_wrap=True)

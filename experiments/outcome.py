@@ -15,7 +15,7 @@ import pandas as pd
 from mlchaos.experiments.journal import JOURNAL_NAME, Entry, Event, read_journal
 from mlchaos.experiments.load.store import read_requests_parquet
 from mlchaos.experiments.scenario import Scenario
-from mlchaos.experiments.verifiers import run_verifier
+from mlchaos.experiments.verifiers import resilience_score, run_verifier
 from mlchaos.experiments.verifiers.base import (
     FaultWindow,
     Phase,
@@ -25,7 +25,7 @@ from mlchaos.experiments.verifiers.base import (
     empty_probes,
     empty_requests,
 )
-from mlchaos.experiments.verifiers.steady_state import evaluate
+from mlchaos.experiments.verifiers.steady_state_holds import steady_state_verdict
 
 REQUESTS_NAME = "requests.parquet"
 PROBES_NAME = "probes.parquet"
@@ -81,26 +81,6 @@ def load_recording(run_dir: Path, scenario: Scenario) -> Recording:
     )
 
 
-def steady_state_verdict(recording: Recording, phase: Phase) -> Verdict:
-    hypothesis = recording.steady_state
-    window = recording.phase(phase)
-    requests = (
-        recording.requests_between(window.start, window.end) if window else recording.requests.iloc[0:0]
-    )
-    result = evaluate(hypothesis, requests)
-    explanation = result.summary() + ("" if result.holds else " — " + "; ".join(result.failed))
-    measured = result.availability * 100 if result.availability is not None else None
-    return Verdict(
-        "steady_state",
-        f"steady_state ({phase.value})",
-        result.holds,
-        measured,
-        hypothesis.describe(),
-        "%",
-        explanation,
-    )
-
-
 def compute_verdicts(recording: Recording, scenario: Scenario) -> list[Verdict]:
     verdicts = [steady_state_verdict(recording, Phase.BASELINE)]
     verdicts += [run_verifier(spec, recording) for spec in scenario.verifiers]
@@ -113,6 +93,7 @@ def write_verdicts(run_dir: Path, scenario: Scenario, verdicts: list[Verdict]) -
     document = {
         "scenario": scenario.name,
         "passed": all(v.passed for v in verdicts),
+        "score": resilience_score(verdicts),
         "verdicts": [asdict(v) for v in verdicts],
     }
     path.write_text(json.dumps(document, indent=2, allow_nan=False, default=str) + "\n", encoding="utf-8")

@@ -1,6 +1,7 @@
 """Run the embedded reference stack in the foreground until Ctrl-C or SIGTERM (``mlchaos staging up``)::
 
-    python -m mlchaos.staging [--seed N] [--flag disable_fallback_model ...] [--restart-delay-s S] [--json]
+    python -m mlchaos.staging [--seed N] [--flag disable_fallback_model ...] [--restart-delay-s S]
+                              [--max-in-flight N] [--shed-mode degrade|reject] [--json]
 
 It prints the endpoints and a ready-to-use ``kind: external`` target, so scenarios can run against it from
 another terminal with ``--target``. ``--json`` prints the endpoints as one JSON line instead (for scripts).
@@ -17,9 +18,10 @@ from pathlib import Path
 from types import FrameType
 
 import yaml
+from pydantic import ValidationError
 
 from mlchaos.staging.endpoints import StackEndpoints
-from mlchaos.staging.options import StackFlag, StackOptions
+from mlchaos.staging.options import SHED_MODES, StackFlag, StackOptions
 from mlchaos.staging.stack import EmbeddedStack, StackError
 
 
@@ -58,6 +60,20 @@ def _parse(argv: list[str] | None, prog: str) -> tuple[StackOptions, argparse.Na
         default=0.0,
         help="seconds the primary model server takes to serve after a (re)start",
     )
+    defaults = StackOptions()
+    parser.add_argument(
+        "--max-in-flight",
+        type=int,
+        default=defaults.max_in_flight,
+        help="requests the gateway works on at once; beyond it requests are shed (default %(default)s)",
+    )
+    parser.add_argument(
+        "--shed-mode",
+        choices=SHED_MODES,
+        default=defaults.shed_mode,
+        help="a shed request gets a rules/static answer marked shed (degrade) or 429 (reject); "
+        "default %(default)s",
+    )
     parser.add_argument(
         "--workdir", type=Path, default=None, help="keep files here (default: a temporary dir)"
     )
@@ -66,9 +82,16 @@ def _parse(argv: list[str] | None, prog: str) -> tuple[StackOptions, argparse.Na
     )
     parser.add_argument("--json", action="store_true", help="print the endpoints as one JSON line")
     args = parser.parse_args(argv)
-    options = StackOptions(
-        seed=args.seed, flags=tuple(StackFlag(f) for f in args.flag), restart_delay_s=args.restart_delay_s
-    )
+    try:
+        options = StackOptions(
+            seed=args.seed,
+            flags=tuple(StackFlag(f) for f in args.flag),
+            restart_delay_s=args.restart_delay_s,
+            max_in_flight=args.max_in_flight,
+            shed_mode=args.shed_mode,
+        )
+    except ValidationError as exc:  # e.g. --max-in-flight 0: a usage error, not a traceback
+        parser.error("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
     return options, args
 
 

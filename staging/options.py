@@ -7,7 +7,7 @@ disables a resilience mechanism the way a careless change would, and the shipped
 from __future__ import annotations
 
 import enum
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,6 +29,7 @@ class StackFlag(enum.StrEnum):
 
 ShedMode = Literal["degrade", "reject"]
 """What the gateway does with a request beyond ``max_in_flight`` (see :class:`StackOptions`)."""
+SHED_MODES: Final[tuple[ShedMode, ...]] = ("degrade", "reject")
 
 
 class BreakerOptions(BaseModel):

@@ -25,12 +25,16 @@ def test_each_scenario_is_valid_says_what_it_proves_and_is_in_the_readme(path: P
     assert f"`{path.name}`" in (ROOT / "README.md").read_text(encoding="utf-8")
 
 
-def test_the_dataset_is_what_the_generator_writes() -> None:
+def test_the_datasets_are_what_the_generator_writes() -> None:
     spec = importlib.util.spec_from_file_location(
         "make_dataset", ROOT / "scripts" / "make-transactions-dataset.py"
     )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    committed = (ROOT / "scenarios" / "data" / "transactions.jsonl").read_text(encoding="utf-8").splitlines()
-    assert committed == module.dataset_lines(2000, 1)
+    data = ROOT / "scenarios" / "data"
+    assert (data / "transactions.jsonl").read_text(encoding="utf-8").splitlines() == module.dataset_lines(
+        2000, 1
+    )
+    with_outliers = (data / "transactions-with-outliers.jsonl").read_text(encoding="utf-8").splitlines()
+    assert with_outliers == module.outlier_dataset_lines(2000, 1)

@@ -7,12 +7,26 @@ Each verifier module defines its scenario model (a :class:`VerifierSpec` whose `
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
 from pydantic import Field
 
-from mlchaos.experiments.verifiers import availability, fallback_engaged, latency, mttr
+from mlchaos.experiments.verifiers import (
+    availability,
+    breaker,
+    calibration,
+    error_budget,
+    fallback_engaged,
+    fallback_order,
+    latency,
+    load_shedding,
+    mttd,
+    mttr,
+    quality,
+    steady_state_holds,
+    tier_share,
+)
 from mlchaos.experiments.verifiers.base import Recording, Verdict, VerifierSpec
 from mlchaos.experiments.verifiers.steady_state import SteadyState
 
@@ -28,6 +42,15 @@ VERIFIERS: dict[str, Verifier] = {
     "fallback_engaged": Verifier(fallback_engaged.FallbackEngaged, fallback_engaged.verify),
     "latency": Verifier(latency.Latency, latency.verify),
     "mttr": Verifier(mttr.Mttr, mttr.verify),
+    "mttd": Verifier(mttd.Mttd, mttd.verify),
+    "breaker": Verifier(breaker.Breaker, breaker.verify),
+    "tier_share": Verifier(tier_share.TierShare, tier_share.verify),
+    "fallback_order": Verifier(fallback_order.FallbackOrder, fallback_order.verify),
+    "error_budget": Verifier(error_budget.ErrorBudget, error_budget.verify),
+    "quality": Verifier(quality.Quality, quality.verify),
+    "calibration": Verifier(calibration.Calibration, calibration.verify),
+    "steady_state": Verifier(steady_state_holds.SteadyStateHolds, steady_state_holds.verify),
+    "load_shedding": Verifier(load_shedding.LoadShedding, load_shedding.verify),
 }
 
 if TYPE_CHECKING:
@@ -39,7 +62,22 @@ else:
 
 
 def run_verifier(spec: VerifierSpec, recording: Recording) -> Verdict:
-    return VERIFIERS[spec.type].verify(recording, spec)
+    return replace(VERIFIERS[spec.type].verify(recording, spec), weight=spec.weight)
 
 
-__all__ = ["VERIFIERS", "AnyVerifier", "Recording", "SteadyState", "Verdict", "Verifier", "run_verifier"]
+def resilience_score(verdicts: list[Verdict]) -> float | None:
+    """The weighted share of verdicts that held, 0..1 (``None`` without verdicts). Never shown without them."""
+    total = sum(v.weight for v in verdicts)
+    return sum(v.weight for v in verdicts if v.passed) / total if total else None
+
+
+__all__ = [
+    "VERIFIERS",
+    "AnyVerifier",
+    "Recording",
+    "SteadyState",
+    "Verdict",
+    "Verifier",
+    "resilience_score",
+    "run_verifier",
+]

@@ -107,3 +107,5 @@ class Verdict:
     unit: str
     explanation: str
     details: dict[str, float | str | None] = field(default_factory=dict)
+    weight: float = 1.0
+    """The verifier's weight in the resilience score (from the scenario; 1 unless it says otherwise)."""

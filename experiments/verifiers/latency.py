@@ -1,6 +1,9 @@
 """``latency``: a latency percentile of one phase (optionally of some tiers only) against a bound.
 
 All requests count, including failed ones with the time they took to fail: a timeout is the slowest answer of all.
+Percentiles interpolate linearly between order statistics (numpy's default). ``details`` also carries p50/p95/p99
+per phase (``p99.fault``) and per phase and tier (``p99.fault.fallback``; ``none`` = no tier reported), so a report
+can show where the time went without a second verifier.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ from pydantic import Field
 
 from mlchaos.experiments.records import Tier
 from mlchaos.experiments.verifiers.base import Recording, Verdict, VerifierSpec
-from mlchaos.experiments.verifiers.phases import PhaseOrRun, requests_in
+from mlchaos.experiments.verifiers.phases import PhaseOrRun, requests_in, tier_labels
+
+BREAKDOWN_PERCENTILES = (50, 95, 99)
 
 
 class Latency(VerifierSpec):
@@ -23,6 +28,25 @@ class Latency(VerifierSpec):
     tiers: tuple[Tier, ...] = Field((), description="Only requests answered by these tiers; empty = all.")
 
 
+def breakdown(recording: Recording) -> dict[str, float | str | None]:
+    """p50/p95/p99 (ms) per phase and per phase and tier, keyed ``p99.fault`` and ``p99.fault.fallback``."""
+    details: dict[str, float | str | None] = {}
+    for window in recording.phases:
+        requests = recording.requests_between(window.start, window.end)
+        if requests.empty:
+            continue
+        latency = requests["latency_ms"]
+        groups = [
+            ("", latency),
+            *((f".{tier}", group) for tier, group in latency.groupby(tier_labels(requests))),
+        ]
+        for suffix, values in groups:
+            percentiles = np.percentile(values.to_numpy(dtype=float), BREAKDOWN_PERCENTILES)
+            for percentile, value in zip(BREAKDOWN_PERCENTILES, percentiles, strict=True):
+                details[f"p{percentile}.{window.phase.value}{suffix}"] = float(value)
+    return details
+
+
 def verify(recording: Recording, spec: Latency) -> Verdict:
     scope = spec.phase + (f", {'/'.join(t.value for t in spec.tiers)}" if spec.tiers else "")
     name = f"latency p{spec.percentile:g} ({scope})"
@@ -30,14 +54,14 @@ def verify(recording: Recording, spec: Latency) -> Verdict:
     requests = requests_in(recording, spec.phase)
     if spec.tiers:
         requests = requests[requests["tier"].isin([t.value for t in spec.tiers])]
+    details: dict[str, float | str | None] = {"requests": float(len(requests))}
+    details.update(breakdown(recording))
     if requests.empty:
-        return Verdict("latency", name, False, None, target, "ms", f"no requests in {scope}")
+        return Verdict("latency", name, False, None, target, "ms", f"no requests in {scope}", details)
     value = float(np.percentile(requests["latency_ms"], spec.percentile))
     passed = value <= spec.max_ms
     explanation = (
         f"p{spec.percentile:g} of {len(requests)} requests in {scope} is {value:.0f} ms"
         f" — {'within' if passed else 'over'} {spec.max_ms:g} ms"
     )
-    return Verdict(
-        "latency", name, passed, value, target, "ms", explanation, {"requests": float(len(requests))}
-    )
+    return Verdict("latency", name, passed, value, target, "ms", explanation, details)

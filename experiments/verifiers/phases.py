@@ -1,14 +1,26 @@
-"""Selecting the requests of a phase, or of the whole run."""
+"""Selecting requests: by phase (or the whole run), by fault window, and which of them were *answered*.
+
+*Answered* means a 2xx: the service produced a prediction, so the response carries a tier. *Available* (a wider
+notion that also accepts 4xx) lives in :mod:`~mlchaos.experiments.verifiers.steady_state`.
+"""
 
 from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
-from mlchaos.experiments.verifiers.base import Phase, Recording
+from mlchaos.experiments.records import Tier
+from mlchaos.experiments.verifiers.base import FaultWindow, Phase, Recording
 
 PhaseOrRun = Literal["run", "baseline", "fault", "recovery", "after"]
+
+TIER_RANK: dict[str, int] = {tier.value: rank for rank, tier in enumerate(Tier)}
+"""Tier -> position in the fallback chain, 0 = primary (best)."""
+
+NO_PHASE = ""
+"""The phase label of requests that started outside every phase window (e.g. before the baseline)."""
 
 
 def requests_in(recording: Recording, phase: PhaseOrRun) -> pd.DataFrame:
@@ -19,3 +31,28 @@ def requests_in(recording: Recording, phase: PhaseOrRun) -> pd.DataFrame:
     if window is None:
         return recording.requests.iloc[0:0]
     return recording.requests_between(window.start, window.end)
+
+
+def answered(requests: pd.DataFrame) -> pd.Series:
+    """2xx responses: the ones that carry a prediction and the tier that made it."""
+    status = requests["status"]
+    return (status >= 200) & (status < 300)
+
+
+def fault_end(recording: Recording, fault: FaultWindow) -> float:
+    """When the fault stopped acting: its revert, or the end of the run if it was never reverted."""
+    return fault.reverted_at if fault.reverted_at is not None else recording.ended_at
+
+
+def phase_labels(recording: Recording, requests: pd.DataFrame) -> pd.Series:
+    """The phase each request started in (:data:`NO_PHASE` outside all of them), aligned with ``requests``."""
+    starts = requests["start"].to_numpy()
+    labels = np.full(len(starts), NO_PHASE, dtype=object)
+    for window in recording.phases:
+        labels[(starts >= window.start) & (starts < window.end)] = window.phase.value
+    return pd.Series(labels, index=requests.index, dtype=object)
+
+
+def tier_labels(requests: pd.DataFrame) -> pd.Series:
+    """The tier of each request, ``none`` where the response named none (failures, unknown targets)."""
+    return requests["tier"].astype(object).where(requests["tier"].notna(), "none")

@@ -5,6 +5,12 @@ body that is not declared JSON, 413 for an oversized one, 400 for malformed JSON
 validation (missing or extra fields, wrong types, NaN/Infinity, out-of-range values). Every 200 answer carries
 ``prediction``, ``confidence``, ``score``, ``tier``, ``ood_score``, ``request_id`` and ``skipped``, plus the
 ``X-Tier`` and ``X-Request-ID`` headers.
+
+Load shedding comes right after validation (bad input stays a 4xx however busy the gateway is): at most
+``max_in_flight`` requests go through the chain at once. One beyond it is answered at once, never queued and
+never with a 5xx: ``shed_mode: degrade`` gives a normal 200 answer from the rules tier (static if the rules
+decline) with ``"shed": true`` and ``X-Shed: 1``; ``reject`` gives 429 ``{"error": "overloaded", ...}`` with
+``Retry-After``. The health checks are never shed and ``/health/ready`` ignores the load: busy is not broken.
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ from mlchaos.staging.schemas import PredictRequest, PredictResponse, Tier
 
 MAX_BODY_BYTES: Final = 16 * 1024
 INFERENCE_LATENCY_BUDGET_MS: Final = 200.0
+RETRY_AFTER_S: Final = 1
+"""``Retry-After`` of a rejected request: a spike's excess is better spread out than retried at once."""
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _JSON_TYPE = re.compile(r"^application/([a-z0-9.+-]+\+)?json$")
 
@@ -95,6 +103,15 @@ async def _parse(request: Request, request_id: str) -> PredictRequest | JSONResp
         return _error(422, "invalid request", detail, request_id)
 
 
+def _answer_response(
+    answer: Answer, request_id: str, background: BackgroundTask | None = None
+) -> JSONResponse:
+    headers = {"X-Tier": answer.label.value, "X-Request-ID": request_id}
+    if answer.shed:
+        headers["X-Shed"] = "1"
+    return JSONResponse(_answer_body(answer, request_id), headers=headers, background=background)
+
+
 def _answer_body(answer: Answer, request_id: str) -> dict[str, Any]:
     response = PredictResponse(
         prediction=answer.prediction,
@@ -104,6 +121,7 @@ def _answer_body(answer: Answer, request_id: str) -> dict[str, Any]:
         ood_score=answer.ood_score,
         request_id=request_id,
         skipped=list(answer.skipped),
+        shed=answer.shed,
     )
     return response.model_dump(mode="json")
 
@@ -136,6 +154,23 @@ def create_app(gateway: Gateway) -> FastAPI:
 
     app = FastAPI(title="mlchaos gateway", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     metrics = gateway.metrics
+    limit = gateway.limit
+
+    def shed(parsed: PredictRequest, request_id: str, started: float) -> JSONResponse:
+        """A request beyond max_in_flight: answered here and now, without a remote call or an await."""
+        reason = limit.describe()
+        metrics.observe_shed(gateway.shed_mode)
+        if gateway.shed_mode == "reject":
+            metrics.observe_status(429)
+            return JSONResponse(
+                {"error": "overloaded", "detail": [{"loc": [], "msg": reason, "type": "overloaded"}]},
+                status_code=429,
+                headers={"Retry-After": str(RETRY_AFTER_S), "X-Shed": "1", "X-Request-ID": request_id},
+            )
+        answer = gateway.chain.shed(parsed, reason)
+        metrics.observe_answer(answer.label, (s.tier for s in answer.skipped), time.perf_counter() - started)
+        metrics.observe_status(200)
+        return _answer_response(answer, request_id)  # nothing to cache: only primary answers are
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -153,15 +188,19 @@ def create_app(gateway: Gateway) -> FastAPI:
         if isinstance(parsed, JSONResponse):
             metrics.observe_status(parsed.status_code)
             return parsed
-        answer = await gateway.chain.answer(parsed)
-        body = _answer_body(answer, request_id)
+        if not limit.try_enter():
+            return shed(parsed, request_id, started)
+        # The slot is held while the chain works and freed however it ends (cancellation included); the cache
+        # write after the response is bounded by its own timeout and does not hold one.
+        try:
+            answer = await gateway.chain.answer(parsed)
+        finally:
+            limit.leave()
         metrics.observe_answer(answer.label, (s.tier for s in answer.skipped), time.perf_counter() - started)
         metrics.observe_status(200)
-        return JSONResponse(
-            body,
-            headers={"X-Tier": answer.label.value, "X-Request-ID": request_id},
-            # Written after the response is sent: the cache never adds latency to an answer.
-            background=BackgroundTask(gateway.chain.remember, parsed.entity_id, answer),
+        # Written after the response is sent: the cache never adds latency to an answer.
+        return _answer_response(
+            answer, request_id, BackgroundTask(gateway.chain.remember, parsed.entity_id, answer)
         )
 
     @app.get("/health/live")
@@ -171,7 +210,9 @@ def create_app(gateway: Gateway) -> FastAPI:
     @app.get("/health/ready")
     async def ready() -> JSONResponse:
         """Ready = can serve the primary tier: feature store and primary model reachable, their breakers not
-        open. The cache is reported too but not required (the chain does fine without it)."""
+        open. The cache is reported too but not required (the chain does fine without it). The load is not
+        looked at: a gateway shedding a spike is busy, not broken, and taking it out of rotation would only
+        push the spike onto its peers."""
         b = gateway.breakers
         feature_store, primary_model, cache = await asyncio.gather(
             _check(gateway.feature_store.ping, b.feature_store, required=True),
@@ -188,7 +229,8 @@ def create_app(gateway: Gateway) -> FastAPI:
     async def inference() -> JSONResponse:
         """Deep check: the canary (a known fraud) through the whole chain. Healthy only if the primary tier
         answered it correctly, in a valid shape, within the latency budget; otherwise 503 "degraded". Its
-        calls pass the breakers like any request's, but it is not counted in the request metrics or cached."""
+        calls pass the breakers like any request's, but it is not counted in the request metrics or cached, and
+        neither counted against max_in_flight nor shed (one probe at a time adds no real load)."""
         started = time.perf_counter()
         canary = PredictRequest.model_validate(CANARY_REQUEST)
         answer = await gateway.chain.answer(canary)

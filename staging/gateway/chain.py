@@ -6,10 +6,10 @@
     cache     last good (primary) answer for this entity (Redis via the cache proxy)
     static    a constant: the prior, "legit" with the base rate's confidence
 
-The static tier cannot fail, so the chain always answers. A request the gateway sheds (it is at
-``max_in_flight``) gets :meth:`FallbackChain.shed` instead: rules, else static, computed locally at once. Each remote call goes through its dependency's
+The static tier cannot fail, so the chain always answers. Each remote call goes through its dependency's
 circuit breaker; an open breaker skips the tier at once. Tiers that could not answer are listed, with the
-reason, in the answer's ``skipped`` so a degraded response explains itself.
+reason, in the answer's ``skipped`` so a degraded response explains itself. A request the gateway sheds (it is
+at ``max_in_flight``) gets :meth:`FallbackChain.shed` instead: rules, else static, computed locally at once.
 """
 
 from __future__ import annotations

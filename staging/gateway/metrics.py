@@ -23,7 +23,7 @@ from typing import Final
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from mlchaos.staging.gateway.breaker import BreakerState, CircuitBreaker
-from mlchaos.staging.options import ShedMode
+from mlchaos.staging.options import SHED_MODES, ShedMode
 from mlchaos.staging.schemas import Tier
 
 LATENCY_BUCKETS_S: Final = (
@@ -44,7 +44,6 @@ LATENCY_BUCKETS_S: Final = (
     30.0,
 )
 STATUSES: Final = ("200", "400", "413", "415", "422", "429")
-SHED_MODES: Final[tuple[ShedMode, ...]] = ("degrade", "reject")
 
 
 class GatewayMetrics:

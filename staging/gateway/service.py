@@ -1,16 +1,18 @@
-"""Assembling the gateway from a stack's configuration: clients, breakers, models, metrics and the chain."""
+"""Assembling the gateway from a stack's configuration: clients, breakers, models, metrics, the chain and the
+in-flight limit."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from mlchaos.staging.config import HOST, StackConfig
+from mlchaos.staging.gateway.admission import InFlightLimit
 from mlchaos.staging.gateway.breaker import CircuitBreaker, Clock
 from mlchaos.staging.gateway.chain import Breakers, FallbackChain
 from mlchaos.staging.gateway.dependencies import AnswerCache, FeatureStore, PrimaryModelClient, redis_client
 from mlchaos.staging.gateway.metrics import GatewayMetrics
 from mlchaos.staging.models import FallbackModel, OodDetector, train_fallback
-from mlchaos.staging.options import StackFlag, StackOptions
+from mlchaos.staging.options import ShedMode, StackFlag, StackOptions
 
 NO_TIMEOUT_S = 30.0
 """What "no timeout" amounts to under the no_feature_store_timeout flag (a library default someone forgot)."""
@@ -24,6 +26,10 @@ class Gateway:
     feature_store: FeatureStore
     primary: PrimaryModelClient
     cache: AnswerCache
+    limit: InFlightLimit
+    """Requests in the chain at once (max_in_flight); not enforced under no_load_shedding."""
+    shed_mode: ShedMode
+    """What a request beyond the limit gets: a rules/static answer (degrade) or 429 (reject)."""
 
     async def close(self) -> None:
         await self.feature_store.close()
@@ -84,4 +90,10 @@ def build_gateway(
         feature_store=feature_store,
         primary=primary,
         cache=cache,
+        limit=InFlightLimit(
+            options.max_in_flight,
+            enforced=StackFlag.NO_LOAD_SHEDDING not in flags,
+            on_change=metrics.show_in_flight,
+        ),
+        shed_mode=options.shed_mode,
     )

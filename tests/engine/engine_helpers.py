@@ -13,6 +13,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 import requests
@@ -45,9 +46,14 @@ def write_scenario(
     target: object = "embedded",
     name: str = "e2e",
     fault_s: float = 6.0,
+    extra: dict[str, Any] | None = None,
 ) -> Path:
-    """A short scenario (3 s baseline, ``fault_s`` fault, 3 s recovery, 3 s after) around one fault."""
-    scenario = {
+    """A short scenario (3 s baseline, ``fault_s`` fault, 3 s recovery, 3 s after) around one fault.
+
+    ``extra`` adds to it: mappings are merged into the scenario's (``load``, ``steady_state``), lists are
+    appended to (``verifiers``), anything else is set.
+    """
+    scenario: dict[str, Any] = {
         "name": name,
         "target": target,
         "load": {"users": 3, "wait": [0.02, 0.05], "dataset": str(DATASET)},
@@ -56,6 +62,13 @@ def write_scenario(
         "recovery": "3s",
         "verifiers": [{"type": "availability", "min": 0.5}],
     }
+    for key, value in (extra or {}).items():
+        if isinstance(value, dict) and isinstance(scenario.get(key), dict):
+            scenario[key] = {**scenario[key], **value}
+        elif isinstance(value, list) and isinstance(scenario.get(key), list):
+            scenario[key] = [*scenario[key], *value]
+        else:
+            scenario[key] = value
     path = directory / f"{name}.yaml"
     path.write_text(yaml.safe_dump(scenario), encoding="utf-8")
     return path

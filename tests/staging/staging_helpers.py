@@ -5,11 +5,13 @@ Everything here talks to real processes; nothing is mocked. Every wait is bounde
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 import time
 import xmlrpc.client
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
@@ -38,6 +40,18 @@ HEALTHY_BODY: dict[str, Any] = {
 }
 ABSURD_AMOUNT = 5e8
 """Valid, but so far outside the training data that the fallback model declines it (ood_score > 0.9)."""
+
+
+Metrics = dict[tuple[str, frozenset[tuple[str, str]]], float]
+"""Every sample of /metrics, keyed by (sample name, labels)."""
+
+
+def parse_metrics(text: str) -> Metrics:
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
 
 
 def wait_until(check: Callable[[], T | None], timeout_s: float, what: str, interval_s: float = 0.05) -> T:
@@ -78,15 +92,11 @@ class Gateway:
     def tier(self, body: dict[str, Any] | None = None, **overrides: Any) -> str:
         return str(self.answer(body, **overrides)["tier"])
 
-    def metrics(self) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    def metrics(self) -> Metrics:
         """Every sample of /metrics, keyed by (sample name, labels); also checks the text parses."""
         response = self.client.get("/metrics")
         assert response.status_code == 200
-        return {
-            (sample.name, frozenset(sample.labels.items())): sample.value
-            for family in text_string_to_metric_families(response.text)
-            for sample in family.samples
-        }
+        return parse_metrics(response.text)
 
     def sample(self, name: str, **labels: str) -> float:
         return self.metrics().get((name, frozenset(labels.items())), 0.0)
@@ -104,6 +114,65 @@ class Gateway:
 
     def ready(self) -> httpx.Response:
         return self.client.get("/health/ready")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One ``POST /predict`` of a burst: what was sent, what came back, and how long it took."""
+
+    sent: dict[str, Any]
+    status: int
+    headers: httpx.Headers
+    body: Any
+    seconds: float
+
+    @property
+    def shed(self) -> bool:
+        """Marked as shed by the gateway (the header; tests check the body agrees)."""
+        return self.headers.get("X-Shed") == "1"
+
+
+@dataclass(frozen=True)
+class Burst:
+    replies: list[Reply]
+    metrics_during: Metrics
+    """/metrics scraped while the burst was in flight (``probe_after_s`` in)."""
+    ready_during: int
+    """The status of /health/ready asked at the same moment."""
+
+
+def burst(url: str, bodies: Sequence[dict[str, Any]], probe_after_s: float = 0.3) -> Burst:
+    """POST every body to the gateway at once, each on its own already-open connection (loopback only), and
+    scrape /metrics and /health/ready ``probe_after_s`` into the burst."""
+    return asyncio.run(_burst(url, bodies, probe_after_s))
+
+
+async def _burst(url: str, bodies: Sequence[dict[str, Any]], probe_after_s: float) -> Burst:
+    assert url.startswith("http://127.0.0.1:"), url
+    connections = len(bodies) + 2  # + the two probes
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(base_url=url, timeout=10.0, limits=limits) as client:
+        # Open every connection first (with a request the gateway never sheds): the burst itself then measures
+        # the gateway, not TCP handshakes.
+        warm = await asyncio.gather(*(client.get("/health/live") for _ in range(connections)))
+        assert all(response.status_code == 200 for response in warm)
+
+        async def post(body: dict[str, Any]) -> Reply:
+            started = time.perf_counter()
+            response = await client.post("/predict", json=body)
+            seconds = time.perf_counter() - started
+            return Reply(body, response.status_code, response.headers, response.json(), seconds)
+
+        async def probe() -> tuple[Metrics, int]:
+            await asyncio.sleep(probe_after_s)
+            metrics, ready = await asyncio.gather(client.get("/metrics"), client.get("/health/ready"))
+            assert metrics.status_code == 200
+            return parse_metrics(metrics.text), ready.status_code
+
+        replies, (metrics_during, ready_during) = await asyncio.gather(
+            asyncio.gather(*(post(body) for body in bodies)), probe()
+        )
+    return Burst(list(replies), metrics_during, ready_during)
 
 
 class Toxiproxy:

@@ -9,7 +9,7 @@ import time
 
 import httpx
 import pytest
-from staging_helpers import ABSURD_AMOUNT, HEALTHY_BODY, Gateway, Toxiproxy, running_stack
+from staging_helpers import ABSURD_AMOUNT, HEALTHY_BODY, Gateway, Toxiproxy, burst, running_stack
 
 from mlchaos.staging import PROXIES, BreakerOptions, StackFlag, StackOptions
 
@@ -99,3 +99,23 @@ def test_static_labelled_primary_lies_about_the_tier() -> None:
         assert [s["tier"] for s in answer["skipped"]] == ["primary", "fallback", "rules", "cache"]
         assert gateway.sample("mlchaos_gateway_requests_total", tier="primary") == primary_before + 1
         assert gateway.sample("mlchaos_gateway_requests_total", tier="static") == 0
+
+
+def test_no_load_shedding_lets_a_burst_pile_up_on_the_slow_primary() -> None:
+    # As in test_staging_load_shedding.py: a primary slowed by 1 s, below its (raised) timeout.
+    limit, slow_ms = 2, 1000
+    options = StackOptions(flags=(StackFlag.NO_LOAD_SHEDDING,), max_in_flight=limit, primary_timeout_ms=2500)
+    with running_stack(options) as stack, Gateway(stack.gateway_url) as gateway:
+        assert gateway.tier() == "primary"
+        toxiproxy = Toxiproxy(stack.toxiproxy_url)
+        with toxiproxy.toxic(PROXIES["primary_model"], "latency", latency=slow_ms):
+            result = burst(stack.gateway_url, [HEALTHY_BODY] * 20)
+        # The healthy gateway would have answered all but two at once; here every request waits for the slow
+        # primary, and the in-flight gauge shows the pile-up the limit should have prevented.
+        assert all(r.status == 200 and not r.shed and r.body["shed"] is False for r in result.replies)
+        assert all(r.seconds >= slow_ms / 1000 for r in result.replies)
+        assert all(r.body["tier"] == "primary" for r in result.replies)
+        assert result.metrics_during[("mlchaos_gateway_in_flight", frozenset())] > limit
+        assert gateway.sample("mlchaos_gateway_shed_total", mode="degrade") == 0
+        assert gateway.sample("mlchaos_gateway_shed_total", mode="reject") == 0
+        assert gateway.sample("mlchaos_gateway_in_flight") == 0

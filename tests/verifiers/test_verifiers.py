@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import T0, fault, recording, timeline
+from synthetic import T0, fault, recording, timeline
 
 from mlchaos.experiments.records import Tier
 from mlchaos.experiments.verifiers import VERIFIERS, run_verifier
@@ -14,7 +14,21 @@ from mlchaos.experiments.verifiers.steady_state import SteadyState, first_sustai
 
 
 def test_every_registered_verifier_is_reachable_by_its_type() -> None:
-    assert set(VERIFIERS) == {"availability", "fallback_engaged", "latency", "mttr"}
+    assert set(VERIFIERS) == {
+        "availability",
+        "breaker",
+        "calibration",
+        "error_budget",
+        "fallback_engaged",
+        "fallback_order",
+        "latency",
+        "load_shedding",
+        "mttd",
+        "mttr",
+        "quality",
+        "steady_state",
+        "tier_share",
+    }
     for name, verifier in VERIFIERS.items():
         assert verifier.spec.model_fields["type"].annotation.__args__ == (name,)
 

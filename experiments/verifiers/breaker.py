@@ -1,0 +1,160 @@
+"""``breaker``: one dependency's circuit breaker opens on a fault, probes half-open, closes after the revert, and
+does not flap.
+
+Four sub-conditions, all required (see :mod:`~mlchaos.experiments.verifiers.breaker_signals` for how the probe
+samples are read — an event is dated at the first sample that shows it, from either the ``breaker:<dependency>``
+state samples or the ``transitions:<dependency>:<from>><to>`` counters, whichever shows it first):
+
+- **open**: the breaker leaves ``closed`` (counter ``closed>open`` rises, or a state sample goes from ``closed`` to
+  ``open``/``half_open``) at most ``open_within`` seconds after the fault's injection, and before its revert;
+- **half-open** (if ``half_open_after``): counter ``open>half_open`` rises, or a ``half_open`` sample is seen,
+  after the injection;
+- **close**: at most ``close_within`` seconds after the revert the breaker is seen ``closed`` (a state sample, or
+  counter ``half_open>closed`` rising); 0 s if it was already seen closed again before the revert;
+- **flaps**: ``closed>open`` transitions over the whole run ≤ ``max_flaps`` (the larger of the counter's
+  increase and the number of ``closed`` → not-``closed`` changes in the state samples; both are lower bounds).
+
+Measured: seconds from the injection to the opening. No probe data for the dependency, or a fault that was never
+applied, fails with nothing measured.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from mlchaos.experiments.durations import PositiveSeconds
+from mlchaos.experiments.verifiers import breaker_signals as signals
+from mlchaos.experiments.verifiers.base import FaultWindow, Recording, Verdict, VerifierSpec
+from mlchaos.experiments.verifiers.breaker_signals import CLOSED, HALF_OPEN, OPEN
+from mlchaos.experiments.verifiers.phases import fault_end
+
+
+class Breaker(VerifierSpec):
+    type: Literal["breaker"]
+    dependency: str = Field(
+        min_length=1, description="The breaker's dependency, as the target's metrics name it."
+    )
+    fault: str = Field(description="Id of the fault in the timeline that should open the breaker.")
+    open_within: PositiveSeconds = Field(5.0, description="Longest acceptable delay from injection to open.")
+    half_open_after: bool = Field(True, description="Require a half-open probe after the injection.")
+    close_within: PositiveSeconds = Field(10.0, description="Longest acceptable delay from revert to closed.")
+    max_flaps: int = Field(3, ge=0, description="Most closed>open transitions allowed over the whole run.")
+
+
+def _earliest(*moments: float | None) -> float | None:
+    return min((m for m in moments if m is not None), default=None)
+
+
+def _closed_at(probes: pd.DataFrame, spec: Breaker, fault: FaultWindow, opened: float) -> float | None:
+    """First moment at or after the revert the breaker is known closed (the revert itself if closed before)."""
+    revert = fault.reverted_at
+    if revert is None:
+        return None
+    states = signals.states(probes, spec.dependency)
+    before = signals.state_at(states, revert)
+    last_ts = states.ts[states.ts <= revert]
+    closed_before = before == CLOSED and len(last_ts) > 0 and last_ts[-1] >= opened
+    opens = signals.increases(signals.counter(probes, spec.dependency, CLOSED, OPEN), fault.injected_at)
+    closes_counter = signals.counter(probes, spec.dependency, HALF_OPEN, CLOSED)
+    closes = signals.increases(closes_counter, fault.injected_at)
+    opened_n = float(opens.values[opens.ts <= revert].sum())
+    closed_n = float(closes.values[closes.ts <= revert].sum())
+    closed_before |= len(closes_counter) > 0 and opened_n > 0 and closed_n >= opened_n
+    return _earliest(
+        revert if closed_before else None,
+        signals.first_state(states, revert, np.inf, frozenset({CLOSED})),
+        signals.first_increase(closes_counter, revert, np.inf),
+    )
+
+
+def _flaps(probes: pd.DataFrame, recording: Recording, dependency: str) -> tuple[int, int]:
+    opens = signals.increases(signals.counter(probes, dependency, CLOSED, OPEN), recording.started_at)
+    by_counter = int(opens.values[opens.ts <= recording.ended_at].sum())
+    states = signals.states(probes, dependency)
+    return by_counter, signals.exits_from_closed(states, recording.started_at, recording.ended_at)
+
+
+def _no_opening(state_at_injection: str | None) -> str:
+    if state_at_injection in signals.NOT_CLOSED:
+        return f"already {state_at_injection} at the injection, and did not open anew while the fault was applied"
+    return "never opened while the fault was applied"
+
+
+def verify(recording: Recording, spec: Breaker) -> Verdict:
+    name = f"breaker ({spec.dependency} on {spec.fault})"
+    target = f"open ≤ {spec.open_within:g}s, close ≤ {spec.close_within:g}s, flaps ≤ {spec.max_flaps}"
+
+    def undefined(reason: str, details: dict[str, float | str | None] | None = None) -> Verdict:
+        return Verdict("breaker", name, False, None, target, "s", reason, details or {})
+
+    fault = recording.fault(spec.fault)
+    if fault is None:
+        return undefined(f"fault '{spec.fault}' was never applied")
+    probes = recording.probes
+    if spec.dependency not in signals.dependencies(probes):
+        unreadable = int((probes["check"] == "metrics").sum())
+        known = ", ".join(signals.dependencies(probes)) or "none"
+        return undefined(
+            f"no probe data for breaker '{spec.dependency}' (no breaker:{spec.dependency} or "
+            f"transitions:{spec.dependency}:* samples; breakers seen: {known}; {unreadable} unreadable /metrics)",
+            {"metrics_unreadable": float(unreadable)},
+        )
+    until = fault_end(recording, fault)
+    states = signals.states(probes, spec.dependency)
+    opened = signals.first_reaction(probes, spec.dependency, fault.injected_at, until)
+    half_opened = _earliest(
+        signals.first_increase(
+            signals.counter(probes, spec.dependency, OPEN, HALF_OPEN), fault.injected_at, np.inf
+        ),
+        signals.first_state(states, fault.injected_at, np.inf, frozenset({HALF_OPEN})),
+    )
+    # Without an opening, closing is still reported (the open sub-condition already failed).
+    closed = _closed_at(probes, spec, fault, opened if opened is not None else fault.injected_at)
+    by_counter, by_states = _flaps(probes, recording, spec.dependency)
+    flaps = max(by_counter, by_states)
+
+    open_s = None if opened is None else opened - fault.injected_at
+    half_s = None if half_opened is None else half_opened - fault.injected_at
+    close_s = None if closed is None or fault.reverted_at is None else max(0.0, closed - fault.reverted_at)
+    parts: list[tuple[str, bool, str]] = [
+        (
+            "open",
+            open_s is not None and open_s <= spec.open_within,
+            _no_opening(signals.state_at(states, fault.injected_at))
+            if open_s is None
+            else f"opened {open_s:.2f}s after injection (≤ {spec.open_within:g}s)",
+        ),
+    ]
+    if spec.half_open_after:
+        parts.append(
+            (
+                "half_open",
+                half_s is not None,
+                "never half-opened" if half_s is None else f"half-opened {half_s:.2f}s after injection",
+            )
+        )
+    if fault.reverted_at is None:
+        close_text = "fault never reverted, so closing cannot be judged"
+    elif close_s is None:
+        close_text = "never closed after the revert"
+    else:
+        close_text = f"closed {close_s:.2f}s after revert (≤ {spec.close_within:g}s)"
+    parts.append(("close", close_s is not None and close_s <= spec.close_within, close_text))
+    parts.append(("flaps", flaps <= spec.max_flaps, f"{flaps} closed>open over the run (≤ {spec.max_flaps})"))
+    failed = [label for label, ok, _ in parts if not ok]
+    body = "; ".join(f"{'✓' if ok else '✗'} {text}" for _, ok, text in parts)
+    explanation = ("failed: " + ", ".join(failed) + " — " if failed else "") + body
+    details: dict[str, float | str | None] = {
+        "open_after_s": open_s,
+        "half_open_after_s": half_s,
+        "close_after_revert_s": close_s,
+        "flaps": float(flaps),
+        "flaps_counter": float(by_counter),
+        "flaps_states": float(by_states),
+        "failed": ", ".join(failed),
+    }
+    return Verdict("breaker", name, not failed, open_s, target, "s", explanation, details)

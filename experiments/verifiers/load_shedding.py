@@ -1,0 +1,100 @@
+"""``load_shedding``: under a traffic spike the service sheds the excess fast and keeps the rest fast.
+
+During the spike (the window of fault ``fault``: injection to revert; without ``fault``, the ``fault`` phase)
+every request is either
+
+- **shed**: status 429, or a 2xx from one of ``shed_tiers`` (default ``rules``: a cheap answer instead of the
+  model) — these must be answered fast: their p99 ≤ ``shed_p99_ms``;
+- **admitted**: everything else (including failures, with the time they took) — their p99 ≤ ``admitted_p99_ms``.
+
+And no request may fail outright: 5xx and no-response (status 0) count ≤ ``max_errors`` (default 0). A spike the
+service absorbs without shedding anything passes the shed condition (there is nothing to be slow); require
+shedding with ``min_shed_share``. Measured: the admitted requests' p99.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from mlchaos.experiments.records import Tier
+from mlchaos.experiments.verifiers.base import Recording, Verdict, VerifierSpec
+from mlchaos.experiments.verifiers.phases import answered, fault_end, requests_in
+
+SHED_STATUS = 429
+
+
+class LoadShedding(VerifierSpec):
+    type: Literal["load_shedding"]
+    fault: str | None = Field(
+        None, description="Id of the traffic-spike fault; default: the whole fault phase."
+    )
+    admitted_p99_ms: float = Field(gt=0, description="Largest p99 of admitted (not shed) requests.")
+    shed_p99_ms: float = Field(50.0, gt=0, description="Largest p99 of shed requests.")
+    shed_tiers: tuple[Tier, ...] = Field((Tier.RULES,), description="Tiers whose 2xx answers count as shed.")
+    max_errors: int = Field(0, ge=0, description="Most 5xx / no-response requests allowed during the spike.")
+    min_shed_share: float = Field(0.0, ge=0, le=1, description="Least share of requests that must be shed.")
+
+
+def verify(recording: Recording, spec: LoadShedding) -> Verdict:
+    scope = f"'{spec.fault}'" if spec.fault else "the fault phase"
+    name = f"load_shedding ({spec.fault or 'fault'})"
+    target = f"admitted p99 ≤ {spec.admitted_p99_ms:g} ms, shed p99 ≤ {spec.shed_p99_ms:g} ms, no errors"
+    if spec.fault is None:
+        requests = requests_in(recording, "fault")
+    else:
+        fault = recording.fault(spec.fault)
+        if fault is None:
+            return Verdict(
+                "load_shedding", name, False, None, target, "ms", f"fault '{spec.fault}' was never applied"
+            )
+        requests = recording.requests_between(fault.injected_at, fault_end(recording, fault))
+    if requests.empty:
+        return Verdict("load_shedding", name, False, None, target, "ms", f"no requests during {scope}")
+    status = requests["status"].to_numpy()
+    shed = (status == SHED_STATUS) | (
+        answered(requests) & requests["tier"].isin([t.value for t in spec.shed_tiers])
+    ).to_numpy()
+    errors = int(((status == 0) | (status >= 500)).sum())
+    latency = requests["latency_ms"].to_numpy(dtype=float)
+    admitted_p99 = float(np.percentile(latency[~shed], 99)) if (~shed).any() else None
+    shed_p99 = float(np.percentile(latency[shed], 99)) if shed.any() else None
+    shed_share = float(shed.mean())
+    details: dict[str, float | str | None] = {
+        "requests": float(len(requests)),
+        "shed": float(shed.sum()),
+        "shed_share": shed_share,
+        "shed_p99_ms": shed_p99,
+        "admitted_p99_ms": admitted_p99,
+        "errors": float(errors),
+    }
+    if admitted_p99 is None:
+        return Verdict(
+            "load_shedding",
+            name,
+            False,
+            None,
+            target,
+            "ms",
+            f"all {len(requests)} requests during {scope} were shed: nothing was admitted",
+            details,
+        )
+    checks = [
+        (
+            admitted_p99 <= spec.admitted_p99_ms,
+            f"admitted p99 {admitted_p99:.0f} ms (≤ {spec.admitted_p99_ms:g})",
+        ),
+        (
+            shed_p99 is None or shed_p99 <= spec.shed_p99_ms,
+            "nothing shed" if shed_p99 is None else f"shed p99 {shed_p99:.0f} ms (≤ {spec.shed_p99_ms:g})",
+        ),
+        (errors <= spec.max_errors, f"{errors} 5xx/timeouts (≤ {spec.max_errors})"),
+        (shed_share >= spec.min_shed_share, f"{shed_share:.1%} shed (≥ {spec.min_shed_share:.0%})"),
+    ]
+    passed = all(ok for ok, _ in checks)
+    explanation = f"{len(requests)} requests during {scope}: " + "; ".join(
+        f"{'✓' if ok else '✗'} {text}" for ok, text in checks
+    )
+    return Verdict("load_shedding", name, passed, admitted_p99, target, "ms", explanation, details)

@@ -1,0 +1,91 @@
+"""``mttd``: mean time to detect one fault, as design.md defines it.
+
+From the fault's injection to the first moment the system visibly reacts, whichever comes first:
+
+- the first 2xx answer *arriving* (``start + latency``) at or after the injection from a known tier other than
+  ``primary`` (a request already in flight at the injection counts: the fault hit it too);
+- the first sign of a breaker leaving ``closed`` after the injection: a state sample going from ``closed`` to
+  ``open``/``half_open``, or the ``closed>open`` counter rising (only ``dependencies`` if given, else any).
+
+Undefined — and failed — if neither happens before the fault is reverted (or the run ends, if never reverted).
+Non-primary answers in the baseline would make any MTTD look instant, so their share is reported alongside.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from mlchaos.experiments.durations import PositiveSeconds
+from mlchaos.experiments.records import Tier
+from mlchaos.experiments.verifiers import breaker_signals as signals
+from mlchaos.experiments.verifiers.base import Recording, Verdict, VerifierSpec
+from mlchaos.experiments.verifiers.phases import answered, fault_end, requests_in
+
+
+class Mttd(VerifierSpec):
+    type: Literal["mttd"]
+    fault: str = Field(description="Id of the fault in the timeline.")
+    max: PositiveSeconds = Field(description="Largest acceptable MTTD.")
+    dependencies: tuple[str, ...] = Field((), description="Breakers that count as a reaction; empty = all.")
+
+
+def _first_fallback_answer(recording: Recording, since: float, until: float) -> float | None:
+    requests = recording.requests
+    arrived = requests["start"].to_numpy() + requests["latency_ms"].to_numpy() / 1000.0
+    others = [t.value for t in Tier if t is not Tier.PRIMARY]
+    fallback = (answered(requests) & requests["tier"].isin(others)).to_numpy()
+    hits = arrived[fallback & (arrived >= since) & (arrived < until)]
+    return float(hits.min()) if len(hits) else None
+
+
+def verify(recording: Recording, spec: Mttd) -> Verdict:
+    name = f"mttd ({spec.fault})"
+    target = f"≤ {spec.max:g}s"
+    fault = recording.fault(spec.fault)
+    if fault is None:
+        return Verdict("mttd", name, False, None, target, "s", f"fault '{spec.fault}' was never applied")
+    since, until = fault.injected_at, fault_end(recording, fault)
+    candidates: dict[str, float] = {}
+    answer = _first_fallback_answer(recording, since, until)
+    if answer is not None:
+        candidates["fallback answer"] = answer
+    for dependency in spec.dependencies or signals.dependencies(recording.probes):
+        # The window is open at the revert: a breaker seen opening in a sample after it is no detection.
+        reaction = signals.first_reaction(recording.probes, dependency, since, until - 1e-9)
+        if reaction is not None:
+            candidates[f"breaker {dependency}"] = reaction
+    baseline = requests_in(recording, "baseline")
+    baseline_answers = baseline[answered(baseline)]
+    noise = (
+        float((baseline_answers["tier"] != Tier.PRIMARY.value).mean()) if not baseline_answers.empty else None
+    )
+    details: dict[str, float | str | None] = {
+        f"{signal.replace(' ', '.')}_after_s": moment - since for signal, moment in candidates.items()
+    }
+    details["baseline_non_primary_share"] = noise
+    if not candidates:
+        return Verdict(
+            "mttd",
+            name,
+            False,
+            None,
+            target,
+            "s",
+            f"no reaction to '{spec.fault}' before it was reverted: no non-primary answer and no breaker left "
+            "closed",
+            details,
+        )
+    signal, moment = min(candidates.items(), key=lambda item: item[1])
+    mttd = moment - since
+    passed = mttd <= spec.max
+    details["first_signal"] = signal
+    explanation = (
+        f"first reaction {mttd:.2f}s after injection ({signal})"
+        f" — {'within' if passed else 'over'} {spec.max:g}s"
+    )
+    others = [f"{s} {m - since:.2f}s" for s, m in candidates.items() if s != signal]
+    if others:
+        explanation += f"; then {', '.join(others)}"
+    return Verdict("mttd", name, passed, mttd, target, "s", explanation, details)

@@ -1,0 +1,56 @@
+"""``steady_state``: the scenario's steady-state hypothesis holds over a whole phase (``baseline`` or ``after``).
+
+The hypothesis (:class:`~mlchaos.experiments.verifiers.steady_state.SteadyState`) is evaluated once over every
+request that started in the phase (in ``baseline``: and finished before the first fault), by
+:func:`~mlchaos.experiments.verifiers.steady_state.evaluate`: availability (status in [200, 500)) ≥ its minimum,
+each named tier's share of *all* requests ≥ its minimum, and p99 latency ≤ its bound. Measured: availability
+in %. No requests in the phase fails with nothing measured.
+
+Every run reports ``baseline`` and ``after`` anyway (:func:`steady_state_verdict`); declaring the verifier lets a
+scenario weight it or check only one of them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from mlchaos.experiments.verifiers.base import Phase, Recording, Verdict, VerifierSpec
+from mlchaos.experiments.verifiers.steady_state import evaluate
+
+
+class SteadyStateHolds(VerifierSpec):
+    type: Literal["steady_state"]
+    phase: Literal["baseline", "after"] = "after"
+
+
+def steady_state_verdict(recording: Recording, phase: Phase) -> Verdict:
+    """The hypothesis over the requests of ``phase``, as a verdict named ``steady_state (<phase>)``."""
+    hypothesis = recording.steady_state
+    window = recording.phase(phase)
+    requests = (
+        recording.requests_between(window.start, window.end) if window else recording.requests.iloc[0:0]
+    )
+    if phase == Phase.BASELINE and window is not None:
+        # A request still in flight when the first fault hit says nothing about the system *before* it.
+        requests = requests[requests["start"] + requests["latency_ms"] / 1000 <= window.end]
+    result = evaluate(hypothesis, requests)
+    explanation = result.summary() + ("" if result.holds else " — " + "; ".join(result.failed))
+    if window is None:
+        explanation = f"the run never reached the {phase.value} phase — " + explanation
+    measured = result.availability * 100 if result.availability is not None else None
+    details: dict[str, float | str | None] = {"requests": float(result.requests), "p99_ms": result.p99_ms}
+    details.update({f"share.{tier}": share for tier, share in result.tier_shares.items()})
+    return Verdict(
+        "steady_state",
+        f"steady_state ({phase.value})",
+        result.holds,
+        measured,
+        hypothesis.describe(),
+        "%",
+        explanation,
+        details,
+    )
+
+
+def verify(recording: Recording, spec: SteadyStateHolds) -> Verdict:
+    return steady_state_verdict(recording, Phase(spec.phase))

@@ -1,0 +1,151 @@
+"""Synthetic recordings with known answers: the verifiers are pure functions, so their truth can be constructed."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from mlchaos.experiments.records import PROBE_SCHEMA, BreakerState
+from mlchaos.experiments.verifiers.base import FaultWindow, Phase, PhaseWindow, Recording, empty_probes
+from mlchaos.experiments.verifiers.steady_state import SteadyState
+
+T0 = 1_700_000_000.0
+HYPOTHESIS = SteadyState(window=10, min_availability=0.99, min_tier_share={"primary": 0.95}, max_p99_ms=200)
+
+
+def timeline(
+    rate_hz: float, end_s: float, serve: Callable[[float], tuple[int, str | None, float]]
+) -> pd.DataFrame:
+    """Requests every 1/rate_hz seconds from T0 to T0+end_s; ``serve(t)`` gives (status, tier, latency_ms)."""
+    times = np.arange(0.0, end_s, 1.0 / rate_hz)
+    rows = [(T0 + t, *serve(t)) for t in times]
+    frame = pd.DataFrame(rows, columns=["start", "status", "tier", "latency_ms"])
+    for column in ("confidence", "prediction", "error", "label"):
+        frame[column] = None
+    return frame
+
+
+def recording(
+    requests: pd.DataFrame,
+    *,
+    faults: tuple[FaultWindow, ...] = (),
+    end_s: float = 60.0,
+    phases: tuple[tuple[Phase, float, float], ...] | None = None,
+    hypothesis: SteadyState = HYPOTHESIS,
+    probes: pd.DataFrame | None = None,
+) -> Recording:
+    if phases is None:
+        phases = (
+            (Phase.BASELINE, 0, 10),
+            (Phase.FAULT, 10, 20),
+            (Phase.RECOVERY, 20, 50),
+            (Phase.AFTER, 50, 60),
+        )
+    return Recording(
+        requests=requests,
+        probes=empty_probes() if probes is None else probes,
+        phases=tuple(PhaseWindow(p, T0 + s, T0 + e) for p, s, e in phases),
+        faults=faults,
+        started_at=T0,
+        ended_at=T0 + end_s,
+        steady_state=hypothesis,
+    )
+
+
+def fault(
+    fault_id: str = "f", injected_s: float = 10.0, reverted_s: float | None = 20.0, heals_itself: bool = False
+) -> FaultWindow:
+    return FaultWindow(
+        fault_id,
+        "feature_store_outage",
+        T0 + injected_s,
+        None if reverted_s is None else T0 + reverted_s,
+        heals_itself,
+    )
+
+
+def requests_frame(
+    start_s: np.ndarray | Sequence[float],
+    status: np.ndarray | int = 200,
+    tier: np.ndarray | str | None = "primary",
+    latency_ms: np.ndarray | float = 10.0,
+    **optional: np.ndarray | None,
+) -> pd.DataFrame:
+    """A request table built column-wise (times in seconds after T0), for streams too big for :func:`timeline`."""
+    frame = pd.DataFrame({"start": T0 + np.asarray(start_s, dtype=float)})
+    frame["status"], frame["tier"], frame["latency_ms"] = status, tier, latency_ms
+    for column in ("confidence", "prediction", "error", "label"):
+        frame[column] = optional.get(column)
+    return frame
+
+
+def probes_frame(rows: Sequence[tuple[float, str, str | None, float | None]]) -> pd.DataFrame:
+    """Probe samples from ``(seconds after T0, check, value, number)``."""
+    frame = pd.DataFrame(rows, columns=["ts", "check", "value", "number"])
+    frame["ts"] += T0
+    frame["ok"] = frame["value"].isna() | (frame["value"] == "closed")
+    frame["latency_ms"], frame["error"] = 1.0, None
+    return frame[PROBE_SCHEMA.names].sort_values("ts", kind="stable").reset_index(drop=True)
+
+
+STATES = [s.value for s in BreakerState]
+
+
+def breaker_probes(
+    dependency: str,
+    changes: Sequence[tuple[float, str]],
+    *,
+    end_s: float = 60.0,
+    every_s: float = 0.25,
+    start_s: float = 0.0,
+    counted_before: float = 0.0,
+    states: bool = True,
+    counters: bool = True,
+) -> pd.DataFrame:
+    """What the prober records of a breaker that starts ``closed`` and moves to ``state`` at each ``(t, state)``.
+
+    One sample round every ``every_s`` seconds from ``start_s``: the state (``breaker:<dep>``) and every transition
+    counter (``transitions:<dep>:<from>><to>``), which start at ``counted_before`` (the service ran before).
+    """
+    rows: list[tuple[float, str, str | None, float | None]] = []
+    for ts in np.arange(start_s, end_s, every_s):
+        state, counts = "closed", Counter[tuple[str, str]]()
+        for moment, new in changes:
+            if moment <= ts:
+                counts[(state, new)] += 1
+                state = new
+        if states:
+            rows.append((float(ts), f"breaker:{dependency}", state, None))
+        if counters:
+            rows += [
+                (
+                    float(ts),
+                    f"transitions:{dependency}:{old}>{new}",
+                    None,
+                    counted_before + counts[(old, new)],
+                )
+                for old in STATES
+                for new in STATES
+                if old != new
+            ]
+    return probes_frame(rows)
+
+
+def canaries(
+    n: int,
+    *,
+    correct: np.ndarray,
+    confidence: np.ndarray | None = None,
+    tier: str = "primary",
+    at_s: float = 0.0,
+) -> pd.DataFrame:
+    """``n`` answered canaries 1 ms apart from ``at_s``; ``correct[i]`` says whether the i-th prediction is right."""
+    label = np.where(np.arange(n) % 2 == 0, "cat", "dog").astype(object)
+    wrong = np.where(label == "cat", "dog", "cat")
+    prediction = np.where(correct, label, wrong).astype(object)
+    return requests_frame(
+        at_s + np.arange(n) * 0.001, tier=tier, confidence=confidence, prediction=prediction, label=label
+    )
