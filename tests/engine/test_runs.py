@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import signal
 from pathlib import Path
 
 import psutil
 import pytest
-import yaml
 from engine_helpers import (
-    ROOT,
     external_target,
     load_children,
     program_state,
@@ -110,26 +107,3 @@ def test_an_unreachable_target_is_invalid_and_touches_nothing(tmp_path: Path) ->
     assert "not ready" in result.stdout + result.stderr
     [run_dir] = (tmp_path / "runs").iterdir()
     assert not any(e.event == Event.INJECT_INTENT for e in read_journal(run_dir / "journal.jsonl"))
-
-
-def test_a_stack_without_its_fallback_model_fails_the_outage_scenario(tmp_path: Path) -> None:
-    broken = tmp_path / "broken-target.yaml"
-    broken.write_text(
-        yaml.safe_dump({"kind": "embedded", "flags": ["disable_fallback_model"]}), encoding="utf-8"
-    )
-    result = run_mlchaos(
-        "run",
-        "--out",
-        str(tmp_path / "runs"),
-        "--target",
-        str(broken),
-        str(ROOT / "scenarios" / "feature-store-outage.yaml"),
-    )
-    output = result.stdout + result.stderr
-    assert result.returncode == 1, output
-    assert "fallback_engaged (store-down → fallback) = 0%" in output
-    [run_dir] = (tmp_path / "runs").iterdir()
-    verdicts = json.loads((run_dir / "verdicts.json").read_text())
-    failed = {v["verifier"]: v for v in verdicts["verdicts"] if not v["passed"]}
-    assert failed["fallback_engaged"]["measured"] == 0.0
-    assert "rules" in failed["fallback_engaged"]["explanation"]

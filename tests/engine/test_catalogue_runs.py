@@ -1,0 +1,68 @@
+"""The shipped catalogue passes on the healthy reference stack, and each deliberate defect fails the scenario
+that exists to catch it — with the right verifier named."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from engine_helpers import ROOT, run_mlchaos
+
+pytestmark = pytest.mark.stack
+
+CATALOGUE = ROOT / "scenarios"
+
+
+def verdicts(out: Path) -> dict[str, list[dict[str, object]]]:
+    """Scenario name -> its verdicts, for every run under ``out``."""
+    found = {}
+    for run_dir in out.iterdir():
+        document = json.loads((run_dir / "verdicts.json").read_text(encoding="utf-8"))
+        found[document["scenario"]] = document["verdicts"]
+    return found
+
+
+def test_the_whole_catalogue_holds_on_the_healthy_stack(tmp_path: Path) -> None:
+    result = run_mlchaos(
+        "run", "--out", str(tmp_path), *map(str, sorted(CATALOGUE.glob("*.yaml"))), timeout_s=900
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "suite" in result.stdout
+    assert set(verdicts(tmp_path)) == {p.stem for p in CATALOGUE.glob("*.yaml")}
+
+
+BROKEN = [
+    ("disable_fallback_model", "feature-store-outage", {"fallback_engaged"}),
+    ("breaker_never_closes", "feature-store-outage", {"breaker", "mttr"}),
+    ("no_feature_store_timeout", "feature-store-latency", {"latency", "fallback_engaged"}),
+    ("static_labelled_primary", "cascading-outage", {"tier_share", "fallback_order"}),
+    ("no_load_shedding", "traffic-spike", {"load_shedding"}),
+]
+
+
+@pytest.mark.parametrize(("flag", "scenario", "must_fail"), BROKEN, ids=[b[0] for b in BROKEN])
+def test_a_broken_variant_fails_with_the_right_verifier_named(
+    tmp_path: Path, flag: str, scenario: str, must_fail: set[str]
+) -> None:
+    path = CATALOGUE / f"{scenario}.yaml"
+    target = yaml.safe_load(path.read_text(encoding="utf-8"))["target"]
+    target = {"kind": "embedded"} if target == "embedded" else target
+    broken = tmp_path / "broken-target.yaml"
+    broken.write_text(yaml.safe_dump({**target, "flags": [flag]}), encoding="utf-8")
+    out = tmp_path / "runs"
+    result = run_mlchaos("run", "--out", str(out), "--target", str(broken), str(path))
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    [found] = verdicts(out).values()
+    failed = {str(v["verifier"]) for v in found if not v["passed"]}
+    assert must_fail <= failed, f"expected {must_fail} among the failed verifiers, got {failed}\n{output}"
+    # The defect shows under fault, not before it: the baseline held, so the experiment was valid.
+    assert "steady_state" not in failed or all(
+        v["passed"] for v in found if v["name"] == "steady_state (baseline)"
+    ), output
+    # The run's closing line names each failed verifier with its measured value and target.
+    [closing] = [line for line in output.splitlines() if line.startswith(f"{scenario}: failed: ")]
+    for name in must_fail:
+        assert f"{name} (" in closing and "(target " in closing, closing
