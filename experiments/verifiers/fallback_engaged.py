@@ -14,6 +14,7 @@ from pydantic import Field
 from mlchaos.experiments.durations import Seconds
 from mlchaos.experiments.records import Tier
 from mlchaos.experiments.verifiers.base import Recording, Verdict, VerifierSpec
+from mlchaos.experiments.verifiers.phases import fault_end, fault_not_applied
 
 
 class FallbackEngaged(VerifierSpec):
@@ -30,10 +31,8 @@ def verify(recording: Recording, spec: FallbackEngaged) -> Verdict:
     target = f"≥ {spec.min_share:.0%} within {spec.within:g}s"
     fault = recording.fault(spec.fault)
     if fault is None:
-        return Verdict(
-            "fallback_engaged", name, False, None, target, "%", f"fault '{spec.fault}' was never applied"
-        )
-    end = fault.reverted_at if fault.reverted_at is not None else recording.ended_at
+        return fault_not_applied("fallback_engaged", name, target, "%", spec.fault)
+    end = fault_end(recording, fault)
     during = recording.requests_between(fault.injected_at + spec.within, end)
     if during.empty:
         return Verdict(

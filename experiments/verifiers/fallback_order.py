@@ -20,7 +20,13 @@ from pydantic import Field, model_validator
 from mlchaos.experiments.durations import Seconds
 from mlchaos.experiments.records import Tier
 from mlchaos.experiments.verifiers.base import Recording, Verdict, VerifierSpec
-from mlchaos.experiments.verifiers.phases import TIER_RANK, answered, fault_end, tier_labels
+from mlchaos.experiments.verifiers.phases import (
+    TIER_RANK,
+    answered,
+    fault_end,
+    fault_not_applied,
+    tier_labels,
+)
 
 
 class FallbackOrder(VerifierSpec):
@@ -50,9 +56,7 @@ def verify(recording: Recording, spec: FallbackOrder) -> Verdict:
     target = f"≤ {spec.max_skip_share:.1%} below {expected.value}"
     fault = recording.fault(spec.fault)
     if fault is None:
-        return Verdict(
-            "fallback_order", name, False, None, target, "%", f"fault '{spec.fault}' was never applied"
-        )
+        return fault_not_applied("fallback_order", name, target, "%", spec.fault)
     during = recording.requests_between(fault.injected_at + spec.within, fault_end(recording, fault))
     answers = during[answered(during)]
     if answers.empty:

@@ -21,7 +21,7 @@ from pydantic import Field
 
 from mlchaos.experiments.records import Tier
 from mlchaos.experiments.verifiers.base import Recording, Verdict, VerifierSpec
-from mlchaos.experiments.verifiers.phases import answered, fault_end, requests_in
+from mlchaos.experiments.verifiers.phases import answered, fault_end, fault_not_applied, requests_in
 
 SHED_STATUS = 429
 
@@ -47,9 +47,7 @@ def verify(recording: Recording, spec: LoadShedding) -> Verdict:
     else:
         fault = recording.fault(spec.fault)
         if fault is None:
-            return Verdict(
-                "load_shedding", name, False, None, target, "ms", f"fault '{spec.fault}' was never applied"
-            )
+            return fault_not_applied("load_shedding", name, target, "ms", spec.fault)
         requests = recording.requests_between(fault.injected_at, fault_end(recording, fault))
     if requests.empty:
         return Verdict("load_shedding", name, False, None, target, "ms", f"no requests during {scope}")

@@ -21,7 +21,7 @@ from mlchaos.experiments.durations import PositiveSeconds
 from mlchaos.experiments.records import Tier
 from mlchaos.experiments.verifiers import breaker_signals as signals
 from mlchaos.experiments.verifiers.base import Recording, Verdict, VerifierSpec
-from mlchaos.experiments.verifiers.phases import answered, fault_end, requests_in
+from mlchaos.experiments.verifiers.phases import answered, fault_end, fault_not_applied, requests_in
 
 
 class Mttd(VerifierSpec):
@@ -45,7 +45,7 @@ def verify(recording: Recording, spec: Mttd) -> Verdict:
     target = f"≤ {spec.max:g}s"
     fault = recording.fault(spec.fault)
     if fault is None:
-        return Verdict("mttd", name, False, None, target, "s", f"fault '{spec.fault}' was never applied")
+        return fault_not_applied("mttd", name, target, "s", spec.fault)
     since, until = fault.injected_at, fault_end(recording, fault)
     candidates: dict[str, float] = {}
     answer = _first_fallback_answer(recording, since, until)

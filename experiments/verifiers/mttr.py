@@ -14,6 +14,7 @@ from pydantic import Field
 
 from mlchaos.experiments.durations import PositiveSeconds
 from mlchaos.experiments.verifiers.base import Recording, Verdict, VerifierSpec
+from mlchaos.experiments.verifiers.phases import fault_not_applied
 from mlchaos.experiments.verifiers.steady_state import first_sustained_hold
 
 
@@ -33,7 +34,7 @@ def verify(recording: Recording, spec: Mttr) -> Verdict:
     target = f"≤ {spec.max:g}s"
     fault = recording.fault(spec.fault)
     if fault is None:
-        return Verdict("mttr", name, False, None, target, "s", f"fault '{spec.fault}' was never applied")
+        return fault_not_applied("mttr", name, target, "s", spec.fault)
     reference = spec.from_
     if reference == "auto":
         reference = "inject" if fault.heals_itself else "revert"

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from mlchaos.experiments.records import Tier
-from mlchaos.experiments.verifiers.base import FaultWindow, Phase, Recording
+from mlchaos.experiments.verifiers.base import FaultWindow, Phase, Recording, Verdict
 
 PhaseOrRun = Literal["run", "baseline", "fault", "recovery", "after"]
 
@@ -37,6 +37,11 @@ def answered(requests: pd.DataFrame) -> pd.Series:
     """2xx responses: the ones that carry a prediction and the tier that made it."""
     status = requests["status"]
     return (status >= 200) & (status < 300)
+
+
+def fault_not_applied(verifier: str, name: str, target: str, unit: str, fault_id: str) -> Verdict:
+    """The failed verdict of a verifier whose fault the journal never shows applied (nothing to measure)."""
+    return Verdict(verifier, name, False, None, target, unit, f"fault '{fault_id}' was never applied")
 
 
 def fault_end(recording: Recording, fault: FaultWindow) -> float:
