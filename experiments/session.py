@@ -35,7 +35,17 @@ class TargetSession:
         self._stacks: dict[StackOptions, tuple[EmbeddedStack, TargetEndpoints, StackRecord]] = {}
         self._note = note
 
-    def acquire(self, target: EmbeddedTarget | ExternalTarget) -> tuple[TargetEndpoints, StackRecord | None]:
+    def acquire(
+        self,
+        target: EmbeddedTarget | ExternalTarget,
+        *,
+        on_spawned: Callable[[StackRecord], None] = lambda _: None,
+    ) -> tuple[TargetEndpoints, StackRecord | None]:
+        """The target's endpoints, starting an embedded stack if needed.
+
+        ``on_spawned`` gets the stack's record as soon as its supervisord runs — before the stack is ready — so
+        the caller can journal it and ``mlchaos rollback`` can stop a stack whose start-up was killed.
+        """
         if isinstance(target, ExternalTarget):
             return external_endpoints(target), None
         options = StackOptions.model_validate(target.model_dump(exclude={"kind"}))
@@ -43,7 +53,11 @@ class TargetSession:
             flags = f" with flags {', '.join(options.flags)}" if options.flags else ""
             self._note(f"starting the embedded stack{flags} …")
             stack = EmbeddedStack(options)
-            running = stack.start()
+            running = stack.start(
+                on_spawned=lambda url, pid, workdir: on_spawned(
+                    StackRecord(supervisor_url=url, supervisord_pid=pid, workdir=str(workdir))
+                )
+            )
             endpoints = TargetEndpoints(
                 service_url=running.gateway_url,
                 toxiproxy_url=running.toxiproxy_url,

@@ -100,15 +100,26 @@ class EmbeddedStack:
             raise StackError("the stack is not running; call start() first")
         return self._endpoints
 
-    def start(self, timeout_s: float = 60.0) -> StackEndpoints:
+    def start(
+        self, timeout_s: float = 60.0, *, on_spawned: Callable[[str, int, Path], None] | None = None
+    ) -> StackEndpoints:
         """Start every program, load the feature store and wait until the gateway is ready to serve its
         primary tier. On failure everything is stopped again and :class:`StackStartError` says why.
-        ``timeout_s`` must leave room for ``options.restart_delay_s`` (the primary server waits at start)."""
+        ``timeout_s`` must leave room for ``options.restart_delay_s`` (the primary server waits at start).
+
+        ``on_spawned(supervisor_url, supervisord_pid, workdir)`` is called as soon as supervisord runs, before
+        the wait: an owner that records it can tear the stack down even if it is killed during the start-up
+        (see :func:`stop_orphaned_stack`)."""
         if self._running is not None:
             raise StackError("the stack is already running")
         deadline = time.monotonic() + timeout_s
         try:
             self._spawn()
+            if on_spawned is not None:
+                assert self._running is not None
+                on_spawned(
+                    self._url("supervisor_port"), self._running.process.pid, self._running.config.workdir
+                )
             self._wait_until(deadline, "supervisord's XML-RPC", self._supervisor_up)
             self._wait_until(deadline, "redis", self._redis_up)
             self._load_feature_store()

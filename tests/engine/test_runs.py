@@ -107,3 +107,20 @@ def test_an_unreachable_target_is_invalid_and_touches_nothing(tmp_path: Path) ->
     assert "not ready" in result.stdout + result.stderr
     [run_dir] = (tmp_path / "runs").iterdir()
     assert not any(e.event == Event.INJECT_INTENT for e in read_journal(run_dir / "journal.jsonl"))
+
+
+def test_rollback_stops_a_stack_whose_start_up_was_killed(tmp_path: Path) -> None:
+    scenario = write_scenario(tmp_path, {"type": "latency", "dependency": "feature_store", "latency_ms": 200})
+    run = start_run(tmp_path, str(scenario))
+    run.wait_for(Event.STACK_STARTED, timeout_s=60)
+    assert not any(e.event == Event.RUN_STARTED for e in run.journal()), "killed during the stack's start-up"
+    run.signal(signal.SIGKILL)
+    run.finish()
+    [stack] = stacks_started(run.journal())
+    supervisord = psutil.Process(stack.supervisord_pid)
+    family = [supervisord, *supervisord.children(recursive=True)]
+    result = run_mlchaos("rollback", str(run.run_dir()))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "stopped embedded stack" in result.stdout
+    assert not wait_until_gone(family)
+    assert not Path(stack.workdir).exists()
