@@ -16,19 +16,23 @@ from types import FrameType
 from typing import Annotated
 
 import typer
+import yaml
 from rich.console import Console
 from rich.table import Table
 
 from mlchaos.experiments.console import ConsoleDisplay, plan_table, verdict_table
 from mlchaos.experiments.engine import ExitCode, Experiment, RunOutcome, StopRequest
-from mlchaos.experiments.loader import Problem, load_scenarios, load_target
+from mlchaos.experiments.journal import Event, Journal, StackRecord
+from mlchaos.experiments.loader import Problem, ScenarioInvalid, load_scenario, load_scenarios, load_target
+from mlchaos.experiments.outcome import compute_verdicts, load_recording
 from mlchaos.experiments.plan import make_plan, placeholder_endpoints
 from mlchaos.experiments.rollback import rollback_run
-from mlchaos.experiments.scenario import ScenarioFile, scenario_record
+from mlchaos.experiments.scenario import Scenario, ScenarioFile, scenario_record
 from mlchaos.experiments.session import TargetSession, external_endpoints
 from mlchaos.experiments.targets import EmbeddedTarget, ExternalTarget
 from mlchaos.experiments.verifiers import resilience_score
 from mlchaos.injectors import InjectorError
+from mlchaos.reports import REPORT_NAME, RunDirError, RunReader, write_report, write_run_outputs
 
 app = typer.Typer(
     name="mlchaos",
@@ -245,8 +249,15 @@ def _run_one(
     scenario = scenario_file.scenario
     run_dir = _run_dir(out, scenario.name)
     (run_dir / "scenario.yaml").write_text(scenario_record(scenario), encoding="utf-8")
+
+    def journal_spawned_stack(record: StackRecord) -> None:
+        # Journalled before the stack is ready, so a run killed during the start-up can still be rolled back.
+        journal = Journal(run_dir)
+        journal.append(Event.STACK_STARTED, stack=record)
+        journal.close()
+
     try:
-        endpoints, stack = session.acquire(scenario.target)
+        endpoints, stack = session.acquire(scenario.target, on_spawned=journal_spawned_stack)
         plan_ = make_plan(scenario, endpoints)
     except Exception as exc:  # a stack that cannot start, or a plan that cannot apply: an invalid target
         return RunOutcome(run_dir, scenario.name, ExitCode.INVALID, [], f"target not usable: {exc}")
@@ -264,7 +275,63 @@ def _run_one(
     style = "green" if outcome.exit_code == ExitCode.OK else "red"
     # soft_wrap: the message names failed verifiers and measured values; CI logs are grepped for it whole.
     console.print(f"[{style}]{scenario.name}: {outcome.message}[/]", soft_wrap=True)
+    try:  # report.html, junit.xml, summary.json; the run's result stands even if they cannot be written
+        write_run_outputs(run_dir, RUN_READER, scenario=scenario, verdicts=outcome.verdicts)
+        console.print(
+            f"report: {run_dir / REPORT_NAME} (junit.xml and summary.json beside it)", soft_wrap=True
+        )
+    except Exception as exc:
+        errors.print(f"[red]could not write the report of {run_dir}:[/] {type(exc).__name__}: {exc}")
     return outcome
+
+
+def _recorded_scenario(path: Path) -> Scenario:
+    """The scenario a run recorded. Its dataset only drove the load and no verifier reads it, so a run directory
+    copied off its machine (a CI artifact) can be reported even where the dataset's path does not exist."""
+    try:
+        return load_scenario(path).scenario
+    except ScenarioInvalid as exc:
+        if any(problem.where != "load.dataset" for problem in exc.problems):
+            raise
+        return Scenario.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+RUN_READER = RunReader(
+    load_scenario=_recorded_scenario, load_recording=load_recording, compute_verdicts=compute_verdicts
+)
+"""How the reports read a run directory: with this layer's scenario model and verifiers (see mlchaos.reports)."""
+
+
+@app.command()
+def report(
+    run_dirs: Annotated[
+        list[Path], typer.Argument(help="Run directories made by `mlchaos run`.", show_default=False)
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="HTML file to write. Default: RUN_DIR/report.html for one run; for several, report.html in "
+            "the directory holding them (or the current directory if they are in different places).",
+        ),
+    ] = None,
+) -> None:
+    """Render one self-contained HTML report of one or more runs, from what they recorded.
+
+    Verdicts are recomputed from each run directory (the verifiers only read recorded data). The file needs no
+    network to view: styles and charts are inline, there are no scripts. Exit 0 when written, 2 when a
+    directory is not a readable run.
+    """
+    try:
+        path = write_report(run_dirs, RUN_READER, out)
+    except ScenarioInvalid as exc:
+        _print_problems(exc.problems)
+        raise typer.Exit(ExitCode.INVALID) from exc
+    except (RunDirError, ValueError) as exc:  # ValueError: a journal line that is not an entry
+        errors.print(str(exc), markup=False)
+        raise typer.Exit(ExitCode.INVALID) from exc
+    console.print(f"report: {path}", soft_wrap=True)
 
 
 @app.command()

@@ -35,6 +35,8 @@ END_PHASE = "end"
 
 def _phases(entries: list[Entry], ended_at: float) -> tuple[PhaseWindow, ...]:
     marks = [(e.phase, e.ts) for e in entries if e.event == Event.PHASE and e.phase]
+    if not marks:  # e.g. a run that failed its preflight never began a phase
+        return ()
     windows = []
     for (name, start), (_, end) in zip(marks, [*marks[1:], (END_PHASE, ended_at)], strict=True):
         if name != END_PHASE:
