@@ -250,14 +250,14 @@ def _run_one(
     run_dir = _run_dir(out, scenario.name)
     (run_dir / "scenario.yaml").write_text(scenario_record(scenario), encoding="utf-8")
 
-    def journal_spawned_stack(record: StackRecord) -> None:
-        # Journalled before the stack is ready, so a run killed during the start-up can still be rolled back.
+    def journal_stack(record: StackRecord) -> None:
+        # For a new stack this comes before it is ready: a run killed during the start-up can still be rolled back.
         journal = Journal(run_dir)
         journal.append(Event.STACK_STARTED, stack=record)
         journal.close()
 
     try:
-        endpoints, stack = session.acquire(scenario.target, on_spawned=journal_spawned_stack)
+        endpoints = session.acquire(scenario.target, on_stack=journal_stack)
         plan_ = make_plan(scenario, endpoints)
     except Exception as exc:  # a stack that cannot start, or a plan that cannot apply: an invalid target
         return RunOutcome(run_dir, scenario.name, ExitCode.INVALID, [], f"target not usable: {exc}")
@@ -266,7 +266,6 @@ def _run_one(
         run_dir,
         stop=stop,
         display=display,
-        stack=stack,
         probe_interval_s=probe_interval,
     )
     outcome = experiment.run()

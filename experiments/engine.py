@@ -22,7 +22,7 @@ from typing import Protocol
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mlchaos.experiments.journal import Event, Journal, StackRecord
+from mlchaos.experiments.journal import Event, Journal
 from mlchaos.experiments.live import GuardrailWatch, LiveStats, Snapshot
 from mlchaos.experiments.load.runner import LoadRunner
 from mlchaos.experiments.load.spec import LoadSpec, RequestTemplate, Stage
@@ -164,7 +164,6 @@ class Experiment:
         *,
         stop: StopRequest,
         display: RunDisplay,
-        stack: StackRecord | None = None,
         probe_interval_s: float = 0.25,
     ) -> None:
         self.plan = plan
@@ -175,8 +174,6 @@ class Experiment:
         self.guardrails = GuardrailWatch(list(plan.scenario.abort_when), self.stats)
         self.journal = Journal(run_dir)
         self.journal.append(Event.RUN_STARTED, detail=plan.scenario.name)
-        if stack is not None:
-            self.journal.append(Event.STACK_STARTED, stack=stack)
         self.prober = Prober(plan.target, interval_s=probe_interval_s)
         self.load = LoadRunner(_load_spec(plan, _ramp_s(plan) + plan.duration + 2.0), on_batch=self.stats.add)
 

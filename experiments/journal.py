@@ -124,7 +124,4 @@ def outstanding_faults(entries: list[Entry]) -> list[Outstanding]:
 
 
 def stacks_started(entries: list[Entry]) -> list[StackRecord]:
-    """Embedded stacks the run used, each once (a stack is journalled when spawned and again when the run uses it)."""
-    return list(
-        dict.fromkeys(e.stack for e in entries if e.event == Event.STACK_STARTED and e.stack is not None)
-    )
+    return [e.stack for e in entries if e.event == Event.STACK_STARTED and e.stack is not None]

@@ -39,41 +39,41 @@ class TargetSession:
         self,
         target: EmbeddedTarget | ExternalTarget,
         *,
-        on_spawned: Callable[[StackRecord], None] = lambda _: None,
-    ) -> tuple[TargetEndpoints, StackRecord | None]:
+        on_stack: Callable[[StackRecord], None] = lambda _: None,
+    ) -> TargetEndpoints:
         """The target's endpoints, starting an embedded stack if needed.
 
-        ``on_spawned`` gets the stack's record as soon as its supervisord runs — before the stack is ready — so
-        the caller can journal it and ``mlchaos rollback`` can stop a stack whose start-up was killed.
+        ``on_stack`` gets the record of the embedded stack the caller will use: for a new stack as soon as its
+        supervisord runs — before the stack is ready — so the caller can journal it and ``mlchaos rollback`` can
+        stop a stack whose start-up was killed; for a shared stack at once.
         """
         if isinstance(target, ExternalTarget):
-            return external_endpoints(target), None
+            return external_endpoints(target)
         options = StackOptions.model_validate(target.model_dump(exclude={"kind"}))
-        if options not in self._stacks:
-            flags = f" with flags {', '.join(options.flags)}" if options.flags else ""
-            self._note(f"starting the embedded stack{flags} …")
-            stack = EmbeddedStack(options)
-            running = stack.start(
-                on_spawned=lambda url, pid, workdir: on_spawned(
-                    StackRecord(supervisor_url=url, supervisord_pid=pid, workdir=str(workdir))
-                )
-            )
-            endpoints = TargetEndpoints(
-                service_url=running.gateway_url,
-                toxiproxy_url=running.toxiproxy_url,
-                supervisor_url=running.supervisor_url,
-                proxies=dict(running.proxies),
-                programs=running.programs,
-            )
-            record = StackRecord(
-                supervisor_url=running.supervisor_url,
-                supervisord_pid=running.supervisord_pid,
-                workdir=str(running.workdir),
-            )
-            self._stacks[options] = (stack, endpoints, record)
-            self._note(f"embedded stack ready: gateway {running.gateway_url}")
-        _, endpoints, record = self._stacks[options]
-        return endpoints, record
+        if options in self._stacks:
+            _, endpoints, record = self._stacks[options]
+            on_stack(record)
+            return endpoints
+        flags = f" with flags {', '.join(options.flags)}" if options.flags else ""
+        self._note(f"starting the embedded stack{flags} …")
+        records: list[StackRecord] = []
+
+        def spawned(url: str, pid: int, workdir: Path) -> None:
+            records.append(StackRecord(supervisor_url=url, supervisord_pid=pid, workdir=str(workdir)))
+            on_stack(records[0])
+
+        stack = EmbeddedStack(options)
+        running = stack.start(on_spawned=spawned)
+        endpoints = TargetEndpoints(
+            service_url=running.gateway_url,
+            toxiproxy_url=running.toxiproxy_url,
+            supervisor_url=running.supervisor_url,
+            proxies=dict(running.proxies),
+            programs=running.programs,
+        )
+        self._stacks[options] = (stack, endpoints, records[0])
+        self._note(f"embedded stack ready: gateway {running.gateway_url}")
+        return endpoints
 
     def close(self) -> None:
         while self._stacks:
