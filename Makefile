@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 .PHONY: setup demo test lint bench chromium clean help
 
 help:
-	@echo "make demo   run every scenario in scenarios/ against the embedded reference stack"
+	@echo "make demo   run the monthly suite (every scenario in scenarios/) against the embedded reference stack"
 	@echo "make test   run the test suite (installs everything first)"
 	@echo "make setup  create $(VENV), install mlchaos with its extras and toxiproxy-server"
 	@echo "make lint   ruff, mypy --strict and the import-layer contracts (make test checks them too)"
@@ -34,7 +34,7 @@ $(TOXIPROXY): scripts/install-toxiproxy.sh | $(BIN)/python
 	scripts/install-toxiproxy.sh $(BIN)
 
 demo: setup
-	$(BIN)/mlchaos run --out $(RUNS) scenarios/*.yaml
+	$(BIN)/mlchaos suite --out $(RUNS) scenarios/suites/monthly.yaml
 
 # Headless Chromium opens a real report in the test suite. If it cannot be installed the suite still runs, and
 # that test fails saying so: nothing is skipped silently.

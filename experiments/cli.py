@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import yaml
@@ -29,10 +29,20 @@ from mlchaos.experiments.plan import make_plan, placeholder_endpoints
 from mlchaos.experiments.rollback import rollback_run
 from mlchaos.experiments.scenario import Scenario, ScenarioFile, scenario_record
 from mlchaos.experiments.session import TargetSession, external_endpoints
+from mlchaos.experiments.suite import SuiteInvalid, load_suite
 from mlchaos.experiments.targets import EmbeddedTarget, ExternalTarget
 from mlchaos.experiments.verifiers import resilience_score
 from mlchaos.injectors import InjectorError
-from mlchaos.reports import REPORT_NAME, RunDirError, RunReader, write_report, write_run_outputs
+from mlchaos.reports import (
+    REPORT_NAME,
+    RunData,
+    RunDirError,
+    RunReader,
+    SuiteHeading,
+    write_report,
+    write_run_outputs,
+    write_suite_outputs,
+)
 
 app = typer.Typer(
     name="mlchaos",
@@ -61,11 +71,21 @@ TargetOption = Annotated[
         "--target", "-t", help="Target file (embedded or external) overriding each scenario's target."
     ),
 ]
+HistoryOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--history",
+        help="A folder of earlier run or suite directories: the report adds a trend section comparing "
+        "score, MTTR per fault and p99 per phase with earlier runs of the same scenarios.",
+        show_default=False,
+    ),
+]
+ProbeIntervalOption = Annotated[float, typer.Option(help="Seconds between health/metrics probes.", min=0.05)]
 
 
 def _print_problems(problems: list[Problem]) -> None:
     for problem in problems:
-        errors.print(str(problem), markup=False, highlight=False)
+        errors.print(str(problem), markup=False, highlight=False, soft_wrap=True)
     files = len({p.file for p in problems})
     errors.print(f"[red]{len(problems)} problem(s) in {files} file(s)[/]")
 
@@ -210,19 +230,104 @@ def run(
         Path, typer.Option("--out", "-o", help="Directory under which each run gets its own folder.")
     ] = Path("mlchaos-runs"),
     target: TargetOption = None,
-    probe_interval: Annotated[
-        float, typer.Option(help="Seconds between health/metrics probes.", min=0.05)
-    ] = 0.25,
+    probe_interval: ProbeIntervalOption = 0.25,
+    history: HistoryOption = None,
 ) -> None:
     """Run scenarios: preflight, baseline, faults on the timeline, recovery, verdicts.
 
-    Each run writes journal.jsonl, requests.parquet, probes.parquet and verdicts.json to its own directory.
-    Ctrl-C (or SIGTERM) stops the run and reverts every fault; a second Ctrl-C skips waiting, never the revert.
-    The exit code is the worst of all runs.
+    Each run writes journal.jsonl, requests.parquet, probes.parquet, verdicts.json, report.html, junit.xml and
+    summary.json to its own directory. Ctrl-C (or SIGTERM) stops the run and reverts every fault; a second
+    Ctrl-C skips waiting, never the revert. The exit code is the worst of all runs.
     """
     files = _load_or_exit(paths, target)
+    _check_history(history)
+    outcomes = [outcome for outcome, _ in _run_all(files, out, probe_interval, history)]
+    console.print(_summary(outcomes))
+    raise typer.Exit(int(_worst(outcomes)))
+
+
+@app.command()
+def suite(
+    suite_file: Annotated[Path, typer.Argument(help="Suite YAML file.", show_default=False)],
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", help="Directory under which the suite gets its own folder."),
+    ] = Path("mlchaos-runs"),
+    target: TargetOption = None,
+    probe_interval: ProbeIntervalOption = 0.25,
+    history: Annotated[
+        Path | None,
+        typer.Option(
+            "--history",
+            help="A folder of earlier runs and suites to compare with (trend section). "
+            "Default: the --out folder, where earlier suites landed.",
+            show_default=False,
+        ),
+    ] = None,
+    no_history: Annotated[bool, typer.Option("--no-history", help="No trend section.")] = False,
+) -> None:
+    """Run a suite — the monthly run: every scenario it lists, in order, then one combined report.
+
+    A suite file names the suite and lists scenario files (relative to it), optionally a target file:
+
+    \b
+        name: monthly
+        description: Monthly resilience run of the fraud-scoring stack.
+        scenarios: [feature-store-outage.yaml, primary-pod-kill.yaml]
+
+    Every scenario is validated first (exit 2 before anything runs if one is invalid). Then the suite goes on
+    past scenarios that fail or abort. OUT/<time>-<name>/ gets a folder per scenario run plus the combined
+    report.html, junit.xml (a testsuite per scenario) and summary.json. Exit code: the worst scenario's.
+    """
+    try:
+        loaded = load_suite(suite_file)
+    except SuiteInvalid as exc:
+        _print_problems(exc.problems)
+        raise typer.Exit(ExitCode.INVALID) from exc
+    files = _load_or_exit(list(loaded.scenarios), target or loaded.target)
+    history = None if no_history else history or out
+    _check_history(history if history != out else None)
+    suite_dir = _run_dir(out, loaded.name)
+    (suite_dir / "suite.yaml").write_text(suite_file.read_text(encoding="utf-8"), encoding="utf-8")
+    console.print(f"suite {loaded.name}: {len(files)} scenario(s) → {suite_dir}", soft_wrap=True)
+    results = _run_all(files, suite_dir, probe_interval, history if history and history.is_dir() else None)
+    outcomes = [outcome for outcome, _ in results]
+    console.print(_summary(outcomes))
+    runs = [data for _, data in results if data is not None]
+    heading = SuiteHeading(loaded.name, loaded.description, str(suite_file))
+    if runs:
+        try:
+            report_path = write_suite_outputs(
+                suite_dir, runs, heading, history=history if history and history.is_dir() else None
+            )
+            console.print(
+                f"suite report: {report_path} (junit.xml and summary.json beside it)", soft_wrap=True
+            )
+        except Exception as exc:
+            errors.print(
+                f"[red]could not write the suite report of {suite_dir}:[/] {type(exc).__name__}: {exc}"
+            )
+    raise typer.Exit(int(_worst(outcomes)))
+
+
+def _check_history(history: Path | None) -> None:
+    if history is not None and not history.is_dir():
+        errors.print(
+            f"--history {history}: not a directory (expected a folder of earlier runs)", markup=False
+        )
+        raise typer.Exit(ExitCode.INVALID)
+
+
+def _worst(outcomes: list[RunOutcome]) -> ExitCode:
+    return max((o.exit_code for o in outcomes), default=ExitCode.ABORTED)
+
+
+def _run_all(
+    files: list[ScenarioFile], out: Path, probe_interval: float, history: Path | None
+) -> list[tuple[RunOutcome, RunData[Scenario] | None]]:
+    """Run each scenario in turn (sharing embedded stacks where they can be shared) until done or stopped."""
     stop = StopRequest()
-    outcomes: list[RunOutcome] = []
+    results: list[tuple[RunOutcome, RunData[Scenario] | None]] = []
     display = ConsoleDisplay(console)
     with _signals_request_stop(stop):
         session = TargetSession(note=display.note)
@@ -230,12 +335,10 @@ def run(
             for scenario_file in files:
                 if stop.event.is_set():
                     break
-                outcomes.append(_run_one(scenario_file, out, session, stop, display, probe_interval))
+                results.append(_run_one(scenario_file, out, session, stop, display, probe_interval, history))
         finally:
             session.close()
-    console.print(_summary(outcomes))
-    worst = max((o.exit_code for o in outcomes), default=ExitCode.ABORTED)
-    raise typer.Exit(int(worst))
+    return results
 
 
 def _run_one(
@@ -245,43 +348,54 @@ def _run_one(
     stop: StopRequest,
     display: ConsoleDisplay,
     probe_interval: float,
-) -> RunOutcome:
+    history: Path | None,
+) -> tuple[RunOutcome, RunData[Scenario] | None]:
     scenario = scenario_file.scenario
     run_dir = _run_dir(out, scenario.name)
     (run_dir / "scenario.yaml").write_text(scenario_record(scenario), encoding="utf-8")
 
-    def journal_stack(record: StackRecord) -> None:
+    def journal(event: Event, **fields: Any) -> None:
         # For a new stack this comes before it is ready: a run killed during the start-up can still be rolled back.
         journal = Journal(run_dir)
-        journal.append(Event.STACK_STARTED, stack=record)
+        journal.append(event, **fields)
         journal.close()
+
+    def journal_stack(record: StackRecord) -> None:
+        journal(Event.STACK_STARTED, stack=record)
 
     try:
         endpoints = session.acquire(scenario.target, on_stack=journal_stack)
         plan_ = make_plan(scenario, endpoints)
     except Exception as exc:  # a stack that cannot start, or a plan that cannot apply: an invalid target
-        return RunOutcome(run_dir, scenario.name, ExitCode.INVALID, [], f"target not usable: {exc}")
-    experiment = Experiment(
-        plan_,
-        run_dir,
-        stop=stop,
-        display=display,
-        probe_interval_s=probe_interval,
-    )
-    outcome = experiment.run()
-    if outcome.verdicts:
-        console.print(verdict_table(f"{scenario.name}: {_score_text(outcome)}", outcome.verdicts))
-    style = "green" if outcome.exit_code == ExitCode.OK else "red"
-    # soft_wrap: the message names failed verifiers and measured values; CI logs are grepped for it whole.
-    console.print(f"[{style}]{scenario.name}: {outcome.message}[/]", soft_wrap=True)
+        message = f"target not usable: {exc}"
+        journal(Event.ABORTED, detail=message)
+        outcome = RunOutcome(run_dir, scenario.name, ExitCode.INVALID, [], message)
+        console.print(f"[red]{scenario.name}: {message}[/]", soft_wrap=True)
+    else:
+        experiment = Experiment(
+            plan_,
+            run_dir,
+            stop=stop,
+            display=display,
+            probe_interval_s=probe_interval,
+        )
+        outcome = experiment.run()
+        if outcome.verdicts:
+            console.print(verdict_table(f"{scenario.name}: {_score_text(outcome)}", outcome.verdicts))
+        style = "green" if outcome.exit_code == ExitCode.OK else "red"
+        # soft_wrap: the message names failed verifiers and measured values; CI logs are grepped for it whole.
+        console.print(f"[{style}]{scenario.name}: {outcome.message}[/]", soft_wrap=True)
     try:  # report.html, junit.xml, summary.json; the run's result stands even if they cannot be written
-        write_run_outputs(run_dir, RUN_READER, scenario=scenario, verdicts=outcome.verdicts)
+        data = write_run_outputs(
+            run_dir, RUN_READER, scenario=scenario, verdicts=outcome.verdicts, history=history
+        )
         console.print(
             f"report: {run_dir / REPORT_NAME} (junit.xml and summary.json beside it)", soft_wrap=True
         )
     except Exception as exc:
         errors.print(f"[red]could not write the report of {run_dir}:[/] {type(exc).__name__}: {exc}")
-    return outcome
+        data = None
+    return outcome, data
 
 
 def _recorded_scenario(path: Path) -> Scenario:
@@ -315,6 +429,7 @@ def report(
             "the directory holding them (or the current directory if they are in different places).",
         ),
     ] = None,
+    history: HistoryOption = None,
 ) -> None:
     """Render one self-contained HTML report of one or more runs, from what they recorded.
 
@@ -322,8 +437,9 @@ def report(
     network to view: styles and charts are inline, there are no scripts. Exit 0 when written, 2 when a
     directory is not a readable run.
     """
+    _check_history(history)
     try:
-        path = write_report(run_dirs, RUN_READER, out)
+        path = write_report(run_dirs, RUN_READER, out, history=history)
     except ScenarioInvalid as exc:
         _print_problems(exc.problems)
         raise typer.Exit(ExitCode.INVALID) from exc

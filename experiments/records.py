@@ -46,6 +46,20 @@ class RequestRecord:
     ``status`` is the HTTP status, or 0 when no response arrived (connection refused, reset, timeout).
     ``tier``/``confidence``/``prediction`` are read from the response where the target says they are.
     ``label`` is the true label for canary requests (known ground truth), else ``None``.
+
+    ML input faults (corrupted, adversarial, shifted, out-of-distribution, metamorphic inputs) tag their requests:
+
+    - ``input``: ``None`` for clean traffic, else ``"<family>:<name>"`` naming what the request carried —
+      ``corrupt:nan``, ``corrupt:truncated_json``, ``adversarial:supplied``, ``adversarial:boundary``,
+      ``shift:covariate``, ``shift:label_prior``, ``ood:extreme``, ``metamorphic:<transformation>`` ...;
+    - ``pair``: links requests that a verifier compares (an adversarial sample and its clean counterpart, the
+      original and the transformed input of a metamorphic test); ``None`` otherwise;
+    - ``expected``: what the answer should be, when the input fault knows it — the clean counterpart's
+      prediction for an adversarial sample, the declared relation for a metamorphic one (``same``,
+      ``higher``, ``lower``);
+    - ``score``: the target's score (probability of the positive class) when it reports one;
+    - ``flagged``: the target flagged the answer for review / low-confidence handling (``None``: not reported);
+    - ``shed``: the target said it shed this request (answered cheaply at overload; ``None``: not reported).
     """
 
     start: float
@@ -56,6 +70,12 @@ class RequestRecord:
     prediction: str | None = None
     error: str | None = None
     label: str | None = None
+    input: str | None = None
+    pair: str | None = None
+    expected: str | None = None
+    score: float | None = None
+    flagged: bool | None = None
+    shed: bool | None = None
 
 
 REQUEST_SCHEMA = pa.schema(
@@ -68,6 +88,12 @@ REQUEST_SCHEMA = pa.schema(
         pa.field("prediction", pa.string()),
         pa.field("error", pa.string()),
         pa.field("label", pa.string()),
+        pa.field("input", pa.string()),
+        pa.field("pair", pa.string()),
+        pa.field("expected", pa.string()),
+        pa.field("score", pa.float64()),
+        pa.field("flagged", pa.bool_()),
+        pa.field("shed", pa.bool_()),
     ]
 )
 REQUEST_COLUMNS = tuple(f.name for f in fields(RequestRecord))

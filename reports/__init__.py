@@ -6,7 +6,14 @@ contract in pyproject.toml). The experiments layer hands them a :class:`RunReade
 and verifiers; see :mod:`mlchaos.reports.run`.
 """
 
-from mlchaos.reports.outputs import REPORT_NAME, default_report_path, write_report, write_run_outputs
+from mlchaos.reports.html import SuiteHeading
+from mlchaos.reports.outputs import (
+    REPORT_NAME,
+    default_report_path,
+    write_report,
+    write_run_outputs,
+    write_suite_outputs,
+)
 from mlchaos.reports.run import RunData, RunDirError, RunReader, RunStatus, ScenarioLike, read_run
 
 __all__ = [
@@ -16,8 +23,10 @@ __all__ = [
     "RunReader",
     "RunStatus",
     "ScenarioLike",
+    "SuiteHeading",
     "default_report_path",
     "read_run",
     "write_report",
     "write_run_outputs",
+    "write_suite_outputs",
 ]

@@ -145,6 +145,37 @@ def totals(run: RunData[S]) -> RequestTotals:
     )
 
 
+@dataclass(frozen=True)
+class PhaseFacts:
+    """Requests in one phase of the run: how many, how many were available, and their tail latency."""
+
+    phase: str
+    requests: int
+    available: float | None
+    p99_ms: float | None
+
+
+def phases(run: RunData[S]) -> list[PhaseFacts]:
+    """Per phase (baseline, fault, recovery, after), in run order; the trends compare p99 phase by phase."""
+    requests = run.recording.requests
+    rows = []
+    for window in run.recording.phases:
+        inside = requests[(requests["start"] >= window.start) & (requests["start"] < window.end)]
+        if inside.empty:
+            rows.append(PhaseFacts(window.phase.value, 0, None, None))
+            continue
+        status = inside["status"].to_numpy()
+        rows.append(
+            PhaseFacts(
+                window.phase.value,
+                len(inside),
+                float(((status >= 200) & (status < 500)).mean()),
+                float(np.percentile(inside["latency_ms"].to_numpy(dtype=float), 99)),
+            )
+        )
+    return rows
+
+
 def target_rows(run: RunData[S]) -> list[tuple[str, str]]:
     """The target, described without any header value (names only)."""
     target = run.scenario.target

@@ -23,6 +23,7 @@ from markupsafe import Markup
 from mlchaos.experiments.verifiers.base import Verdict
 from mlchaos.reports import facts
 from mlchaos.reports.charts import timeline_svg
+from mlchaos.reports.history import Delta, History, PastRun, ScenarioTrend
 from mlchaos.reports.run import Environment, RunData, RunStatus, S
 from mlchaos.reports.series import timeline
 
@@ -64,12 +65,30 @@ def stamp(ts: float | None) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _verdict_row(verdict: Verdict) -> dict[str, Any]:
+def _cell(value: str | float | int | None) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return number(value) if isinstance(value, float) else value
+
+
+def _verdict_row(verdict: Verdict, redact: Any) -> dict[str, Any]:
     details = [
         (k, number(v) if isinstance(v, float) else "—" if v is None else str(v))
         for k, v in verdict.details.items()
     ]
+    table = verdict.table
     return {
+        "table": None
+        if table is None
+        else {
+            "title": redact(table.title),
+            "columns": [redact(c) for c in table.columns],
+            "rows": [[redact(_cell(c)) for c in row] for row in table.rows],
+        },
         "passed": verdict.passed,
         "name": verdict.name,
         "measured": number(verdict.measured, verdict.unit),
@@ -157,7 +176,7 @@ def run_view(run: RunData[S], index: int) -> dict[str, Any]:
             ("p50 / p99", f"{number(totals.p50_ms, 'ms')} / {number(totals.p99_ms, 'ms')}"),
             ("tiers (answered)", ", ".join(f"{t} {s:.0%}" for t, s in totals.tiers.items()) or "—"),
         ],
-        "verdicts": [_verdict_row(v) for v in run.verdicts],
+        "verdicts": [_verdict_row(v, run.redact) for v in run.verdicts],
         "faults": [
             {
                 "id": f.window.fault_id,
@@ -189,6 +208,43 @@ def run_view(run: RunData[S], index: int) -> dict[str, Any]:
     }
 
 
+def _delta_cell(delta: Delta, unit: str) -> dict[str, str]:
+    """``now`` with the change since last time, e.g. ``2.10 s`` / ``was 0.40 s`` / class ``worse``."""
+
+    def shown(value: float | None) -> str:
+        return score_text(value) if unit == "%" else number(value, unit)
+
+    was = "first run" if delta.before is None else f"was {shown(delta.before)}"
+    return {"now": shown(delta.now), "was": was, "change": delta.change.value}
+
+
+def _past_row(run: PastRun, faults: list[str], phases: list[str]) -> dict[str, Any]:
+    return {
+        "when": stamp(run.started_at),
+        "run_dir": run.run_dir.name,
+        "status": run.status,
+        "score": score_text(run.score),
+        "mttr": [number(run.mttr_s.get(f), "s") if f in run.mttr_s else "—" for f in faults],
+        "p99": [number(run.p99_ms.get(p), "ms") for p in phases],
+    }
+
+
+def trend_view(trend: ScenarioTrend) -> dict[str, Any]:
+    """The trend table of one scenario: earlier runs (oldest first), this run, and the change since the last."""
+    faults, phases = list(trend.current.mttr_s), list(trend.current.p99_ms)
+    return {
+        "faults": faults,
+        "phases": phases,
+        "earlier": [_past_row(run, faults, phases) for run in trend.earlier],
+        "current": _past_row(trend.current, faults, phases),
+        "score": _delta_cell(trend.score, "%"),
+        "mttr": [_delta_cell(trend.mttr_s[f], "s") for f in faults],
+        "p99": [_delta_cell(trend.p99_ms[p], "ms") for p in phases],
+        "regressions": trend.regressions,
+        "first": not trend.earlier,
+    }
+
+
 @dataclass(frozen=True)
 class Overview:
     status: RunStatus
@@ -203,8 +259,25 @@ def overview(runs: Sequence[RunData[S]]) -> Overview:
     return Overview(worst, sum(scores) / len(scores) if scores else None)
 
 
-def render_html(runs: Sequence[RunData[S]], *, rendered_by: Environment | None = None) -> str:
-    """The report of ``runs`` (one or more) as one HTML document."""
+@dataclass(frozen=True)
+class SuiteHeading:
+    """Shown above a suite's combined report: its name and where its scenarios came from."""
+
+    name: str
+    description: str
+    source: str
+
+
+def render_html(
+    runs: Sequence[RunData[S]],
+    *,
+    rendered_by: Environment | None = None,
+    trends: Sequence[ScenarioTrend] | None = None,
+    history: History | None = None,
+    suite: SuiteHeading | None = None,
+) -> str:
+    """The report of ``runs`` (one or more) as one HTML document; with ``trends`` (one per run, in order), each
+    run also shows how it compares with its earlier runs in ``history``."""
     if not runs:
         raise ValueError("a report needs at least one run")
     env = Jinja(
@@ -216,10 +289,19 @@ def render_html(runs: Sequence[RunData[S]], *, rendered_by: Environment | None =
     )
     summary = overview(runs)
     views = [run_view(run, i) for i, run in enumerate(runs, start=1)]
+    if trends is not None:
+        if len(trends) != len(views):
+            raise ValueError("render_html needs one trend per run")
+        for view, trend in zip(views, trends, strict=True):
+            view["trend"] = trend_view(trend)
+    else:
+        for view in views:
+            view["trend"] = None
+    regressions = [(t.scenario, r) for t in trends or () for r in t.regressions]
     held = sum(v["held"] for v in views)
     total = sum(v["total"] for v in views)
     by = rendered_by or Environment.current()
-    title = views[0]["name"] if len(views) == 1 else f"{len(views)} scenarios"
+    title = suite.name if suite else views[0]["name"] if len(views) == 1 else f"{len(views)} scenarios"
     return env.get_template("report.html.j2").render(
         title=title,
         runs=views,
@@ -230,5 +312,14 @@ def render_html(runs: Sequence[RunData[S]], *, rendered_by: Environment | None =
         total=total,
         combined=len(views) > 1,
         passed_runs=sum(run.status == RunStatus.PASSED for run in runs),
+        suite=suite,
+        history=None
+        if history is None
+        else {
+            "directory": str(history.directory),
+            "runs": len(history.runs),
+            "skipped": history.skipped,
+            "regressions": regressions,
+        },
         rendered=f"{datetime.now(tz=UTC):%Y-%m-%d %H:%M UTC} by mlchaos {by.mlchaos} on {by.host}",
     )

@@ -25,7 +25,14 @@ from typing import Generic, Protocol, TypeVar
 from mlchaos.experiments.journal import JOURNAL_NAME, Entry, Event, outstanding_faults, read_journal
 from mlchaos.experiments.targets import EmbeddedTarget, ExternalTarget
 from mlchaos.experiments.verifiers import resilience_score
-from mlchaos.experiments.verifiers.base import Recording, Verdict, VerifierSpec, empty_probes, empty_requests
+from mlchaos.experiments.verifiers.base import (
+    OutcomeTable,
+    Recording,
+    Verdict,
+    VerifierSpec,
+    empty_probes,
+    empty_requests,
+)
 from mlchaos.experiments.verifiers.steady_state import SteadyState
 
 SCENARIO_NAME = "scenario.yaml"
@@ -136,8 +143,16 @@ class Redactor:
         if not self.secrets:
             return verdict
         details = {k: self(v) if isinstance(v, str) else v for k, v in verdict.details.items()}
+        table = verdict.table
+        if table is not None:
+            table = OutcomeTable(
+                self(table.title),
+                tuple(self(c) for c in table.columns),
+                tuple(tuple(self(c) if isinstance(c, str) else c for c in row) for row in table.rows),
+            )
         return replace(
             verdict,
+            table=table,
             name=self(verdict.name),
             target=self(verdict.target),
             explanation=self(verdict.explanation),
@@ -191,7 +206,7 @@ def run_status(entries: list[Entry], verdicts: list[Verdict] | None) -> tuple[Ru
         )
     if aborted is not None:
         if not finished and not any(e.event == Event.PHASE for e in entries):
-            return RunStatus.INVALID, f"preflight failed: {aborted.detail or 'no reason recorded'}"
+            return RunStatus.INVALID, f"did not start: {aborted.detail or 'no reason recorded'}"
         return RunStatus.ABORTED, f"aborted: {aborted.detail or 'no reason recorded'} — rollback done"
     if not finished:
         return RunStatus.ABORTED, "the run did not finish (its process was killed?); nothing was left applied"

@@ -6,6 +6,7 @@ shares are fractions 0..1; ``null`` means "not measured / not applicable", never
 
     {
       "schema_version": 1,
+      "kind": "run",                             # "run" here; a suite's summary.json says "suite" (below)
       "scenario": "feature-store-outage",        # the scenario's name
       "description": "…",
       "run_dir": "20261122-035018-feature-store-outage",   # the directory's name, not its path
@@ -27,6 +28,8 @@ shares are fractions 0..1; ``null`` means "not measured / not applicable", never
       "faults": [ {"id": "store-down", "kind": "feature_store_outage", "injected_at": "…Z",
                    "reverted_at": "…Z" | null, "heals_itself": false,
                    "mttd_s": 0.0 | null, "mttr_s": 0.14 | null} ],   # null: no such verifier, or never recovered
+      "phases": [ {"phase": "baseline", "requests": 1012, "available": 1.0, "p99_ms": 48.2} ],
+                                                 # baseline | fault | recovery | after, as the run went
       "error_budget": [ {"name": "error_budget (run, SLO 99.50%)", "burned_pct": 0.0, "passed": true,
                          "bad": 0, "allowed": 20.1, "requests": 4021} ],   # burned_pct: 100 = all of it
       "recorded_by": {"mlchaos": "0.1.0", "python": "3.11.2", "host": "…", "platform": "…", "user": "…"}
@@ -34,17 +37,38 @@ shares are fractions 0..1; ``null`` means "not measured / not applicable", never
 
 ``recorded_by`` is the environment of the ``mlchaos run`` that wrote the file; ``mlchaos report`` reads it back
 to show where a run ran.
+
+A suite directory (``mlchaos suite``) has its own ``summary.json`` beside its run directories::
+
+    {
+      "schema_version": 1,
+      "kind": "suite",
+      "suite": "monthly",                        # the suite's name
+      "description": "…",
+      "suite_dir": "20261122-030000-suite-monthly",
+      "status": "failed", "exit_code": 1,        # the worst of its scenarios'
+      "passed": false,
+      "score": 0.93,                             # mean of the scenarios' scores; a scenario not judged counts 0
+      "scenarios": {"total": 5, "passed": 4},
+      "started_at": "…Z", "finished_at": "…Z",
+      "runs": [ {"scenario": "…", "run_dir": "…", "status": "passed", "exit_code": 0, "score": 1.0,
+                 "message": "…"} ],              # run_dir: relative to the suite directory; each has its own
+                                                 #   summary.json with the full detail
+      "recorded_by": {…}
+    }
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from mlchaos.experiments.targets import EmbeddedTarget
 from mlchaos.reports import facts
+from mlchaos.reports.html import SuiteHeading, overview
 from mlchaos.reports.run import SUMMARY_NAME, Environment, RunData, RunStatus, S
 
 SCHEMA_VERSION = 1
@@ -79,6 +103,7 @@ def summary(run: RunData[S], *, recorded_by: Environment | None = None) -> dict[
     env = recorded_by or run.recorded_by or Environment.current()
     return {
         "schema_version": SCHEMA_VERSION,
+        "kind": "run",
         "scenario": run.scenario.name,
         "description": run.redact(run.scenario.description),
         "run_dir": run.run_dir.name,
@@ -113,6 +138,7 @@ def summary(run: RunData[S], *, recorded_by: Environment | None = None) -> dict[
             }
             for f in facts.faults(run)
         ],
+        "phases": [asdict(p) for p in facts.phases(run)],
         "error_budget": [
             {
                 "name": v.name,
@@ -128,11 +154,60 @@ def summary(run: RunData[S], *, recorded_by: Environment | None = None) -> dict[
     }
 
 
-def write_summary(run_dir: Path, run: RunData[S], *, recorded_by: Environment | None = None) -> Path:
-    path = run_dir / SUMMARY_NAME
-    document = summary(run, recorded_by=recorded_by)
+def suite_summary(
+    suite_dir: Path,
+    heading: SuiteHeading,
+    runs: Sequence[RunData[S]],
+    *,
+    recorded_by: Environment | None = None,
+) -> dict[str, Any]:
+    """The summary document of a suite (see the module docstring); each run keeps its own summary.json."""
+    combined = overview(runs)
+    starts = [run.started_at for run in runs if run.started_at is not None]
+    ends = [run.finished_at for run in runs if run.finished_at is not None]
+    env = recorded_by or Environment.current()
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "suite",
+        "suite": heading.name,
+        "description": heading.description,
+        "suite_dir": suite_dir.name,
+        "status": combined.status.value,
+        "exit_code": combined.status.exit_code,
+        "passed": combined.status == RunStatus.PASSED,
+        "score": combined.score,
+        "scenarios": {"total": len(runs), "passed": sum(run.status == RunStatus.PASSED for run in runs)},
+        "started_at": facts.iso(min(starts, default=None)),
+        "finished_at": facts.iso(max(ends, default=None)),
+        "runs": [
+            {
+                "scenario": run.scenario.name,
+                "run_dir": _relative(run.run_dir, suite_dir),
+                "status": run.status.value,
+                "exit_code": run.status.exit_code,
+                "score": run.score,
+                "message": run.message,
+            }
+            for run in runs
+        ],
+        "recorded_by": asdict(env),
+    }
+
+
+def _relative(path: Path, base: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(base.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def write_json(path: Path, document: dict[str, Any]) -> Path:
     # allow_nan=False: NaN is not JSON; a verifier never returns it, and if one did this should fail loudly.
     path.write_text(
         json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8"
     )
     return path
+
+
+def write_summary(run_dir: Path, run: RunData[S], *, recorded_by: Environment | None = None) -> Path:
+    return write_json(run_dir / SUMMARY_NAME, summary(run, recorded_by=recorded_by))

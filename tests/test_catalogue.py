@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from mlchaos.experiments.loader import load_scenario
+from mlchaos.experiments.suite import load_suite
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOGUE = sorted((ROOT / "scenarios").glob("*.yaml"))
@@ -38,3 +39,9 @@ def test_the_datasets_are_what_the_generator_writes() -> None:
     )
     with_outliers = (data / "transactions-with-outliers.jsonl").read_text(encoding="utf-8").splitlines()
     assert with_outliers == module.outlier_dataset_lines(2000, 1)
+
+
+def test_the_monthly_suite_runs_the_whole_catalogue() -> None:
+    """`make demo` and the Helm chart's CronJob run this suite: a scenario missing from it is never run."""
+    suite = load_suite(ROOT / "scenarios" / "suites" / "monthly.yaml")
+    assert sorted(p.resolve() for p in suite.scenarios) == [p.resolve() for p in CATALOGUE]

@@ -91,6 +91,19 @@ class VerifierSpec(BaseModel):
     weight: float = Field(1.0, gt=0, description="Weight of this verifier in the resilience score.")
 
 
+Cell = str | float | int | None
+
+
+@dataclass(frozen=True)
+class OutcomeTable:
+    """A breakdown a verifier shows under its verdict in the report, e.g. one row per mutator or per attack:
+    what was sent and what came back. Cells are plain values; the report formats and escapes them."""
+
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Cell, ...], ...]
+
+
 @dataclass(frozen=True)
 class Verdict:
     """The outcome of one verifier: the number it measured, the target it was held to, and why it passed or not.
@@ -109,3 +122,5 @@ class Verdict:
     details: dict[str, float | str | None] = field(default_factory=dict)
     weight: float = 1.0
     """The verifier's weight in the resilience score (from the scenario; 1 unless it says otherwise)."""
+    table: OutcomeTable | None = None
+    """Optional breakdown shown in the report (bad-input, adversarial and shift outcomes)."""

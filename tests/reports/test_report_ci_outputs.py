@@ -90,10 +90,14 @@ def test_summary_has_the_documented_shape(run_dir: Path, reader: RunReader[Scena
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     assert summary["schema_version"] == SCHEMA_VERSION == 1
     assert set(summary) == {
-        "schema_version", "scenario", "description", "run_dir", "status", "exit_code", "message", "passed",
-        "score", "verifiers", "started_at", "finished_at", "duration_s", "target", "requests", "verdicts",
-        "faults", "error_budget", "recorded_by",
+        "schema_version", "kind", "scenario", "description", "run_dir", "status", "exit_code", "message",
+        "passed", "score", "verifiers", "started_at", "finished_at", "duration_s", "target", "requests",
+        "verdicts", "faults", "phases", "error_budget", "recorded_by",
     }  # fmt: skip
+    assert summary["kind"] == "run"
+    assert [p["phase"] for p in summary["phases"]] == ["baseline", "fault", "recovery", "after"]
+    fault_phase = summary["phases"][1]
+    assert fault_phase["requests"] == 500 and fault_phase["p99_ms"] > 0 and fault_phase["available"] < 1.0
     assert summary["status"] == "passed" and summary["exit_code"] == 0 and summary["passed"] is True
     assert summary["score"] == 1.0 and summary["verifiers"] == {"total": 8, "held": 8, "failed": 0}
     assert summary["run_dir"] == run_dir.name and summary["started_at"].endswith("Z")

@@ -8,6 +8,7 @@ from pathlib import Path
 from run_dirs import SECRET, XSS, external_target, journal, probes, requests, scenario_data, write_run_dir
 
 from mlchaos.experiments.scenario import Scenario
+from mlchaos.experiments.verifiers.base import OutcomeTable, Verdict
 from mlchaos.reports import RunReader, RunStatus, read_run, write_report, write_run_outputs
 from mlchaos.reports.html import render_html
 
@@ -80,6 +81,30 @@ def test_everything_shown_is_escaped(tmp_path: Path, reader: RunReader[Scenario]
     )  # the description and the error, as text
     assert "HTTP 503: &lt;script&gt;" in page
     assert "breaker &lt;img src=x onerror=alert(1)&gt;" in page  # the chart's label, escaped by matplotlib
+
+
+def test_outcome_tables_are_shown_escaped_and_masked(tmp_path: Path, reader: RunReader[Scenario]) -> None:
+    """Bad-input and adversarial verifiers attach tables whose cells come from the traffic: shown as text."""
+    data = scenario_data(target=external_target())
+    run_dir = write_run_dir(tmp_path / "run", data=data, raw_scenario=True)  # the secret known in clear
+    table = OutcomeTable(
+        "per mutator",
+        ("mutator", "sent", "5xx"),
+        (("nan", 120, 0), (f"echo {XSS} {SECRET}", 3, None), ("huge", 2.5, 1)),
+    )
+    verdict = Verdict(
+        "bad_input_handling", "bad input", False, 97.5, "≥ 100%", "%", "3 got a 5xx", table=table
+    )
+    write_run_outputs(run_dir, reader, verdicts=[verdict])
+    page = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert "<caption>per mutator</caption>" in page
+    assert "<td>nan</td><td>120</td><td>0</td>" in page
+    assert (
+        "<td>echo &lt;script&gt;alert(&#39;owned&#39;)&lt;/script&gt; **********</td><td>3</td><td>—</td>"
+        in page
+    )
+    for name in ("report.html", "summary.json"):
+        assert SECRET not in (run_dir / name).read_text(encoding="utf-8")
 
 
 def test_no_header_value_of_the_target_reaches_any_output(

@@ -1,0 +1,98 @@
+"""``mlchaos suite``: the monthly run — every scenario in turn, past failures, one combined report and exit code."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import yaml
+from engine_helpers import external_target, run_mlchaos, write_scenario
+
+from mlchaos.staging.endpoints import StackEndpoints
+
+pytestmark = pytest.mark.stack
+
+LATENCY = {"type": "latency", "dependency": "feature_store", "latency_ms": 100}
+
+
+def _suite(directory: Path, stack: StackEndpoints) -> Path:
+    target = external_target(stack)
+    holds = write_scenario(directory, LATENCY, target=target, name="holds", fault_s=3)
+    # p50 under 1 ms while every store lookup takes 100 ms: this verifier cannot hold.
+    impossible = {"type": "latency", "phase": "fault", "percentile": 50, "max_ms": 1}
+    fails = write_scenario(
+        directory, LATENCY, target=target, name="fails", fault_s=3, extra={"verifiers": [impossible]}
+    )
+    # A fault on a dependency the target has no proxy for: the target is not usable for this scenario.
+    no_proxy = {**target, "proxies": {"cache": "cache"}}
+    unusable = write_scenario(directory, LATENCY, target=no_proxy, name="unusable")
+    suite = directory / "monthly.yaml"
+    suite.write_text(
+        yaml.safe_dump(
+            {
+                "name": "monthly",
+                "description": "three scenarios <b>and</b> a verdict",
+                "scenarios": [p.name for p in (holds, fails, unusable)],
+            }
+        ),
+        encoding="utf-8",
+    )
+    return suite
+
+
+def test_a_suite_runs_past_failures_into_one_report_and_the_worst_exit_code(
+    stack: StackEndpoints, tmp_path: Path
+) -> None:
+    suite = _suite(tmp_path, stack)
+    out = tmp_path / "runs"
+
+    first = run_mlchaos("suite", "--out", str(out), str(suite), timeout_s=240)
+    output = first.stdout + first.stderr
+    assert first.returncode == 2, output  # the worst: one scenario's target was not usable (invalid)
+    [suite_dir] = out.iterdir()
+    summary = json.loads((suite_dir / "summary.json").read_text(encoding="utf-8"))
+    assert summary["kind"] == "suite" and summary["suite"] == "monthly" and summary["exit_code"] == 2
+    assert [(r["scenario"], r["status"]) for r in summary["runs"]] == [
+        ("holds", "passed"),
+        ("fails", "failed"),
+        ("unusable", "invalid"),
+    ]
+    assert summary["scenarios"] == {"total": 3, "passed": 1}
+    for run in summary["runs"]:  # every scenario, even the one that never started, has its own outputs
+        for name in ("report.html", "junit.xml", "summary.json"):
+            assert (suite_dir / run["run_dir"] / name).is_file(), (run["scenario"], name)
+    unusable = next(r for r in summary["runs"] if r["scenario"] == "unusable")
+    assert "target not usable" in unusable["message"] and "feature_store" in unusable["message"]
+
+    junit = ET.parse(suite_dir / "junit.xml").getroot()
+    assert [s.get("name") for s in junit.iter("testsuite")] == ["holds", "fails", "unusable"]
+    failed = [c.get("name") for c in junit.iter("testcase") if c.find("failure") is not None]
+    assert failed == ["latency p50 (fault)"]
+
+    html = (suite_dir / "report.html").read_text(encoding="utf-8")
+    assert "three scenarios &lt;b&gt;and&lt;/b&gt; a verdict" in html
+    assert all(f'<a href="#run-{i}">{name}</a>' in html for i, name in enumerate(["holds", "fails"], 1))
+    assert "<strong>1</strong> of 3 scenarios passed" in html
+    assert "Since last time" in html  # history defaults to --out: empty the first time
+    assert "suite report:" in output and str(suite_dir / "report.html") in output
+
+    # Next month: the same suite again. The first suite's runs are now its history.
+    second = run_mlchaos("suite", "--out", str(out), str(suite), timeout_s=240)
+    assert second.returncode == 2, second.stdout + second.stderr
+    [newer] = [d for d in out.iterdir() if d != suite_dir]
+    html = (newer / "report.html").read_text(encoding="utf-8")
+    first_runs = {r["run_dir"].split("/")[-1] for r in summary["runs"]}
+    assert all(name in html for name in first_runs), "each scenario's trend lists last month's run"
+    assert "change since last time" in html
+
+
+def test_a_bad_suite_file_is_refused_with_its_line_before_anything_runs(tmp_path: Path) -> None:
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("name: monthly\nscenarios:\n  - missing.yaml\nschedule: monthly\n", encoding="utf-8")
+    result = run_mlchaos("suite", "--out", str(tmp_path / "runs"), str(suite), timeout_s=60)
+    assert result.returncode == 2
+    assert f"{suite}:3:5: scenarios[0]: no such file" in result.stderr
+    assert f"{suite}:4:1: schedule: unknown field 'schedule'" in result.stderr
+    assert not (tmp_path / "runs").exists()
