@@ -9,14 +9,16 @@ TOXIPROXY := $(BIN)/toxiproxy-server
 RUNS ?= mlchaos-runs
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint bench chromium clean help
+.PHONY: setup demo test lint bench chromium wrk k8s-testenv clean help
 
 help:
 	@echo "make demo   run the monthly suite (every scenario in scenarios/) against the embedded reference stack"
 	@echo "make test   run the test suite (installs everything first)"
 	@echo "make setup  create $(VENV), install mlchaos with its extras and toxiproxy-server"
 	@echo "make lint   ruff, mypy --strict and the import-layer contracts (make test checks them too)"
-	@echo "make bench  time verifiers + report on 10k/100k/1M synthetic requests; writes bench/README.md"
+	@echo "make k8s-testenv  build (or reuse) the Kubernetes test environment; make test does it first"
+	@echo "make bench  benchmarks (recording overhead, analysis scaling, injection precision, MTTR accuracy,"
+	@echo "            cold start); installs wrk; writes the tables into bench/README.md"
 	@echo "make clean  remove $(VENV), run directories and caches"
 
 setup: $(INSTALLED) $(TOXIPROXY)
@@ -41,11 +43,24 @@ demo: setup
 chromium:
 	@scripts/install-chromium.sh || echo "warning: chromium could not be installed; the browser test will fail" >&2
 
-test: setup chromium
+# The Kubernetes tests (tests/k8s) need a real API server: kube-apiserver, controller-manager, scheduler, etcd, kwok
+# and helm, built from Go modules and cached in ~/.cache/mlchaos/k8s (~10 min cold, a second when cached).
+k8s-testenv:
+	scripts/k8s-testenv.sh build
+
+test: setup chromium k8s-testenv
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-bench: setup
+# Each benchmark writes its table into bench/README.md; together they take 10-15 minutes on 2 cores.
+wrk:
+	scripts/install-wrk.sh
+
+bench: setup wrk
 	$(BIN)/python bench/report_scaling.py
+	$(BIN)/python bench/load_overhead.py
+	$(BIN)/python bench/injection_precision.py
+	$(BIN)/python bench/mttr_accuracy.py
+	$(BIN)/python bench/cold_start.py
 
 lint: setup
 	$(BIN)/ruff check .

@@ -6,6 +6,7 @@ Exit codes (design.md): 0 all verifiers held · 1 a verifier failed · 2 the sce
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 from collections.abc import Iterator
@@ -23,14 +24,17 @@ from rich.table import Table
 from mlchaos.experiments.console import ConsoleDisplay, plan_table, verdict_table
 from mlchaos.experiments.engine import ExitCode, Experiment, RunOutcome, StopRequest
 from mlchaos.experiments.journal import Event, Journal, StackRecord
+from mlchaos.experiments.kubernetes.client import KubernetesError
+from mlchaos.experiments.kubernetes.guard import Refused
+from mlchaos.experiments.kubernetes.readiness import describe_cluster
 from mlchaos.experiments.loader import Problem, ScenarioInvalid, load_scenario, load_scenarios, load_target
 from mlchaos.experiments.outcome import compute_verdicts, load_recording
 from mlchaos.experiments.plan import make_plan, placeholder_endpoints
 from mlchaos.experiments.rollback import rollback_run
 from mlchaos.experiments.scenario import Scenario, ScenarioFile, scenario_record
-from mlchaos.experiments.session import TargetSession, external_endpoints
+from mlchaos.experiments.session import TargetSession, external_endpoints, kubernetes_endpoints
 from mlchaos.experiments.suite import SuiteInvalid, load_suite
-from mlchaos.experiments.targets import EmbeddedTarget, ExternalTarget
+from mlchaos.experiments.targets import EmbeddedTarget, ExternalTarget, KubernetesTarget
 from mlchaos.experiments.verifiers import resilience_score
 from mlchaos.injectors import InjectorError
 from mlchaos.reports import (
@@ -90,7 +94,19 @@ def _print_problems(problems: list[Problem]) -> None:
     errors.print(f"[red]{len(problems)} problem(s) in {files} file(s)[/]")
 
 
-def _load_or_exit(paths: list[Path], target: Path | None) -> list[ScenarioFile]:
+AllowProductionOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-production",
+        help="Kubernetes targets: run even though the context, API server or a namespace looks like production "
+        "(prod, production, prd or live as a word of it). Without it such targets are refused (exit 2).",
+    ),
+]
+
+
+def _load_or_exit(
+    paths: list[Path], target: Path | None, *, allow_production: bool = False
+) -> list[ScenarioFile]:
     files, problems = load_scenarios(paths)
     if target is not None:
         loaded, target_problems = load_target(target)
@@ -103,7 +119,19 @@ def _load_or_exit(paths: list[Path], target: Path | None) -> list[ScenarioFile]:
     if problems:
         _print_problems(problems)
         raise typer.Exit(ExitCode.INVALID)
+    if allow_production:
+        files = [_allowing_production(f) for f in files]
     return files
+
+
+def _allowing_production(scenario_file: ScenarioFile) -> ScenarioFile:
+    target = scenario_file.scenario.target
+    if not isinstance(target, KubernetesTarget):
+        return scenario_file
+    scenario = scenario_file.scenario.model_copy(
+        update={"target": target.model_copy(update={"allow_production": True})}
+    )
+    return scenario_file.model_copy(update={"scenario": scenario})
 
 
 @app.command()
@@ -122,24 +150,32 @@ def validate(paths: ScenarioPaths, target: TargetOption = None) -> None:
 
 
 @app.command()
-def plan(paths: ScenarioPaths, target: TargetOption = None) -> None:
+def plan(
+    paths: ScenarioPaths, target: TargetOption = None, allow_production: AllowProductionOption = False
+) -> None:
     """Show the timeline and exactly what each fault will touch — without touching anything.
 
-    For the embedded target the stack's ports are picked when it starts, so they are shown as placeholders.
+    For the embedded target the stack's ports are picked when it starts, so they are shown as placeholders. For a
+    Kubernetes target the cluster is read (never changed): the pods each kill would delete now (names and UIDs),
+    the workloads with their current replicas, and the toxiproxy proxies.
     """
-    for scenario_file in _load_or_exit(paths, target):
+    for scenario_file in _load_or_exit(paths, target, allow_production=allow_production):
         scenario = scenario_file.scenario
-        endpoints = (
-            external_endpoints(scenario.target)
-            if isinstance(scenario.target, ExternalTarget)
-            else placeholder_endpoints(scenario.target)
-        )
         try:
+            if isinstance(scenario.target, ExternalTarget):
+                endpoints = external_endpoints(scenario.target)
+            elif isinstance(scenario.target, KubernetesTarget):
+                endpoints = kubernetes_endpoints(scenario.target)
+            else:
+                endpoints = placeholder_endpoints(scenario.target)
             console.print(plan_table(make_plan(scenario, endpoints)))
-        except InjectorError as exc:
-            errors.print(f"{scenario_file.path}: {exc}", markup=False)
+        except (InjectorError, KubernetesError, Refused) as exc:
+            errors.print(f"{scenario_file.path}: {exc}", markup=False, soft_wrap=True)
             raise typer.Exit(ExitCode.INVALID) from exc
-        if isinstance(scenario.target, EmbeddedTarget):
+        if endpoints.kubernetes is not None:
+            for line in describe_cluster(endpoints):
+                console.print(line, markup=False, soft_wrap=True)
+        elif isinstance(scenario.target, EmbeddedTarget):
             flags = ", ".join(scenario.target.flags) or "none"
             console.print(
                 f"target: embedded reference stack (started for the run; broken-variant flags: {flags})"
@@ -232,6 +268,7 @@ def run(
     target: TargetOption = None,
     probe_interval: ProbeIntervalOption = 0.25,
     history: HistoryOption = None,
+    allow_production: AllowProductionOption = False,
 ) -> None:
     """Run scenarios: preflight, baseline, faults on the timeline, recovery, verdicts.
 
@@ -239,7 +276,7 @@ def run(
     summary.json to its own directory. Ctrl-C (or SIGTERM) stops the run and reverts every fault; a second
     Ctrl-C skips waiting, never the revert. The exit code is the worst of all runs.
     """
-    files = _load_or_exit(paths, target)
+    files = _load_or_exit(paths, target, allow_production=allow_production)
     _check_history(history)
     outcomes = [outcome for outcome, _ in _run_all(files, out, probe_interval, history)]
     console.print(_summary(outcomes))
@@ -265,6 +302,7 @@ def suite(
         ),
     ] = None,
     no_history: Annotated[bool, typer.Option("--no-history", help="No trend section.")] = False,
+    allow_production: AllowProductionOption = False,
 ) -> None:
     """Run a suite — the monthly run: every scenario it lists, in order, then one combined report.
 
@@ -284,7 +322,7 @@ def suite(
     except SuiteInvalid as exc:
         _print_problems(exc.problems)
         raise typer.Exit(ExitCode.INVALID) from exc
-    files = _load_or_exit(list(loaded.scenarios), target or loaded.target)
+    files = _load_or_exit(list(loaded.scenarios), target or loaded.target, allow_production=allow_production)
     history = None if no_history else history or out
     _check_history(history if history != out else None)
     suite_dir = _run_dir(out, loaded.name)
@@ -351,8 +389,11 @@ def _run_one(
     history: Path | None,
 ) -> tuple[RunOutcome, RunData[Scenario] | None]:
     scenario = scenario_file.scenario
-    run_dir = _run_dir(out, scenario.name)
-    (run_dir / "scenario.yaml").write_text(scenario_record(scenario), encoding="utf-8")
+    try:
+        run_dir = _run_dir(out, scenario.name)
+        (run_dir / "scenario.yaml").write_text(scenario_record(scenario), encoding="utf-8")
+    except OSError as exc:  # a read-only or full disk: nothing was touched yet, and nothing can be recorded
+        return _unrecorded(out, scenario.name, f"cannot write a run directory under {out}: {exc}"), None
 
     def journal(event: Event, **fields: Any) -> None:
         # For a new stack this comes before it is ready: a run killed during the start-up can still be rolled back.
@@ -368,17 +409,21 @@ def _run_one(
         plan_ = make_plan(scenario, endpoints)
     except Exception as exc:  # a stack that cannot start, or a plan that cannot apply: an invalid target
         message = f"target not usable: {exc}"
-        journal(Event.ABORTED, detail=message)
+        with contextlib.suppress(OSError):  # the message below says it all, journalled or not
+            journal(Event.ABORTED, detail=message)
         outcome = RunOutcome(run_dir, scenario.name, ExitCode.INVALID, [], message)
         console.print(f"[red]{scenario.name}: {message}[/]", soft_wrap=True)
     else:
-        experiment = Experiment(
-            plan_,
-            run_dir,
-            stop=stop,
-            display=display,
-            probe_interval_s=probe_interval,
-        )
+        try:
+            experiment = Experiment(
+                plan_,
+                run_dir,
+                stop=stop,
+                display=display,
+                probe_interval_s=probe_interval,
+            )
+        except OSError as exc:  # its journal cannot be written: no fault may be applied without one
+            return _unrecorded(run_dir, scenario.name, f"cannot write the journal in {run_dir}: {exc}"), None
         outcome = experiment.run()
         if outcome.verdicts:
             console.print(verdict_table(f"{scenario.name}: {_score_text(outcome)}", outcome.verdicts))
@@ -396,6 +441,12 @@ def _run_one(
         errors.print(f"[red]could not write the report of {run_dir}:[/] {type(exc).__name__}: {exc}")
         data = None
     return outcome, data
+
+
+def _unrecorded(where: Path, name: str, message: str) -> RunOutcome:
+    """A run that stopped before it touched anything because it could not record (exit 3: an error)."""
+    console.print(f"[red]{name}: {message} — nothing was touched[/]", soft_wrap=True)
+    return RunOutcome(where, name, ExitCode.ABORTED, [], f"{message} — nothing was touched")
 
 
 def _recorded_scenario(path: Path) -> Scenario:
@@ -466,9 +517,11 @@ def rollback(
         console.print(f"[green]reverted[/] {fault_id}")
     for workdir in result.stacks_stopped:
         console.print(f"[green]stopped[/] embedded stack {workdir}")
+    for fault_id in result.gone:
+        console.print(f"[green]gone[/] {fault_id}: the embedded stack it was applied to no longer exists")
     for fault_id, why in result.failed.items():
         errors.print(f"[red]could not revert {fault_id}[/]: {why}")
-    if not (result.reverted or result.stacks_stopped or result.failed):
+    if not (result.reverted or result.stacks_stopped or result.failed or result.gone):
         console.print("nothing to undo: the journal shows every fault reverted")
     raise typer.Exit(ExitCode.OK if result.ok else ExitCode.ROLLBACK_FAILED)
 

@@ -27,10 +27,11 @@ def parse_duration(value: object) -> object:
     return value
 
 
-Seconds = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
+# Finite: a run of '.inf' seconds, or of '9999…9m' (which is inf as a float), would never end.
+Seconds = Annotated[float, BeforeValidator(parse_duration), Field(ge=0, allow_inf_nan=False)]
 """A duration of zero or more seconds."""
 
-PositiveSeconds = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+PositiveSeconds = Annotated[float, BeforeValidator(parse_duration), Field(gt=0, allow_inf_nan=False)]
 """A duration of more than zero seconds."""
 
 

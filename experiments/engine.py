@@ -8,6 +8,7 @@ poll.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
 import math
@@ -15,13 +16,16 @@ import threading
 import time
 import traceback
 import zlib
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from mlchaos.experiments import runlock
+from mlchaos.experiments.inputs import InputSend, InputWindow
 from mlchaos.experiments.journal import Event, Journal
 from mlchaos.experiments.live import GuardrailWatch, LiveStats, Snapshot
 from mlchaos.experiments.load.runner import LoadRunner
@@ -40,9 +44,17 @@ from mlchaos.experiments.preflight import PreflightFailed, preflight
 from mlchaos.experiments.probes import Prober
 from mlchaos.experiments.records import PROBE_SCHEMA
 from mlchaos.experiments.rollback import RollbackResult, revert_outstanding
+from mlchaos.experiments.targets import TargetEndpoints
 from mlchaos.experiments.verifiers.base import Phase, Verdict
 from mlchaos.experiments.verifiers.steady_state import evaluate
-from mlchaos.injectors import INJECTORS, InjectorError
+from mlchaos.injectors import (
+    INJECTORS,
+    FaultSpec,
+    InjectorError,
+    InputContext,
+    JournallingInjector,
+    PreparesInputs,
+)
 
 FIRST_RECORDS_TIMEOUT_S = 20.0
 GUARDRAIL_CHECK_S = 0.5
@@ -127,12 +139,41 @@ def _load_stages(plan: Plan) -> tuple[Stage, ...]:
     return tuple(stages)
 
 
-def _load_spec(plan: Plan, duration_s: float) -> LoadSpec:
+def _input_windows(plan: Plan, prepared: Mapping[str, InputSend]) -> tuple[InputWindow, ...]:
+    """ML input faults on the load's clock: what each sends from its ``at`` for its ``duration``.
+
+    Faults that make their inputs before the load (attacks) are in ``prepared`` by fault id; until then they have
+    no window."""
+    windows = []
+    for planned in plan.faults:
+        spec, fault_plan = planned.spec, planned.plan
+        send = prepared.get(spec.id, fault_plan.inputs)
+        if send is None or fault_plan.share is None:
+            continue
+        start = _ramp_s(plan) + plan.phase_start(Phase.FAULT) + spec.at
+        windows.append(
+            InputWindow(
+                fault_id=spec.id,
+                start_s=start,
+                end_s=start + spec.duration,
+                share=fault_plan.share,
+                send=send,
+            )
+        )
+    return tuple(windows)
+
+
+def _requests(plan: Plan) -> tuple[RequestTemplate, ...]:
+    dataset = plan.scenario.load.dataset
+    if dataset is None:
+        return ()
+    lines = dataset.read_text(encoding="utf-8").splitlines()
+    return tuple(RequestTemplate.model_validate(json.loads(line)) for line in lines if line.strip())
+
+
+def _load_spec(plan: Plan, duration_s: float, prepared: Mapping[str, InputSend] | None = None) -> LoadSpec:
     load, target = plan.scenario.load, plan.target
-    requests: tuple[RequestTemplate, ...] = ()
-    if load.dataset is not None:
-        lines = load.dataset.read_text(encoding="utf-8").splitlines()
-        requests = tuple(RequestTemplate.model_validate(json.loads(line)) for line in lines if line.strip())
+    requests = _requests(plan)
     return LoadSpec(
         base_url=target.service_url,
         path=load.path or target.predict_path,
@@ -149,9 +190,14 @@ def _load_spec(plan: Plan, duration_s: float) -> LoadSpec:
         requests=requests,
         template=load.body,
         stages=_load_stages(plan),
-        # Stable across runs of one scenario (hash() is salted per process): runs stay comparable.
-        seed=zlib.crc32(plan.scenario.name.encode()),
+        inputs=_input_windows(plan, prepared or {}),
+        seed=_seed(plan),
     )
+
+
+def _seed(plan: Plan) -> int:
+    # Stable across runs of one scenario (hash() is salted per process): runs stay comparable.
+    return zlib.crc32(plan.scenario.name.encode())
 
 
 class Experiment:
@@ -175,9 +221,30 @@ class Experiment:
         self.journal = Journal(run_dir)
         self.journal.append(Event.RUN_STARTED, detail=plan.scenario.name)
         self.prober = Prober(plan.target, interval_s=probe_interval_s)
-        self.load = LoadRunner(_load_spec(plan, _ramp_s(plan) + plan.duration + 2.0), on_batch=self.stats.add)
+        self.load = LoadRunner(_load_spec(plan, self._load_duration_s), on_batch=self.stats.add)
+
+    @property
+    def _load_duration_s(self) -> float:
+        return _ramp_s(self.plan) + self.plan.duration + 2.0
 
     def run(self) -> RunOutcome:
+        """Lock the target (one run at a time per target), then run; the lock is held until rollback is done."""
+        name = self.plan.scenario.name
+        try:
+            lock = runlock.acquire(lock_endpoints(self.plan.target), run_dir=self.run_dir, scenario=name)
+        except (runlock.TargetBusy, runlock.LockUnavailable) as exc:
+            self.journal.append(Event.ABORTED, detail=str(exc))
+            self.journal.close()
+            return RunOutcome(self.run_dir, name, ExitCode.INVALID, [], str(exc))
+        with lock:
+            for gone in lock.stale:
+                self.display.note(
+                    f"took over the target lock of a run that died holding it ({gone.describe()}); "
+                    f"if it left faults applied, preflight says so and `mlchaos rollback {gone.run_dir}` undoes them"
+                )
+            return self._run_locked()
+
+    def _run_locked(self) -> RunOutcome:
         name = self.plan.scenario.name
         try:
             preflight(self.plan)
@@ -195,12 +262,14 @@ class Experiment:
             aborted = (
                 f"unexpected error: {type(exc).__name__}: {exc} (traceback in {self.run_dir / 'error.log'})"
             )
-            (self.run_dir / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
+            with contextlib.suppress(OSError):  # the disk may be why it broke
+                (self.run_dir / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
         finally:
-            rollback = self._finish(aborted)
-        return self._outcome(aborted, rollback)
+            rollback, unsaved = self._finish(aborted)
+        return self._outcome(aborted, rollback, unsaved)
 
     def _drive(self) -> None:
+        self._prepare_inputs()
         self.prober.start()
         self.load.start()
         # The timeline is anchored to the load's own clock, so spikes programmed into its shape line up with it.
@@ -212,6 +281,38 @@ class Experiment:
             self._do(step)
         self._wait_until(t0 + self.plan.duration, t0)
         self.journal.append(Event.PHASE, phase=END_PHASE)
+
+    def _prepare_inputs(self) -> None:
+        """Input faults that are made against the live target (attacks) run now, before the load starts."""
+        preparing = [p for p in self.plan.faults if p.plan.prepares_inputs]
+        if not preparing:
+            return
+        prepared: dict[str, InputSend] = {}
+        context = InputContext(
+            target=self.plan.target,
+            clean=tuple(r.body for r in _requests(self.plan)),
+            run_dir=self.run_dir,
+            seed=_seed(self.plan),
+            request_timeout_s=self.plan.scenario.load.request_timeout,
+        )
+        for planned in preparing:
+            self._check_stop()
+            fault = planned.spec
+            injector = cast(PreparesInputs[FaultSpec], INJECTORS[fault.type])
+            self.display.note(f"preparing {fault.id}: {planned.plan.description}")
+            try:
+                made = injector.prepare(fault, context)
+            except InjectorError as exc:
+                self.journal.append(Event.INJECT_FAILED, fault_id=fault.id, kind=fault.type, detail=str(exc))
+                raise Aborted(f"could not prepare '{fault.id}': {exc}") from exc
+            self.journal.append(
+                Event.INPUTS_PREPARED, fault_id=fault.id, kind=fault.type, detail=made.summary
+            )
+            self.display.note(f"prepared {fault.id}: {made.summary}")
+            prepared[fault.id] = made.inputs
+        self.load = LoadRunner(
+            _load_spec(self.plan, self._load_duration_s, prepared), on_batch=self.stats.add
+        )
 
     def _wait_for_first_records(self) -> None:
         deadline = time.monotonic() + FIRST_RECORDS_TIMEOUT_S
@@ -272,7 +373,12 @@ class Experiment:
                 undo=planned.plan.undo.model_dump(),
             )
             try:
-                injector.inject(fault, planned.plan.undo)
+                if isinstance(injector, JournallingInjector):  # it picks its targets as it acts: journal each
+                    injector.inject_journalled(
+                        fault, planned.plan.undo, self._action_log(fault.id, injector.kind)
+                    )
+                else:
+                    injector.inject(fault, planned.plan.undo)
             except InjectorError as exc:
                 self.journal.append(
                     Event.INJECT_FAILED, fault_id=fault.id, kind=injector.kind, detail=str(exc)
@@ -286,6 +392,12 @@ class Experiment:
                 raise Aborted(f"could not revert '{fault.id}': {result.failed[fault.id]}")
             self.display.note(f"reverted {fault.id}")
 
+    def _action_log(self, fault_id: str, kind: str) -> Callable[[str], None]:
+        def log(action: str) -> None:
+            self.journal.append(Event.FAULT_ACTION, fault_id=fault_id, kind=kind, detail=action)
+
+        return log
+
     def _require_baseline_steady_state(self) -> None:
         hypothesis = self.plan.scenario.steady_state
         frame = records_frame(self.load.records)
@@ -296,22 +408,29 @@ class Experiment:
                 f"nothing: {'; '.join(result.failed)} ({result.summary()})"
             )
 
-    def _finish(self, aborted: str | None) -> RollbackResult:
-        """Revert everything, stop load and probes, save what was recorded. Runs on every exit path."""
+    def _finish(self, aborted: str | None) -> tuple[RollbackResult, str | None]:
+        """Revert everything, stop load and probes, save what was recorded. Runs on every exit path; a full or
+        read-only disk costs the recording (said in the second value), never the revert."""
         if aborted is not None:
-            self.journal.append(Event.ABORTED, detail=aborted)
+            self.journal.try_append(Event.ABORTED, detail=aborted)
             self.display.note(f"aborting: {aborted} — reverting faults")
         rollback = revert_outstanding(self.journal)
         self.load.stop(timeout_s=2.0 if self.stop.hurry else 10.0)
         self.prober.stop()
-        write_requests_parquet(self.load.records, self.run_dir / REQUESTS_NAME)
-        _write_probes(self.prober, self.run_dir / PROBES_NAME)
-        self.journal.append(Event.RUN_FINISHED, detail="rollback ok" if rollback.ok else "rollback FAILED")
+        unsaved = list(rollback.journal_errors)
+        try:
+            write_requests_parquet(self.load.records, self.run_dir / REQUESTS_NAME)
+            _write_probes(self.prober, self.run_dir / PROBES_NAME)
+        except OSError as exc:
+            unsaved.append(f"could not save the recording in {self.run_dir}: {exc.strerror or exc}")
+        detail = "rollback ok" if rollback.ok else "rollback FAILED"
+        if (error := self.journal.try_append(Event.RUN_FINISHED, detail=detail)) and not unsaved:
+            unsaved.append(error)
         self.journal.close()
         self.display.finished()
-        return rollback
+        return rollback, "; ".join(unsaved) or None
 
-    def _outcome(self, aborted: str | None, rollback: RollbackResult) -> RunOutcome:
+    def _outcome(self, aborted: str | None, rollback: RollbackResult, unsaved: str | None) -> RunOutcome:
         name = self.plan.scenario.name
         if not rollback.ok:
             left = "; ".join(f"{fid}: {why}" for fid, why in rollback.failed.items())
@@ -323,13 +442,16 @@ class Experiment:
                 f"rollback failed, these faults may still be applied: {left}",
                 rollback,
             )
-        if aborted is not None:
-            return RunOutcome(
-                self.run_dir, name, ExitCode.ABORTED, [], f"{aborted} — rollback done", rollback
-            )
+        if aborted is not None or unsaved is not None:
+            why = "; ".join(part for part in (aborted, unsaved) if part)
+            return RunOutcome(self.run_dir, name, ExitCode.ABORTED, [], f"{why} — rollback done", rollback)
         scenario = self.plan.scenario
-        verdicts = compute_verdicts(load_recording(self.run_dir, scenario), scenario)
-        write_verdicts(self.run_dir, scenario, verdicts)
+        try:
+            verdicts = compute_verdicts(load_recording(self.run_dir, scenario), scenario)
+            write_verdicts(self.run_dir, scenario, verdicts)
+        except OSError as exc:
+            message = f"could not save the verdicts in {self.run_dir}: {exc.strerror or exc} — rollback done"
+            return RunOutcome(self.run_dir, name, ExitCode.ABORTED, [], message, rollback)
         failed = [v for v in verdicts if not v.passed]
         if failed:
             names = ", ".join(f"{v.name} = {_measured(v)}" for v in failed)
@@ -339,9 +461,14 @@ class Experiment:
         return RunOutcome(self.run_dir, name, ExitCode.OK, verdicts, "all verifiers held", rollback)
 
 
+def lock_endpoints(target: TargetEndpoints) -> list[str]:
+    """What a run acts on, and so locks: the service, and the fault backends it names."""
+    return [url for url in (target.service_url, target.toxiproxy_url, target.supervisor_url) if url]
+
+
 def _measured(verdict: Verdict) -> str:
     if verdict.measured is None:
-        return "nothing measured"
+        return f"nothing measured (target {verdict.target})"
     return f"{verdict.measured:.3g}{'' if verdict.unit in ('%',) else ' '}{verdict.unit} (target {verdict.target})"
 
 

@@ -7,6 +7,7 @@ truth for when phases and faults really started and ended (verifiers read those 
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
 import os
@@ -27,10 +28,14 @@ class Event(enum.StrEnum):
     PHASE = "phase"
     INJECT_INTENT = "inject_intent"
     INJECTED = "injected"
+    FAULT_ACTION = "fault_action"
+    """What a fault is about to do, when it picks its targets as it acts (e.g. the pods it deletes next)."""
     INJECT_FAILED = "inject_failed"
     REVERT_INTENT = "revert_intent"
     REVERTED = "reverted"
     REVERT_FAILED = "revert_failed"
+    INPUTS_PREPARED = "inputs_prepared"
+    """An input fault made its requests against the target before the load (an attack): ``detail`` says how."""
     GUARDRAIL_TRIPPED = "guardrail_tripped"
     ABORTED = "aborted"
     RUN_FINISHED = "run_finished"
@@ -80,8 +85,19 @@ class Journal:
             os.fsync(self._file.fileno())
             return entry
 
+    def try_append(self, event: Event, **fields: Any) -> str | None:
+        """Append, or say why it could not be (a full or read-only disk). For the steps of a rollback, which
+        must go on without their entries: an unjournalled revert is at worst redone, harmlessly, by
+        ``mlchaos rollback``."""
+        try:
+            self.append(event, **fields)
+        except OSError as exc:
+            return f"could not write {self.path}: {exc.strerror or exc}"
+        return None
+
     def close(self) -> None:
-        with self._lock:
+        # Every entry was flushed and fsynced when appended: a failing close loses nothing.
+        with self._lock, contextlib.suppress(OSError):
             self._file.close()
 
 

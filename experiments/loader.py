@@ -21,7 +21,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from mlchaos.experiments.load.spec import RequestTemplate
 from mlchaos.experiments.scenario import Scenario, ScenarioFile
-from mlchaos.experiments.targets import EmbeddedTarget, ExternalTarget, Target
+from mlchaos.experiments.targets import EmbeddedTarget, ExternalTarget, KubernetesTarget, Target
 from mlchaos.experiments.verifiers import VERIFIERS
 from mlchaos.experiments.yaml_problems import (
     Loc,
@@ -74,6 +74,8 @@ def load_scenario(path: Path) -> ScenarioFile:
     if scenario.load.dataset is not None:
         load = scenario.load.model_copy(update={"dataset": (path.parent / scenario.load.dataset).resolve()})
         scenario = scenario.model_copy(update={"load": load})
+    faults = [fault.with_files_under(path.parent) for fault in scenario.faults]
+    scenario = scenario.model_copy(update={"faults": faults})
     return ScenarioFile(path=path, scenario=scenario, text=text)
 
 
@@ -88,7 +90,9 @@ def load_scenarios(paths: Iterable[Path]) -> tuple[list[ScenarioFile], list[Prob
     return loaded, problems
 
 
-def load_target(path: Path) -> tuple[EmbeddedTarget | ExternalTarget | None, list[Problem]]:
+def load_target(
+    path: Path,
+) -> tuple[EmbeddedTarget | ExternalTarget | KubernetesTarget | None, list[Problem]]:
     """A target file (``--target``, overriding each scenario's ``target``), or ``None`` and its problems."""
     try:
         target, _, _, problems = _validated(path, Target)
@@ -133,6 +137,19 @@ def _semantic_problems(path: Path, nodes: Nodes, scenario: Scenario) -> list[Pro
             problems.append(_located(path, nodes, ("verifiers", i, "fault"), message))
     if scenario.load.dataset is not None:
         problems += _dataset_problems(path, nodes, scenario.load.dataset)
+    for i, fault in enumerate(scenario.faults):  # files a fault names (adversarial samples), line by line
+        try:
+            file_problems = fault.file_problems(path.parent)
+        except ValueError:  # open() refuses a path with a NUL character in it
+            problems.append(
+                _located(path, nodes, ("faults", i), "a file path contains a NUL character (\\0)")
+            )
+            continue
+        for bad in file_problems:
+            if bad.line is None:  # about the file as a whole (e.g. missing): shown at the fault naming it
+                problems.append(_located(path, nodes, ("faults", i), bad.message))
+            else:
+                problems.append(Problem(bad.file, bad.line, None, f"faults[{i}]", bad.message))
     return problems + _template_problems(path, nodes)
 
 
@@ -140,19 +157,31 @@ def _dataset_problems(path: Path, nodes: Nodes, dataset: Path) -> list[Problem]:
     """The dataset's head must hold one request per line (blank lines aside); the first bad lines say why."""
     file, problems, requests = path.parent / dataset, list[Problem](), 0
     try:
+        # A device or a pipe (/dev/zero, /dev/stdin) would be read forever, or block: only plain files.
+        if file.exists() and not file.is_file():
+            return [_located(path, nodes, ("load", "dataset"), f"dataset '{dataset}': not a regular file")]
         with file.open("rb") as lines:
             for number, line in enumerate(itertools.islice(lines, MAX_DATASET_LINES), start=1):
                 requests += bool(line.strip())
                 if line.strip() and (bad := _bad_request(line)):
                     problems.append(Problem(file, number, bad[1], "load.dataset", bad[0]))
+    except ValueError:  # raised by open() for the one character no path may hold
+        return [
+            _located(path, nodes, ("load", "dataset"), "the dataset's path contains a NUL character (\\0)")
+        ]
     except OSError as exc:
         found = f"not found (looked for {file.resolve()})" if isinstance(exc, FileNotFoundError) else exc
         return [_located(path, nodes, ("load", "dataset"), f"dataset '{dataset}': {found}")]
     if requests == 0:
-        problems.append(Problem(file, None, None, "load.dataset", f"no requests; expected {_RECORD} lines"))
+        message = f"no requests in dataset '{dataset}'; expected {_RECORD} lines"
+        problems.append(_located(path, nodes, ("load", "dataset"), message))
     if len(problems) > MAX_DATASET_PROBLEMS:
         more = f"... and {len(problems) - MAX_DATASET_PROBLEMS} more bad lines"
-        problems = [*problems[:MAX_DATASET_PROBLEMS], Problem(file, None, None, "load.dataset", more)]
+        first_unshown = problems[MAX_DATASET_PROBLEMS].line
+        problems = [
+            *problems[:MAX_DATASET_PROBLEMS],
+            Problem(file, first_unshown, None, "load.dataset", more),
+        ]
     return problems
 
 
@@ -188,4 +217,6 @@ def _template_problems(path: Path, nodes: Nodes) -> list[Problem]:
             except TemplateSyntaxError as exc:
                 where = f" (line {exc.lineno} of the template)" if "\n" in node.value else ""
                 problems.append(_located(path, nodes, loc, f"template syntax error: {exc.message}{where}"))
+            except RecursionError:
+                problems.append(_located(path, nodes, loc, "template nested too deeply to compile"))
     return problems

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from mlchaos.experiments.kubernetes.readiness import sample_workloads
 from mlchaos.experiments.records import ProbeSample
 from mlchaos.experiments.targets import TargetEndpoints
 
@@ -20,6 +21,10 @@ BREAKER_METRIC = "mlchaos_gateway_breaker_state"
 """Gauge with labels ``dependency`` and ``state``, 1 for the breaker's current state (the reference stack's)."""
 TRANSITIONS_METRIC = "mlchaos_gateway_breaker_transitions"
 """Counter with labels ``dependency``, ``from_state``, ``to_state``."""
+DRIFT_ALARM_METRIC = "mlchaos_gateway_drift_alarm"
+"""Gauge, 1 while the target's drift monitor raises its alarm, else 0."""
+DRIFT_ALARMS_METRIC = "mlchaos_gateway_drift_alarms"
+"""Counter (``_total``) of alarm onsets, so an alarm shorter than the sampling interval is seen too."""
 INFERENCE_EVERY = 4
 """The deep health check runs a canary through the model chain: sample it every 4th round, not every round."""
 
@@ -62,7 +67,12 @@ class Prober:
         checks = [("ready", health.ready), ("live", health.live)] + (
             [("inference", health.inference)] * inference
         )
-        return [*(self._probe_health(name, path) for name, path in checks), *self._probe_metrics()]
+        workloads = sample_workloads(self._target.kubernetes) if self._target.kubernetes else []
+        return [
+            *(self._probe_health(name, path) for name, path in checks),
+            *self._probe_metrics(),
+            *workloads,
+        ]
 
     def _get(self, path: str) -> tuple[float, requests.Response | None, float, str | None]:
         started = time.time()
@@ -97,6 +107,16 @@ class Prober:
             )
             for (dependency, old, new), count in sorted(breakers.transitions.items())
         ]
+        drift = read_drift(response.text)
+        if drift.alarm is not None:
+            value = "1" if drift.alarm else "0"
+            samples.append(
+                ProbeSample(started, "drift:alarm", not drift.alarm, value, latency_ms, number=drift.alarm)
+            )
+        if drift.alarms_total is not None:
+            samples.append(
+                ProbeSample(started, "drift:alarms_total", True, None, latency_ms, number=drift.alarms_total)
+            )
         return samples
 
 
@@ -125,3 +145,26 @@ def read_breakers(metrics_text: str) -> Breakers:
                 key = (labels.get("dependency", ""), labels.get("from_state", ""), labels.get("to_state", ""))
                 transitions[key] = sample.value
     return Breakers(states, transitions)
+
+
+@dataclass(frozen=True)
+class Drift:
+    """The target's drift monitor, as ``/metrics`` shows it; ``None`` where the target exposes no such metric."""
+
+    alarm: float | None
+    """1 while the alarm is raised, 0 otherwise."""
+    alarms_total: float | None
+    """Alarm onsets since the service started."""
+
+
+def read_drift(metrics_text: str) -> Drift:
+    """The drift alarm gauge and onset counter from Prometheus text exposition (absent on older targets)."""
+    alarm: float | None = None
+    alarms_total: float | None = None
+    for family in text_string_to_metric_families(metrics_text):
+        for sample in family.samples:
+            if family.name == DRIFT_ALARM_METRIC and sample.name == DRIFT_ALARM_METRIC:
+                alarm = 1.0 if sample.value >= 1 else 0.0
+            elif family.name == DRIFT_ALARMS_METRIC and sample.name == f"{DRIFT_ALARMS_METRIC}_total":
+                alarms_total = sample.value
+    return Drift(alarm, alarms_total)

@@ -109,7 +109,12 @@ class ProbeSample:
     - ``breaker:<dependency>``: a breaker's state; ``value`` is ``closed`` / ``open`` / ``half_open``;
     - ``transitions:<dependency>:<from>><to>``: how many times that breaker made that transition since the
       service started (a counter: ``number``), so transitions shorter than the sampling interval are seen too;
+    - ``drift:alarm``: the target's drift alarm, ``value`` ``"1"``/``"0"`` (``number`` 1/0, ``ok`` while off);
+      ``drift:alarms_total``: how many alarm onsets since the service started (``number``). Both only when the
+      target exposes a drift monitor in ``/metrics``;
     - ``metrics``: only when ``/metrics`` itself could not be read.
+    - ``workload:<kind>/<name>`` and ``restarts:<kind>/<name>``: a Kubernetes workload's ready replicas and its
+      pods' container restarts (see :mod:`mlchaos.experiments.kubernetes.readiness`).
 
     ``ok`` is whether the check looked healthy; ``error`` says why a probe failed to observe anything — probe
     failures are data, not crashes.

@@ -33,6 +33,10 @@ class RollbackResult:
     failed: dict[str, str] = field(default_factory=dict)
     """Fault id -> why its revert failed (the fault may still be applied)."""
     stacks_stopped: list[str] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)
+    """Faults applied to an embedded stack that has since been torn down: nothing is left to revert."""
+    journal_errors: list[str] = field(default_factory=list)
+    """Entries that could not be written (full or read-only disk); the reverts were done all the same."""
 
     @property
     def ok(self) -> bool:
@@ -56,7 +60,9 @@ def revert_outstanding(
             result.failed[fault.fault_id] = f"unknown fault kind '{fault.kind}' in the journal"
             continue
         undo = injector.undo.model_validate(fault.undo)
-        journal.append(Event.REVERT_INTENT, fault_id=fault.fault_id, kind=fault.kind)
+        # Unlike an injection, a revert goes ahead even if the journal cannot say so first: the undo data is
+        # already on disk from the intent, and the revert is what makes the target safe again.
+        _journal(result, journal, Event.REVERT_INTENT, fault_id=fault.fault_id, kind=fault.kind)
         error = None
         for attempt in range(attempts):
             try:
@@ -69,12 +75,19 @@ def revert_outstanding(
             error = None
             break
         if error is None:
-            journal.append(Event.REVERTED, fault_id=fault.fault_id, kind=fault.kind)
+            _journal(result, journal, Event.REVERTED, fault_id=fault.fault_id, kind=fault.kind)
             result.reverted.append(fault.fault_id)
         else:
-            journal.append(Event.REVERT_FAILED, fault_id=fault.fault_id, kind=fault.kind, detail=error)
+            _journal(
+                result, journal, Event.REVERT_FAILED, fault_id=fault.fault_id, kind=fault.kind, detail=error
+            )
             result.failed[fault.fault_id] = error
     return result
+
+
+def _journal(result: RollbackResult, journal: Journal, event: Event, **fields: str) -> None:
+    if (error := journal.try_append(event, **fields)) is not None and error not in result.journal_errors:
+        result.journal_errors.append(error)
 
 
 def stack_alive(stack: StackRecord) -> bool:
@@ -92,11 +105,25 @@ def rollback_run(run_dir: Path) -> RollbackResult:
         raise FileNotFoundError(f"{run_dir} has no {JOURNAL_NAME}: not an mlchaos run directory")
     journal = Journal(run_dir)
     try:
+        stacks = stacks_started(read_journal(journal.path))
+        if stacks and not any(stack_alive(s) or Path(s.workdir).exists() for s in stacks):
+            return _stack_gone(journal)
         result = revert_outstanding(journal)
-        for stack in stacks_started(read_journal(journal.path)):
-            if stack_alive(stack):
+        for stack in stacks:
+            # A dead supervisord may leave its programs running, orphaned: they are found by their workdir.
+            if stack_alive(stack) or Path(stack.workdir).exists():
                 stop_orphaned_stack(stack.supervisor_url, stack.supervisord_pid, Path(stack.workdir))
                 result.stacks_stopped.append(stack.workdir)
         return result
     finally:
         journal.close()
+
+
+def _stack_gone(journal: Journal) -> RollbackResult:
+    """The run's embedded stack — its target — was torn down: whatever fault it had applied went with it."""
+    result = RollbackResult()
+    for fault in outstanding_faults(read_journal(journal.path)):
+        detail = "the embedded stack it was applied to no longer exists"
+        _journal(result, journal, Event.REVERTED, fault_id=fault.fault_id, kind=fault.kind, detail=detail)
+        result.gone.append(fault.fault_id)
+    return result

@@ -11,7 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mlchaos.experiments.journal import StackRecord
-from mlchaos.experiments.targets import EmbeddedTarget, ExternalTarget, TargetEndpoints
+from mlchaos.experiments.kubernetes.access import ClusterAccess, KubernetesEndpoints, WorkloadRef
+from mlchaos.experiments.kubernetes.client import connect
+from mlchaos.experiments.kubernetes.guard import refuse_production
+from mlchaos.experiments.targets import EmbeddedTarget, ExternalTarget, KubernetesTarget, TargetEndpoints
 from mlchaos.staging.options import StackOptions
 from mlchaos.staging.stack import EmbeddedStack
 
@@ -30,6 +33,37 @@ def external_endpoints(target: ExternalTarget) -> TargetEndpoints:
     )
 
 
+def kubernetes_endpoints(target: KubernetesTarget) -> TargetEndpoints:
+    """The cluster the target names, after the production guard — which reads only the kubeconfig, so a refused
+    cluster is never contacted. Raises KubernetesError (no such kubeconfig or context) or guard.Refused."""
+    kubeconfig = None if target.kubeconfig is None else str(Path(target.kubeconfig).expanduser().resolve())
+    access = ClusterAccess(kubeconfig=kubeconfig, context=target.context, in_cluster=target.in_cluster)
+    cluster = connect(access)
+    refuse_production(
+        context=cluster.context,
+        server=cluster.server,
+        namespaces=(target.namespace, *target.allowed_namespaces),
+        allowed=target.allow_production,
+    )
+    return TargetEndpoints(
+        service_url=target.service_url,
+        predict_path=target.predict_path,
+        toxiproxy_url=target.toxiproxy_url,
+        proxies=dict(target.proxies),
+        health=target.health,
+        response=target.response,
+        headers={name: value.get_secret_value() for name, value in target.headers.items()},
+        kubernetes=KubernetesEndpoints(
+            access=access,
+            namespace=target.namespace,
+            allowed_namespaces=target.allowed_namespaces,
+            context=cluster.context,
+            server=cluster.server,
+            workloads=tuple(WorkloadRef.parse(w, target.namespace) for w in target.workloads),
+        ),
+    )
+
+
 class TargetSession:
     def __init__(self, *, note: Callable[[str], None] = lambda _: None) -> None:
         self._stacks: dict[StackOptions, tuple[EmbeddedStack, TargetEndpoints, StackRecord]] = {}
@@ -37,7 +71,7 @@ class TargetSession:
 
     def acquire(
         self,
-        target: EmbeddedTarget | ExternalTarget,
+        target: EmbeddedTarget | ExternalTarget | KubernetesTarget,
         *,
         on_stack: Callable[[StackRecord], None] = lambda _: None,
     ) -> TargetEndpoints:
@@ -49,6 +83,8 @@ class TargetSession:
         """
         if isinstance(target, ExternalTarget):
             return external_endpoints(target)
+        if isinstance(target, KubernetesTarget):
+            return kubernetes_endpoints(target)
         options = StackOptions.model_validate(target.model_dump(exclude={"kind"}))
         if options in self._stacks:
             _, endpoints, record = self._stacks[options]

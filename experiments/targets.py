@@ -10,8 +10,17 @@ from dataclasses import dataclass, field
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from mlchaos.experiments.kubernetes.access import WORKLOAD_PATTERN, KubernetesEndpoints
 from mlchaos.staging.options import StackOptions
 
 
@@ -78,7 +87,91 @@ class ExternalTarget(BaseModel):
         return None if value is None else _loopback_only(value)
 
 
-Target = Annotated[EmbeddedTarget | ExternalTarget, Field(discriminator="kind")]
+def _loopback_or_cluster_service(url: str) -> str:
+    """Loopback (a port-forward from a laptop), or a Service's cluster DNS name (mlchaos running in-cluster)."""
+    host = urlsplit(url).hostname or ""
+    if host.endswith((".svc", ".svc.cluster.local")):
+        return url.rstrip("/")
+    try:
+        return _loopback_only(url)
+    except ValueError:
+        raise ValueError(
+            f"{url!r} is neither on loopback (e.g. a `kubectl port-forward`) nor a cluster Service name "
+            "(NAME.NAMESPACE.svc[.cluster.local], when mlchaos runs in the cluster)"
+        ) from None
+
+
+KubernetesObjectName = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
+
+
+class KubernetesTarget(BaseModel):
+    """A staging cluster: faults act on pods and workloads through the API server, network faults through a
+    toxiproxy running in the cluster, and the load reaches the service through ``service_url``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["kubernetes"]
+    kubeconfig: str | None = Field(
+        None, description="Kubeconfig file; default $KUBECONFIG or ~/.kube/config."
+    )
+    context: str | None = Field(None, description="Kubeconfig context; default its current context.")
+    in_cluster: bool = Field(False, description="Use the pod's service account (mlchaos running as a Job).")
+    allowed_namespaces: tuple[KubernetesObjectName, ...] = Field(
+        min_length=1, description="The only namespaces mlchaos may touch; `namespace` must be one of them."
+    )
+    namespace: KubernetesObjectName = Field(description="Namespace the faults act in.")
+    allow_production: bool = Field(
+        False, description="Run even though the context, API server or namespace looks like production."
+    )
+    service_url: str = Field(
+        description="Where the load and health probes reach the service: a port-forward on loopback, or the "
+        "Service's cluster DNS name in-cluster."
+    )
+    predict_path: str = "/predict"
+    toxiproxy_url: str | None = Field(
+        None, description="Toxiproxy API in the cluster (its Service in-cluster, or a port-forward)."
+    )
+    proxies: dict[str, str] = Field(
+        default_factory=dict, description="Dependency name -> toxiproxy proxy name, e.g. feature_store: fs."
+    )
+    workloads: tuple[Annotated[str, Field(pattern=WORKLOAD_PATTERN)], ...] = Field(
+        (), description="deployment/NAME or statefulset/NAME whose readiness and restarts are sampled."
+    )
+    health: HealthPaths = HealthPaths()
+    response: ResponseFields = ResponseFields()
+    headers: dict[str, SecretStr] = Field(
+        default_factory=dict, description="Sent with every request; values are redacted everywhere."
+    )
+
+    @property
+    def programs(self) -> tuple[str, ...]:
+        """Always empty: no supervised programs in a cluster (``k8s_pod_kill`` deletes pods instead)."""
+        return ()
+
+    @field_validator("service_url", "toxiproxy_url")
+    @classmethod
+    def _reachable(cls, value: str | None) -> str | None:
+        return None if value is None else _loopback_or_cluster_service(value)
+
+    @field_validator("namespace")
+    @classmethod
+    def _allowed(cls, namespace: str, info: ValidationInfo) -> str:
+        allowed = info.data.get("allowed_namespaces")
+        if allowed is not None and namespace not in allowed:
+            raise ValueError(
+                f"namespace '{namespace}' is not in allowed_namespaces ({', '.join(allowed)}); "
+                "mlchaos refuses to touch it — add it there to allow faults in it"
+            )
+        return namespace
+
+    @model_validator(mode="after")
+    def _one_way_in(self) -> KubernetesTarget:
+        if self.in_cluster and (self.kubeconfig or self.context):
+            raise ValueError("in_cluster uses the pod's service account: drop kubeconfig and context")
+        return self
+
+
+Target = Annotated[EmbeddedTarget | ExternalTarget | KubernetesTarget, Field(discriminator="kind")]
 
 
 @dataclass(frozen=True)
@@ -94,3 +187,5 @@ class TargetEndpoints:
     health: HealthPaths = field(default_factory=HealthPaths)
     response: ResponseFields = field(default_factory=ResponseFields)
     headers: dict[str, str] = field(default_factory=dict, repr=False)
+    kubernetes: KubernetesEndpoints | None = None
+    """Set for a Kubernetes target: the cluster, namespace and workloads its faults and probes act on."""

@@ -59,9 +59,13 @@ def read(path: Path) -> tuple[str, Nodes, Any, list[Problem]]:
     :class:`Unusable`."""
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else f"not UTF-8 text ({exc.reason})"
-        raise Unusable(Problem(path, None, None, "", f"cannot read the file: {reason}")) from None
+    except UnicodeDecodeError as exc:  # shown where the first bad byte is
+        data: bytes = exc.object
+        line, column = data.count(b"\n", 0, exc.start) + 1, exc.start - data.rfind(b"\n", 0, exc.start)
+        message = f"cannot read the file: not UTF-8 text ({exc.reason}: byte 0x{data[exc.start]:02x}); save it as UTF-8"
+        raise Unusable(Problem(path, line, column, "", message)) from None
+    except OSError as exc:
+        raise Unusable(Problem(path, None, None, "", f"cannot read the file: {exc.strerror}")) from None
     return (text, *_parse(path, text))
 
 
@@ -70,6 +74,21 @@ class _Loader(yaml.SafeLoader):
     second ``faults:`` further down would quietly replace the first."""
 
     duplicates: list[tuple[yaml.MappingNode, yaml.Node, yaml.Node]]  # mapping, first key, repeated key
+    depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        # Deep nesting costs PyYAML's scanner time quadratic in the depth (seconds at a few hundred levels),
+        # then a RecursionError; a scenario needs a handful of levels.
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                mark = self.get_mark()
+                raise yaml.composer.ComposerError(
+                    None, None, f"nested more than {MAX_DEPTH} levels deep", mark
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         first: dict[Any, yaml.Node] = {}
@@ -83,13 +102,22 @@ class _Loader(yaml.SafeLoader):
 
 def _parse(path: Path, text: str) -> tuple[Nodes, Any, list[Problem]]:
     """The nodes, the data and duplicate keys; or :class:`Unusable` when there is no mapping to validate."""
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # its reader refuses control characters at once
+    except yaml.YAMLError as exc:
+        raise Unusable(_yaml_problem(path, exc, text)) from None
     loader.duplicates = []
     try:
         root = loader.get_single_node()
+        if root is not None and (too_big := _oversized(path, root)) is not None:
+            raise Unusable(too_big)  # before constructing it: that is where an alias bomb would go off
         data = None if root is None else loader.construct_document(root)
     except yaml.YAMLError as exc:
-        raise Unusable(_yaml_problem(path, exc)) from None
+        raise Unusable(_yaml_problem(path, exc, text)) from None
+    except RecursionError:
+        mark = loader.get_mark()
+        message = "nested too deeply (hundreds of levels of lists or mappings); a scenario needs a few"
+        raise Unusable(_at(path, mark, "", message)) from None
     finally:
         loader.dispose()
     if root is None:
@@ -115,9 +143,69 @@ def _parse(path: Path, text: str) -> tuple[Nodes, Any, list[Problem]]:
     )
 
 
-def _yaml_problem(path: Path, exc: yaml.YAMLError) -> Problem:
+MAX_DEPTH = 64
+"""Levels of lists and mappings a file may nest (a scenario uses five or so)."""
+MAX_VALUES = 100_000
+"""Values a file may hold once its aliases are expanded: a scenario has hundreds; an alias bomb ("billion
+laughs": each level repeating the one before nine times) has billions, and would eat the memory of whatever
+copies it — validation, the run directory's scenario.yaml, the load generator."""
+MAX_INT_DIGITS = 4000  # below Python's own limit on converting text to int (4300), which would raise
+
+
+def _oversized(path: Path, root: yaml.Node) -> Problem | None:
+    """Whether the composed document would expand into too much (or forever), or holds an integer too long to
+    convert; measured on the nodes, where an alias is one shared node, in time linear in the file."""
+    size: dict[int, int] = {}
+    started: set[int] = set()  # nodes being measured: the ancestors of the one at hand
+    todo: list[tuple[Loc, yaml.Mark, yaml.Node, bool]] = [(Loc(), root.start_mark, root, False)]
+    while todo:
+        loc, mark, node, finished = todo.pop()
+        entries = _entries(node)
+        if finished:
+            started.discard(id(node))
+            size[id(node)] = min(MAX_VALUES + 1, 1 + sum(size[id(entry[2])] for entry in entries))
+        elif id(node) in started:
+            message = "refers to itself through an alias: a recursive structure never ends"
+            return _at(path, mark, dotted(loc), message)
+        elif id(node) not in size:
+            if node.tag.endswith(":int") and len(str(node.value)) > MAX_INT_DIGITS:
+                message = f"an integer of {len(str(node.value))} digits; no field takes a number that large"
+                return _at(path, mark, dotted(loc), message)
+            started.add(id(node))
+            todo += [
+                (loc, mark, node, True),
+                *(((*loc, part), at, child, False) for part, at, child in entries),
+            ]
+    if size[id(root)] <= MAX_VALUES:
+        return None
+    loc, mark, node = Loc(), root.start_mark, root
+    # Down to the innermost value that is still too big: where the repetition starts.
+    while inner := next((e for e in _entries(node) if size[id(e[2])] > MAX_VALUES), None):
+        loc, mark, node = (*loc, inner[0]), inner[1], inner[2]
+    message = (
+        f"expands to more than {MAX_VALUES:,} values through aliases (*name): refused as an alias bomb; "
+        "repeat less, or write the values out"
+    )
+    return _at(path, mark, dotted(loc), message)
+
+
+def _entries(node: yaml.Node) -> list[tuple[int | str, yaml.Mark, yaml.Node]]:
+    """The values in a collection node: where each is in the data (key or index), where its entry starts."""
+    if isinstance(node, yaml.MappingNode):
+        return [(str(key.value), key.start_mark, value) for key, value in node.value]
+    if isinstance(node, yaml.SequenceNode):
+        return [(i, item.start_mark, item) for i, item in enumerate(node.value)]
+    return []
+
+
+def _yaml_problem(path: Path, exc: yaml.YAMLError, text: str) -> Problem:
+    if isinstance(exc, yaml.reader.ReaderError) and isinstance(exc.position, int):
+        at = exc.position  # a character YAML does not allow anywhere, e.g. a control character
+        line, column = text.count("\n", 0, at) + 1, at - text.rfind("\n", 0, at)
+        message = f"invalid YAML: character #x{exc.character:04x} is not allowed in a YAML file"
+        return Problem(path, line, column, "", message)
     if not isinstance(exc, yaml.MarkedYAMLError) or not (mark := exc.problem_mark or exc.context_mark):
-        return Problem(path, None, None, "", f"invalid YAML: {exc}")
+        return Problem(path, 1, 1, "", f"invalid YAML: {exc}")
     # As PyYAML words it: the context ("while parsing a flow sequence", where it began), then the problem.
     context = f"{exc.context} at line {exc.context_mark.line + 1}" if exc.context and exc.context_mark else ""
     message = "invalid YAML: " + ", ".join(part for part in (context, exc.problem) if part)

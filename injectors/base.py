@@ -20,12 +20,15 @@ Error tree::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from pathlib import Path
+from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlchaos.experiments.durations import PositiveSeconds, Seconds
+from mlchaos.experiments.inputs.windows import InputSend
 from mlchaos.experiments.targets import TargetEndpoints
 
 
@@ -57,6 +60,33 @@ class FaultSpec(BaseModel):
     """True when the system recovers on its own (MTTR counts from injection), False when recovery needs the revert
     (MTTR counts from the revert)."""
 
+    def with_files_under(self, base: Path) -> Self:
+        """This fault with the files it names made absolute, relative to ``base`` (the scenario's folder)."""
+        del base
+        return self
+
+    def file_problems(self, base: Path) -> list[FileProblem]:
+        """What is wrong with the files this fault names (read relative to ``base``); checked when loading."""
+        del base
+        return []
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    """A bad line in a file a fault names (say a set of adversarial samples): where, and what is wrong."""
+
+    file: Path
+    line: int | None
+    message: str
+
+
+class InputFaultSpec(FaultSpec):
+    """A fault that changes what the load sends (ML input faults): a share of the requests in its window."""
+
+    share: float = Field(
+        0.2, gt=0, le=1, description="Share of the requests sent during the fault that carry it (0..1]."
+    )
+
 
 class Undo(BaseModel):
     """Everything needed to undo one fault; journalled before the fault is applied."""
@@ -78,6 +108,43 @@ class FaultPlan(Generic[UndoT]):
     undo: UndoT
     load_multiplier: float | None = None
     """For faults that act on the traffic: the load during the fault is the normal load times this."""
+    inputs: InputSend | None = None
+    """For ML input faults: what ``share`` of the requests in the fault's window carry, already known at plan
+    time (the engine puts it into the load spec)."""
+    share: float | None = None
+    prepares_inputs: bool = False
+    """The inputs are made against the live target before the load starts (an attack): the engine calls the
+    injector's ``prepare`` after preflight."""
+
+
+@dataclass(frozen=True)
+class InputContext:
+    """What an injector that prepares inputs before the load (:class:`PreparesInputs`) gets from the engine."""
+
+    target: TargetEndpoints
+    clean: tuple[dict[str, Any], ...]
+    """Clean request bodies from the scenario's dataset (empty for a templated load)."""
+    run_dir: Path
+    """Where to write what was prepared, so a report or a re-run can use it."""
+    seed: int
+    request_timeout_s: float
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Inputs made before the load: what to send, and a one-line account for the journal."""
+
+    inputs: InputSend
+    summary: str
+
+
+SpecIn = TypeVar("SpecIn", bound=FaultSpec, contravariant=True)
+
+
+class PreparesInputs(Protocol[SpecIn]):
+    """An injector whose inputs are made against the live target before the load (``FaultPlan.prepares_inputs``)."""
+
+    def prepare(self, spec: SpecIn, context: InputContext) -> Prepared: ...
 
 
 class Injector(Protocol[SpecT, UndoT]):
@@ -92,6 +159,18 @@ class Injector(Protocol[SpecT, UndoT]):
     def inject(self, spec: SpecT, undo: UndoT) -> None: ...
 
     def revert(self, undo: UndoT) -> None: ...
+
+
+ActionLog = Callable[[str], None]
+"""Journals one action a fault is about to take (e.g. the names and UIDs of the pods it deletes next)."""
+
+
+@runtime_checkable
+class JournallingInjector(Protocol):
+    """An injector whose targets are chosen only when it acts (and again while the fault lasts): the engine calls
+    ``inject_journalled`` instead of ``inject``, and every action is journalled, before it is taken, via ``log``."""
+
+    def inject_journalled(self, spec: Any, undo: Any, log: ActionLog) -> None: ...
 
 
 def require(value: Any, what: str, fault: str) -> Any:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from mlchaos.experiments.journal import Event
-from mlchaos.experiments.targets import EmbeddedTarget
+from mlchaos.experiments.targets import EmbeddedTarget, KubernetesTarget
 from mlchaos.experiments.verifiers.base import FaultWindow, Verdict
 from mlchaos.reports.run import MASK, RunData, S
 
@@ -195,6 +195,21 @@ def target_rows(run: RunData[S]) -> list[tuple[str, str]]:
                 f"cache {target.cache_timeout_ms} ms",
             ),
         ]
+    elif isinstance(target, KubernetesTarget):
+        rows = [
+            ("kind", "kubernetes"),
+            (
+                "cluster",
+                "in-cluster service account"
+                if target.in_cluster
+                else f"context {target.context or '(current)'}",
+            ),
+            ("namespace", f"{target.namespace} (allowed: {', '.join(target.allowed_namespaces)})"),
+            ("service", target.service_url + target.predict_path),
+            ("toxiproxy", target.toxiproxy_url or "—"),
+            ("proxies", ", ".join(f"{k} → {v}" for k, v in target.proxies.items()) or "—"),
+            ("probed workloads", ", ".join(target.workloads) or "—"),
+        ]
     else:
         rows = [
             ("kind", "external"),
@@ -213,6 +228,7 @@ def journal_lines(run: RunData[S]) -> list[JournalLine]:
     shown = {
         Event.PHASE,
         Event.INJECTED,
+        Event.FAULT_ACTION,
         Event.INJECT_FAILED,
         Event.REVERTED,
         Event.REVERT_FAILED,

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
 from mlchaos.experiments.journal import JOURNAL_NAME, Entry, Event, outstanding_faults, read_journal
-from mlchaos.experiments.targets import EmbeddedTarget, ExternalTarget
+from mlchaos.experiments.targets import EmbeddedTarget, ExternalTarget, KubernetesTarget
 from mlchaos.experiments.verifiers import resilience_score
 from mlchaos.experiments.verifiers.base import (
     OutcomeTable,
@@ -49,7 +49,7 @@ class ScenarioLike(Protocol):
     @property
     def description(self) -> str: ...
     @property
-    def target(self) -> EmbeddedTarget | ExternalTarget: ...
+    def target(self) -> EmbeddedTarget | ExternalTarget | KubernetesTarget: ...
     @property
     def verifiers(self) -> Sequence[VerifierSpec]: ...
     @property
@@ -129,8 +129,8 @@ class Redactor:
         self.secrets = sorted({s for s in secrets if s and s != MASK}, key=len, reverse=True)
 
     @classmethod
-    def for_target(cls, target: EmbeddedTarget | ExternalTarget) -> Redactor:
-        if isinstance(target, ExternalTarget):
+    def for_target(cls, target: EmbeddedTarget | ExternalTarget | KubernetesTarget) -> Redactor:
+        if isinstance(target, ExternalTarget | KubernetesTarget):
             return cls([value.get_secret_value() for value in target.headers.values()])
         return cls([])
 

@@ -79,7 +79,7 @@ def _target(run: RunData[S]) -> dict[str, Any]:
     if isinstance(target, EmbeddedTarget):
         return {"kind": "embedded", "flags": [str(flag) for flag in target.flags]}
     return {
-        "kind": "external",
+        "kind": target.kind,
         "service_url": run.redact(target.service_url),
         "proxies": dict(target.proxies),
         "programs": list(target.programs),

@@ -12,7 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from mlchaos.staging.endpoints import PROGRAMS, PROXIES, StackEndpoints
-from mlchaos.staging.options import BreakerOptions, StackFlag, StackOptions
+from mlchaos.staging.options import BreakerOptions, DriftOptions, ReviewOptions, StackFlag, StackOptions
 
 if TYPE_CHECKING:
     from mlchaos.staging.stack import EmbeddedStack, stop_orphaned_stack
@@ -23,7 +23,9 @@ __all__ = [
     "PROXIES",
     "BinaryNotFoundError",
     "BreakerOptions",
+    "DriftOptions",
     "EmbeddedStack",
+    "ReviewOptions",
     "StackEndpoints",
     "StackError",
     "StackFlag",

@@ -1,7 +1,8 @@
 """Run the embedded reference stack in the foreground until Ctrl-C or SIGTERM (``mlchaos staging up``)::
 
     python -m mlchaos.staging [--seed N] [--flag disable_fallback_model ...] [--restart-delay-s S]
-                              [--max-in-flight N] [--shed-mode degrade|reject] [--json]
+                              [--max-in-flight N] [--shed-mode degrade|reject] [--ood-threshold X]
+                              [--review-confidence X] [--drift-window N] [--drift-threshold X] [--json]
 
 It prints the endpoints and a ready-to-use ``kind: external`` target, so scenarios can run against it from
 another terminal with ``--target``. ``--json`` prints the endpoints as one JSON line instead (for scripts).
@@ -21,7 +22,7 @@ import yaml
 from pydantic import ValidationError
 
 from mlchaos.staging.endpoints import StackEndpoints
-from mlchaos.staging.options import SHED_MODES, StackFlag, StackOptions
+from mlchaos.staging.options import SHED_MODES, DriftOptions, ReviewOptions, StackFlag, StackOptions
 from mlchaos.staging.stack import EmbeddedStack, StackError
 
 
@@ -74,6 +75,32 @@ def _parse(argv: list[str] | None, prog: str) -> tuple[StackOptions, argparse.Na
         help="a shed request gets a rules/static answer marked shed (degrade) or 429 (reject); "
         "default %(default)s",
     )
+    review, drift = defaults.review, defaults.drift
+    parser.add_argument(
+        "--ood-threshold",
+        type=float,
+        default=review.ood_threshold,
+        help="ood_score from which a request is kept from the learned models and flagged review "
+        "(default %(default)s)",
+    )
+    parser.add_argument(
+        "--review-confidence",
+        type=float,
+        default=review.review_confidence,
+        help="answers less confident than this are flagged review, reason low_confidence (default %(default)s)",
+    )
+    parser.add_argument(
+        "--drift-window",
+        type=int,
+        default=drift.window,
+        help="recent valid requests the drift monitor compares with the training data (default %(default)s)",
+    )
+    parser.add_argument(
+        "--drift-threshold",
+        type=float,
+        default=drift.threshold,
+        help="drift alarm when a feature's KS distance x sqrt(n) exceeds this (default %(default)s)",
+    )
     parser.add_argument(
         "--workdir", type=Path, default=None, help="keep files here (default: a temporary dir)"
     )
@@ -89,6 +116,17 @@ def _parse(argv: list[str] | None, prog: str) -> tuple[StackOptions, argparse.Na
             restart_delay_s=args.restart_delay_s,
             max_in_flight=args.max_in_flight,
             shed_mode=args.shed_mode,
+            review=ReviewOptions(
+                ood_threshold=args.ood_threshold,
+                ood_max_confidence=review.ood_max_confidence,
+                review_confidence=args.review_confidence,
+            ),
+            drift=DriftOptions(
+                window=args.drift_window,
+                min_samples=min(drift.min_samples, args.drift_window),
+                threshold=args.drift_threshold,
+                interval_s=drift.interval_s,
+            ),
         )
     except ValidationError as exc:  # e.g. --max-in-flight 0: a usage error, not a traceback
         parser.error("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))

@@ -36,15 +36,36 @@ NIGHT_HOURS: Final = 6
 """Hours 0..5 count as night, for the features and the rules alike."""
 
 
+class FeatureError(ValueError):
+    """A request field the models cannot turn into a number. Validation keeps such requests away from the
+    models; only the ``no_input_validation`` broken variant lets one through (and fails with a 500)."""
+
+
+def _number(request: Mapping[str, Any], name: str) -> float:
+    value = request[name]
+    # bool is an int in Python, and float("12") would quietly accept a string: neither is a number here.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise FeatureError(f"{name} must be a number, got {type(value).__name__} {value!r:.40}")
+    if not math.isfinite(value):
+        raise FeatureError(f"{name} must be finite, got {value!r}")
+    return float(value)
+
+
 def request_vector(request: Mapping[str, Any]) -> list[float]:
-    """Request features as numbers; a missing optional field becomes NaN (imputed by the models)."""
+    """Request features as numbers; a missing optional field becomes NaN (imputed by the models).
+
+    A field that is present must be a finite number (``is_foreign`` a bool): NaN means "absent" to the models,
+    so a NaN *sent* by a client would otherwise be silently imputed. Raises :class:`FeatureError`.
+    """
     hour = request.get("hour")
     risk = request.get("merchant_risk")
     foreign = request.get("is_foreign")
+    if foreign is not None and not isinstance(foreign, bool):
+        raise FeatureError(f"is_foreign must be a bool, got {type(foreign).__name__} {foreign!r:.40}")
     return [
-        math.log1p(float(request["amount"])),
-        math.nan if hour is None else float(hour < NIGHT_HOURS),
-        math.nan if risk is None else float(risk),
+        math.log1p(_number(request, "amount")),
+        math.nan if hour is None else float(_number(request, "hour") < NIGHT_HOURS),
+        math.nan if risk is None else _number(request, "merchant_risk"),
         math.nan if foreign is None else float(foreign),
     ]
 
@@ -167,27 +188,64 @@ def rules_score(request: Mapping[str, Any]) -> float:
     return min(score, 0.99)
 
 
+OOD_FEATURES: Final = (0, 2)
+"""Columns of :func:`request_vector` the OOD score looks at: log amount and merchant_risk, the continuous ones.
+The binary features cannot leave their range, and as Gaussian coordinates they would make rare but perfectly
+ordinary combinations (abroad, at night) look far out; that combination is the fraud pattern itself."""
+
+
+@dataclass(frozen=True)
+class _Pattern:
+    """Mahalanobis geometry of the training data over one subset of the OOD features (the ones present)."""
+
+    columns: npt.NDArray[np.intp]
+    mean: Matrix
+    precision: Matrix
+    """Inverse covariance."""
+    edge: float
+    """Distance of the farthest training request: everything up to here was seen in training."""
+
+    def distance(self, x: Matrix) -> float:
+        delta = x[self.columns] - self.mean
+        return math.sqrt(max(float(delta @ self.precision @ delta), 0.0))
+
+
 @dataclass(frozen=True)
 class OodDetector:
-    """How far a request lies outside what the models were trained on: 0 inside the bulk, towards 1 far out.
+    """How far a request lies outside what the models were trained on: 0 inside, towards 1 far out.
 
-    Per numeric feature the training data's 1st..99th percentile is "normal"; the score is the largest excess
-    beyond it, in units of that range, squashed into 0..1. Cheap, explainable, and enough to flag e.g. absurd
-    amounts that still pass validation.
+    The Mahalanobis distance ``d`` of the request's continuous features (log amount, merchant_risk) from the
+    training data's mean, in the training covariance's units, against ``edge``, the distance of the farthest
+    training request: ``ood_score = 1 - exp(-(d - edge))`` beyond the edge, 0 within it. So 0.5 is ~0.7
+    standard deviations beyond anything seen in training, 0.9 ~2.3. A request without merchant_risk is
+    measured on the amount alone (its own edge). Mahalanobis rather than per-feature ranges: it accounts for
+    correlated features and for a request that is unusual in several features at once.
     """
 
-    low: Matrix
-    high: Matrix
+    patterns: tuple[_Pattern, ...]
+    """One per subset of present OOD features; the amount is always present."""
 
     @classmethod
     def fit(cls, seed: int = DEFAULT_WORLD_SEED, data: list[Transaction] | None = None) -> OodDetector:
         data = training_data(seed) if data is None else data
-        x = _matrix([request_vector(t.request) for t in data])
-        return cls(np.nanpercentile(x, 1, axis=0), np.nanpercentile(x, 99, axis=0))
+        x = _matrix([request_vector(t.request) for t in data])[:, OOD_FEATURES]
+        patterns = []
+        for columns in (np.array([0, 1]), np.array([0])):
+            rows = x[~np.isnan(x[:, columns]).any(axis=1)][:, columns]
+            mean = rows.mean(axis=0)
+            precision = np.linalg.pinv(np.atleast_2d(np.cov(rows, rowvar=False)))
+            delta = rows - mean
+            edge = float(np.sqrt(np.einsum("ij,jk,ik->i", delta, precision, delta).max()))
+            patterns.append(_Pattern(columns, mean, precision, edge))
+        return cls(tuple(patterns))
+
+    def distance(self, request: Mapping[str, Any]) -> tuple[float, float]:
+        """The request's Mahalanobis distance and the edge of the training data it is measured against."""
+        x = _matrix([request_vector(request)])[0, OOD_FEATURES]
+        present = np.flatnonzero(~np.isnan(x))
+        pattern = next(p for p in self.patterns if np.array_equal(p.columns, present))
+        return pattern.distance(x), pattern.edge
 
     def score(self, request: Mapping[str, Any]) -> float:
-        x = _matrix([request_vector(request)])[0]
-        width = np.maximum(self.high - self.low, 1e-9)
-        excess = np.maximum(self.low - x, 0.0) + np.maximum(x - self.high, 0.0)
-        worst = float(np.nanmax(excess / width, initial=0.0))
-        return round(1.0 - math.exp(-3.0 * worst), 4)
+        distance, edge = self.distance(request)
+        return round(1.0 - math.exp(-max(distance - edge, 0.0)), 4)

@@ -2,6 +2,8 @@
 
 Validation is strict on purpose: a service that guesses what ``"hour": "5"`` or ``"amount": NaN`` meant hides
 client bugs, and a chaos harness wants bad input to be a clean, visible 4xx, never a 5xx or a silent guess.
+For the same reason an optional field is either present with a real value or absent: ``"hour": null`` is
+refused, because a null is far more often a serialisation bug upstream than a deliberate "unknown".
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import enum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mlchaos.staging.data import FRAUD, LEGIT
 
@@ -43,6 +45,14 @@ class PredictRequest(BaseModel):
     merchant_risk: Probability | None = Field(None, description="Merchant risk score 0..1; optional.")
     is_foreign: bool | None = Field(None, description="Card used abroad; optional.")
 
+    @field_validator("hour", "merchant_risk", "is_foreign", mode="before")
+    @classmethod
+    def _absent_not_null(cls, value: object) -> object:
+        # Runs only on values that were sent: an omitted field keeps its None default without coming here.
+        if value is None:
+            raise ValueError("null is not accepted; omit the field if the value is unknown")
+        return value
+
 
 class PrimaryRequest(PredictRequest):
     """``POST /predict`` body of the primary model server: the transaction plus the entity's features."""
@@ -58,6 +68,15 @@ class PrimaryResponse(BaseModel):
 
     score: Probability = Field(description="Probability of fraud.")
     model: str = "primary"
+
+
+class ReviewReason(enum.StrEnum):
+    """Why an answer is flagged for human review / low-confidence handling."""
+
+    OOD = "ood"
+    """The input lies outside the training data (``ood_score >= ood_threshold``)."""
+    LOW_CONFIDENCE = "low_confidence"
+    """The answering tier's confidence is below ``review_confidence``."""
 
 
 class Skipped(BaseModel):
@@ -87,4 +106,12 @@ class PredictResponse(BaseModel):
         False,
         description="True if the gateway was at max_in_flight and answered from the cheapest tier at once "
         "instead of the full chain (also the X-Shed: 1 header).",
+    )
+    review: bool = Field(
+        False,
+        description="True if the answer should go to human review / low-confidence handling (also the "
+        "X-Review: 1 header); review_reason says why.",
+    )
+    review_reason: ReviewReason | None = Field(
+        None, description="'ood' or 'low_confidence'; null if not flagged."
     )

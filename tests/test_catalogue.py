@@ -41,6 +41,17 @@ def test_the_datasets_are_what_the_generator_writes() -> None:
     assert with_outliers == module.outlier_dataset_lines(2000, 1)
 
 
+def test_the_supplied_adversarial_samples_are_what_the_generator_writes() -> None:
+    spec = importlib.util.spec_from_file_location(
+        "make_samples", ROOT / "scripts" / "make-adversarial-samples.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    committed = (ROOT / "scenarios" / "data" / "adversarial-supplied.jsonl").read_text(encoding="utf-8")
+    assert committed.splitlines() == module.sample_lines(40, 4)
+
+
 def test_the_monthly_suite_runs_the_whole_catalogue() -> None:
     """`make demo` and the Helm chart's CronJob run this suite: a scenario missing from it is never run."""
     suite = load_suite(ROOT / "scenarios" / "suites" / "monthly.yaml")

@@ -16,6 +16,11 @@ exit 0 — or 1 if a task raised (say a template that failed to render mid-run):
 run that did not send what the scenario asked for must not pass. A SIGALRM backstop kills the process
 outright if stopping ever takes far longer than it may.
 
+ML input faults (corrupted, adversarial, shifted, out-of-distribution, metamorphic requests) are mixed into each
+user's bodies by :class:`~mlchaos.experiments.load.mix.InputMixer` on the load's own clock, so a fault window
+opens on time without the orchestrator reaching into this process; a mutated request is raw bytes with its own
+content type, and its tags (``input``, ``pair``, ``expected``) travel in the request's context to its row.
+
 One row per request is built in a ``request`` event listener, not with ``catch_response``: the listener gets
 the response, the exception, the wall-clock start and Locust's latency already computed, so recording costs a
 list and a JSON parse per request and no context manager.
@@ -49,8 +54,10 @@ from locust.contrib.fasthttp import LocustBadStatusCode
 from locust.env import Environment
 from pydantic import ValidationError
 
+from mlchaos.experiments.inputs.outgoing import JSON, Outgoing
 from mlchaos.experiments.load import wire
-from mlchaos.experiments.load.bodies import Body, BodyError, BodySource, body_source
+from mlchaos.experiments.load.bodies import BodyError, BodySource, body_source
+from mlchaos.experiments.load.mix import InputMixer
 from mlchaos.experiments.load.spec import LoadSpec
 
 EXIT_OK = 0
@@ -74,7 +81,19 @@ class Recorder:
         self._tier = wire.field_reader(spec.tier_field)
         self._confidence = wire.field_reader(spec.confidence_field)
         self._prediction = wire.field_reader(spec.prediction_field)
-        self._parse_body = wire.needs_body(spec.tier_field, spec.confidence_field, spec.prediction_field)
+        self._score = wire.field_reader(spec.score_field)
+        self._review = wire.field_reader(spec.review_field)
+        self._shed = wire.field_reader(spec.shed_field)
+        self._review_header = wire.field_reader("header:X-Review")
+        self._shed_header = wire.field_reader("header:X-Shed")
+        self._parse_body = wire.needs_body(
+            spec.tier_field,
+            spec.confidence_field,
+            spec.prediction_field,
+            spec.score_field,
+            spec.review_field,
+            spec.shed_field,
+        )
 
     def on_request(
         self,
@@ -86,7 +105,7 @@ class Recorder:
         **_kwargs: Any,
     ) -> None:
         status: int = response.status_code if response is not None else 0
-        tier = confidence = prediction = error = None
+        tier = confidence = prediction = error = score = flagged = shed = None
         if status:
             doc = None
             if self._parse_body and response.content:
@@ -98,8 +117,17 @@ class Recorder:
             tier = wire.as_text(self._tier(doc, headers))
             confidence = wire.as_float(self._confidence(doc, headers))
             prediction = wire.as_text(self._prediction(doc, headers))
+            score = wire.as_float(self._score(doc, headers))
+            flagged = wire.as_flag(self._review(doc, headers))
+            if flagged is None and self._review_header(doc, headers) is not None:
+                flagged = wire.as_flag(self._review_header(doc, headers))
+            shed = wire.as_flag(self._shed(doc, headers))
+            if not shed and self._shed_header(doc, headers) is not None:
+                shed = wire.as_flag(self._shed_header(doc, headers))
             if isinstance(exception, LocustBadStatusCode):
-                error = f"HTTP {status}"
+                # bad_input_handling wants every rejection to explain itself in a JSON object
+                json_error = isinstance(doc, dict) or not 400 <= status < 500
+                error = f"HTTP {status}" if json_error else f"HTTP {status}: body is not JSON"
             elif exception is not None:  # a status line arrived but the body did not
                 error = wire.describe(exception)
         else:
@@ -114,6 +142,12 @@ class Recorder:
                 prediction,
                 error,
                 context.get("label"),
+                context.get("input"),
+                context.get("pair"),
+                context.get("expected"),
+                score,
+                flagged,
+                shed,
             ]
         )
 
@@ -156,16 +190,24 @@ class Gate:
     """
 
     def __init__(self) -> None:
+        self.started = math.inf
         self.deadline = math.inf
         self.closed = False
+
+    def elapsed(self) -> float:
+        """Seconds since the load started (negative before): the clock input windows are placed on."""
+        return time.time() - self.started
 
     def is_open(self) -> bool:
         return not self.closed and time.time() < self.deadline
 
 
-def user_class(spec: LoadSpec, source: BodySource, gate: Gate) -> type[FastHttpUser]:
-    """A FastHttpUser posting the spec's bodies; each instance takes the next user index for its bodies."""
+def user_class(spec: LoadSpec, source: BodySource, mixer: InputMixer, gate: Gate) -> type[FastHttpUser]:
+    """A FastHttpUser posting the spec's bodies, with its input faults mixed in; each instance takes the next
+    user index for its bodies."""
     headers = {"Content-Type": "application/json", "Accept": "application/json", **spec.headers}
+    # a mutated content type replaces the JSON one; built once per type, not per request
+    headers_for: dict[str, dict[str, str]] = {}
     path = spec.path
     indices = itertools.count()
 
@@ -177,14 +219,27 @@ def user_class(spec: LoadSpec, source: BodySource, gate: Gate) -> type[FastHttpU
 
         def __init__(self, environment: Environment) -> None:
             super().__init__(environment)
-            self._bodies: Iterator[Body] = source.for_user(next(indices))
+            index = next(indices)
+            self._requests: Iterator[Outgoing] = mixer.for_user(index, source.for_user(index), gate.elapsed)
 
         @task
         def send(self) -> None:
             if not gate.is_open():
                 return  # not StopUser: a user that ends itself races Locust's own stopping of it
-            body, label = next(self._bodies)
-            self.client.request("POST", path, data=body, headers=headers, context={"label": label})  # type: ignore[arg-type]
+            out = next(self._requests)
+            context = {"label": out.label, "input": out.input, "pair": out.pair, "expected": out.expected}
+            self.client.request(
+                "POST",
+                path,
+                data=out.body,  # type: ignore[arg-type]
+                headers=headers if out.content_type == JSON else _headers(out.content_type),
+                context=context,
+            )
+
+    def _headers(content_type: str) -> dict[str, str]:
+        if content_type not in headers_for:
+            headers_for[content_type] = {**headers, "Content-Type": content_type}
+        return headers_for[content_type]
 
     return LoadUser
 
@@ -199,11 +254,13 @@ def _stop_on_eof(request_stop: Callable[[], None]) -> None:
     request_stop()
 
 
-def run(spec: LoadSpec, source: BodySource, out: BinaryIO, *, stop_on_stdin_eof: bool = False) -> int:
+def run(
+    spec: LoadSpec, source: BodySource, mixer: InputMixer, out: BinaryIO, *, stop_on_stdin_eof: bool = False
+) -> int:
     """Run the load to its end and stream the records; returns the process exit code."""
     gate = Gate()
     env = Environment(
-        user_classes=[user_class(spec, source, gate)],
+        user_classes=[user_class(spec, source, mixer, gate)],
         shape_class=StagedShape(spec) if spec.stages else None,
         host=spec.base_url.rstrip("/"),
         stop_timeout=spec.stop_grace_s,
@@ -224,7 +281,7 @@ def run(spec: LoadSpec, source: BodySource, out: BinaryIO, *, stop_on_stdin_eof:
         gevent.spawn(_stop_on_eof, request_stop)
     signal.setitimer(signal.ITIMER_REAL, spec.duration_s + spec.stop_grace_s + BACKSTOP_SLACK_S)
 
-    started = time.time()
+    started = gate.started = time.time()
     gate.deadline = started + spec.duration_s
     recorder.write(wire.encode_started(started))
     if spec.stages:
@@ -280,11 +337,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         spec = LoadSpec.model_validate_json(args.spec.read_bytes())
         source = body_source(spec)
+        mixer = InputMixer(spec)
     except (OSError, ValidationError, BodyError) as exc:
         print(f"mlchaos load child: invalid load spec {args.spec}: {exc}", file=sys.stderr)
         return EXIT_BAD_SPEC
     try:
-        return run(spec, source, out, stop_on_stdin_eof=args.stop_on_stdin_eof)
+        return run(spec, source, mixer, out, stop_on_stdin_eof=args.stop_on_stdin_eof)
     finally:
         out.close()
 

@@ -28,7 +28,22 @@ BatchCallback = Callable[[list[RequestRecord]], None]
 def _record(row: wire.Row) -> RequestRecord:
     """A wire row as a record; its strings interned, since a long run repeats the same few tiers, predictions,
     errors and labels millions of times and would otherwise hold a copy of each per record."""
-    start, latency_ms, status, tier, confidence, prediction, error, label = row
+    (
+        start,
+        latency_ms,
+        status,
+        tier,
+        confidence,
+        prediction,
+        error,
+        label,
+        tag,
+        pair,
+        expected,
+        score,
+        flagged,
+        shed,
+    ) = row
     return RequestRecord(
         start,
         latency_ms,
@@ -38,6 +53,12 @@ def _record(row: wire.Row) -> RequestRecord:
         prediction and intern(prediction),
         error and intern(error),
         label and intern(label),
+        tag and intern(tag),
+        pair,
+        expected and intern(expected),
+        score,
+        flagged,
+        shed,
     )
 
 

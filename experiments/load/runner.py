@@ -24,6 +24,7 @@ from types import TracebackType
 
 from mlchaos.experiments.load.bodies import BodyError, body_source
 from mlchaos.experiments.load.collector import BatchCallback, RecordCollector
+from mlchaos.experiments.load.mix import InputMixer
 from mlchaos.experiments.load.spec import LoadSpec
 from mlchaos.experiments.records import RequestRecord
 
@@ -81,6 +82,7 @@ class LoadRunner:
             raise LoadError("this LoadRunner was already started; create a new one for another run")
         try:
             body_source(self.spec)
+            InputMixer(self.spec)
         except BodyError as exc:
             raise LoadError(f"invalid load spec: {exc}") from exc
         # mkstemp: mode 0600, as spec.headers may carry tokens; removed as soon as the child has read it

@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from mlchaos.experiments.inputs.windows import InputWindow
+
 
 class RequestTemplate(BaseModel):
     """One request body the users may send; ``label`` is its true label when known (a canary)."""
@@ -53,6 +55,14 @@ class LoadSpec(BaseModel):
     tier_field: str = "tier"
     confidence_field: str = "confidence"
     prediction_field: str = "prediction"
+    score_field: str = Field("score", description="Where the target reports its fraud score (→ ``score``).")
+    review_field: str = Field(
+        "review",
+        description="Where the target flags an answer for review (→ ``flagged``; also ``X-Review: 1``).",
+    )
+    shed_field: str = Field(
+        "shed", description="Where the target says it shed a request (also ``X-Shed: 1``)."
+    )
     requests: tuple[RequestTemplate, ...] = Field(
         default=(), description="Bodies cycled through in order (dataset), each user from its own offset."
     )
@@ -70,6 +80,11 @@ class LoadSpec(BaseModel):
         default=(),
         description="Load shape: from each stage's at_s on, its users and spawn_rate replace the current "
         "ones. Before the first stage (and without stages) the run uses users/spawn_rate.",
+    )
+    inputs: tuple[InputWindow, ...] = Field(
+        default=(),
+        description="ML input faults: in each window, a share of the requests is replaced by corrupted, "
+        "adversarial, shifted, out-of-distribution or metamorphic ones (checked in this order).",
     )
     stop_grace_s: float = Field(
         2.0,

@@ -7,7 +7,8 @@ Wire format: UTF-8 JSON, one object per line, in this order::
     {"done": true, "sent": 12345}                          last line of a clean exit (duration, SIGTERM, ...)
 
 ``ROW`` is one request as a JSON array in :data:`COLUMNS` order (``REQUEST_SCHEMA``'s column order), e.g.
-``[1712345678.401203, 3.2140000000000004, 200, "primary", 0.9, "legit", null, "fraud"]``. Positional rows are
+``[1712345678.401203, 3.2140000000000004, 200, "primary", 0.9, "legit", null, "fraud", null, null, null,
+0.93, false, null]``. Positional rows are
 about half the size of objects, and a batch per flush means one ``write`` + ``flush`` per interval instead of
 one per request. ``started`` is also the start of ``duration_s``: no request starts after ``started +
 duration_s``. ``users`` is Locust's user count at flush time, so a load shape shows up in the recording.
@@ -25,7 +26,22 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-COLUMNS = ("start", "latency_ms", "status", "tier", "confidence", "prediction", "error", "label")
+COLUMNS = (
+    "start",
+    "latency_ms",
+    "status",
+    "tier",
+    "confidence",
+    "prediction",
+    "error",
+    "label",
+    "input",
+    "pair",
+    "expected",
+    "score",
+    "flagged",
+    "shed",
+)
 """Row order on the wire; equal to ``records.REQUEST_COLUMNS`` (a test keeps them equal)."""
 
 HEADER_PREFIX = "header:"
@@ -153,6 +169,17 @@ def as_float(value: Any) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return None
+
+
+def as_flag(value: Any) -> bool | None:
+    """A reported flag (``review``, ``shed``) as a bool: JSON booleans, and header values ``1``/``true``."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes")
+    if isinstance(value, int | float):
+        return bool(value)
+    return None
 
 
 def describe(exc: BaseException) -> str:

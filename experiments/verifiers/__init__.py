@@ -13,16 +13,22 @@ from typing import TYPE_CHECKING, Annotated, Any, Union
 from pydantic import Field
 
 from mlchaos.experiments.verifiers import (
+    adversarial_robustness,
     availability,
+    bad_input_handling,
     breaker,
     calibration,
+    clean_traffic_unharmed,
+    drift_detected_within,
     error_budget,
     fallback_engaged,
     fallback_order,
     latency,
     load_shedding,
+    metamorphic,
     mttd,
     mttr,
+    ood_routing,
     quality,
     steady_state_holds,
     tier_share,
@@ -51,6 +57,18 @@ VERIFIERS: dict[str, Verifier] = {
     "calibration": Verifier(calibration.Calibration, calibration.verify),
     "steady_state": Verifier(steady_state_holds.SteadyStateHolds, steady_state_holds.verify),
     "load_shedding": Verifier(load_shedding.LoadShedding, load_shedding.verify),
+    "bad_input_handling": Verifier(bad_input_handling.BadInputHandling, bad_input_handling.verify),
+    "clean_traffic_unharmed": Verifier(
+        clean_traffic_unharmed.CleanTrafficUnharmed, clean_traffic_unharmed.verify
+    ),
+    "adversarial_robustness": Verifier(
+        adversarial_robustness.AdversarialRobustness, adversarial_robustness.verify
+    ),
+    "ood_routing": Verifier(ood_routing.OodRouting, ood_routing.verify),
+    "drift_detected_within": Verifier(
+        drift_detected_within.DriftDetectedWithin, drift_detected_within.verify
+    ),
+    "metamorphic": Verifier(metamorphic.Metamorphic, metamorphic.verify),
 }
 
 if TYPE_CHECKING:

@@ -4,13 +4,18 @@ From the fault's injection (faults the system heals by itself, e.g. ``pod_kill``
 heal alone, e.g. a feature store that stays down) to the start of the first window of ``window`` consecutive
 seconds in which the scenario's steady state holds again. Undefined — and failed — if that never happens before
 the run ends. ``from`` overrides which reference point is used.
+
+With ``source: readiness`` (Kubernetes targets), "holds again" means instead that the probed ``workload`` has all its
+desired replicas ready (its ``workload:<kind>/<name>`` probe samples are ok) for ``window`` consecutive seconds —
+recovery as the cluster sees it, for workloads whose traffic mlchaos does not see.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+import pandas as pd
+from pydantic import Field, model_validator
 
 from mlchaos.experiments.durations import PositiveSeconds
 from mlchaos.experiments.verifiers.base import Recording, Verdict, VerifierSpec
@@ -26,6 +31,37 @@ class Mttr(VerifierSpec):
         3.0, description="How long the steady state must hold to count as recovered."
     )
     from_: Literal["auto", "inject", "revert"] = Field("auto", alias="from")
+    source: Literal["traffic", "readiness"] = Field(
+        "traffic",
+        description="What must hold again: the steady state of the traffic, or a workload's readiness.",
+    )
+    workload: str | None = Field(
+        None,
+        pattern=r"^(deployment|statefulset)/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description="For source: readiness — deployment/NAME or statefulset/NAME, listed in the target's workloads.",
+    )
+
+    @model_validator(mode="after")
+    def _readiness_names_a_workload(self) -> Mttr:
+        if self.source == "readiness" and self.workload is None:
+            raise ValueError("source 'readiness' needs 'workload': deployment/NAME or statefulset/NAME")
+        return self
+
+
+def first_ready_window(
+    probes: pd.DataFrame, check: str, since: float, until: float, window: float
+) -> float | None:
+    """Start of the first run of ok ``check`` samples after ``since`` that lasts ``window`` seconds, or None."""
+    samples = probes[(probes["check"] == check) & (probes["ts"] >= since) & (probes["ts"] <= until)]
+    streak_start: float | None = None
+    for ts, ok in zip(samples["ts"], samples["ok"], strict=True):
+        if not ok:
+            streak_start = None
+            continue
+        streak_start = ts if streak_start is None else streak_start
+        if ts - streak_start >= window:
+            return float(streak_start)
+    return None
 
 
 def verify(recording: Recording, spec: Mttr) -> Verdict:
@@ -41,6 +77,8 @@ def verify(recording: Recording, spec: Mttr) -> Verdict:
     since = fault.injected_at if reference == "inject" else fault.reverted_at
     if since is None:
         return Verdict("mttr", name, False, None, target, "s", f"fault '{spec.fault}' was never reverted")
+    if spec.source == "readiness":
+        return _from_readiness(recording, spec, name, target, reference, since)
     recovered = first_sustained_hold(steady_state, recording.requests, since, recording.ended_at, spec.window)
     if recovered is None:
         return Verdict(
@@ -60,3 +98,28 @@ def verify(recording: Recording, spec: Mttr) -> Verdict:
         f" — {'within' if passed else 'over'} {spec.max:g}s"
     )
     return Verdict("mttr", name, passed, mttr, target, "s", explanation, {"from": reference})
+
+
+def _from_readiness(
+    recording: Recording, spec: Mttr, name: str, target: str, reference: str, since: float
+) -> Verdict:
+    check = f"workload:{spec.workload}"
+    if not (recording.probes["check"] == check).any():
+        why = f"no readiness samples of {spec.workload}: list it under the kubernetes target's workloads"
+        return Verdict("mttr", name, False, None, target, "s", why)
+    recovered = first_ready_window(recording.probes, check, since, recording.ended_at, spec.window)
+    if recovered is None:
+        why = (
+            f"{spec.workload} never had all its replicas ready for {spec.window:g}s after the {reference} "
+            "before the run ended"
+        )
+        return Verdict("mttr", name, False, None, target, "s", why)
+    mttr = max(0.0, recovered - since)
+    passed = mttr <= spec.max
+    explanation = (
+        f"{spec.workload} had all its replicas ready again for {spec.window:g}s from {mttr:.2f}s after the "
+        f"{reference} — {'within' if passed else 'over'} {spec.max:g}s"
+    )
+    return Verdict(
+        "mttr", name, passed, mttr, target, "s", explanation, {"from": reference, "source": "readiness"}
+    )

@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> None:
         config,
         fallback=train_fallback(config.options.seed, data),
         ood=OodDetector.fit(config.options.seed, data),
+        training=data,
     )
     uvicorn.run(
         create_app(gateway),

@@ -1,10 +1,15 @@
 """The gateway's HTTP layer: ``POST /predict``, the three health checks and ``/metrics``.
 
 Bad input always gets a 4xx with ``{"error": ..., "detail": [...]}`` and never reaches the chain: 415 for a
-body that is not declared JSON, 413 for an oversized one, 400 for malformed JSON, 422 for JSON that fails
-validation (missing or extra fields, wrong types, NaN/Infinity, out-of-range values). Every 200 answer carries
-``prediction``, ``confidence``, ``score``, ``tier``, ``ood_score``, ``request_id`` and ``skipped``, plus the
-``X-Tier`` and ``X-Request-ID`` headers.
+body that is not declared JSON, 413 for one over 16 KiB, 400 for malformed, truncated or too deeply nested JSON
+(or not UTF-8), 422 for JSON that fails validation (missing, null, extra or renamed fields, wrong types,
+NaN/Infinity as literals or strings, out-of-range values, control characters in the entity id). Every 200
+answer carries ``prediction``, ``confidence``, ``score``, ``tier``, ``ood_score``, ``request_id``, ``skipped``,
+``shed``, ``review`` and ``review_reason``, plus the ``X-Tier`` and ``X-Request-ID`` headers (and ``X-Review:
+1`` when flagged for review, see ``review.py``). Valid requests that were answered feed the drift monitor.
+
+Under the ``no_input_validation`` broken variant the body is parsed as lenient JSON (``NaN`` accepted) and
+handed to the chain unchecked; whatever the models then raise becomes a 500 ``{"error": "internal error"}``.
 
 Load shedding comes right after validation (bad input stays a 4xx however busy the gateway is): at most
 ``max_in_flight`` requests go through the chain at once. One beyond it is answered at once, never queued and
@@ -16,6 +21,8 @@ decline) with ``"shed": true`` and ``X-Shed: 1``; ``reject`` gives 429 ``{"error
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import re
 import time
 import uuid
@@ -37,6 +44,8 @@ from mlchaos.staging.gateway.chain import Answer
 from mlchaos.staging.gateway.dependencies import DependencyError
 from mlchaos.staging.gateway.service import Gateway
 from mlchaos.staging.schemas import PredictRequest, PredictResponse, Tier
+
+log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES: Final = 16 * 1024
 INFERENCE_LATENCY_BUDGET_MS: Final = 200.0
@@ -79,7 +88,7 @@ async def _read_body(request: Request) -> bytes | None:
     return b"".join(chunks)
 
 
-async def _parse(request: Request, request_id: str) -> PredictRequest | JSONResponse:
+async def _parse(request: Request, request_id: str, validate: bool = True) -> PredictRequest | JSONResponse:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if not _JSON_TYPE.match(content_type):
         detail = [
@@ -94,7 +103,11 @@ async def _parse(request: Request, request_id: str) -> PredictRequest | JSONResp
     if body is None:
         detail = [{"loc": ["body"], "msg": f"at most {MAX_BODY_BYTES} bytes", "type": "too_large"}]
         return _error(413, "request body too large", detail, request_id)
+    if not validate:
+        return _unchecked(body, request_id)
     try:
+        # pydantic's own JSON parser: NaN/Infinity are not JSON, and nesting deeper than its recursion limit is
+        # a json_invalid error like any other (no RecursionError).
         return PredictRequest.model_validate_json(body)
     except ValidationError as exc:
         detail = _validation_detail(exc)
@@ -103,12 +116,24 @@ async def _parse(request: Request, request_id: str) -> PredictRequest | JSONResp
         return _error(422, "invalid request", detail, request_id)
 
 
+def _unchecked(body: bytes, request_id: str) -> PredictRequest | JSONResponse:
+    """The broken variant: parse leniently, check nothing. A body that is not an object raises a TypeError."""
+    try:
+        parsed = json.loads(body)  # Python's json accepts NaN and Infinity
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError alike
+        detail = [{"loc": ["body"], "msg": str(exc), "type": "json_invalid"}]
+        return _error(400, "malformed JSON", detail, request_id)
+    return PredictRequest.model_construct(**parsed)
+
+
 def _answer_response(
     answer: Answer, request_id: str, background: BackgroundTask | None = None
 ) -> JSONResponse:
     headers = {"X-Tier": answer.label.value, "X-Request-ID": request_id}
     if answer.shed:
         headers["X-Shed"] = "1"
+    if answer.review:
+        headers["X-Review"] = "1"
     return JSONResponse(_answer_body(answer, request_id), headers=headers, background=background)
 
 
@@ -122,6 +147,8 @@ def _answer_body(answer: Answer, request_id: str) -> dict[str, Any]:
         request_id=request_id,
         skipped=list(answer.skipped),
         shed=answer.shed,
+        review=answer.review,
+        review_reason=answer.review_reason,
     )
     return response.model_dump(mode="json")
 
@@ -156,6 +183,14 @@ def create_app(gateway: Gateway) -> FastAPI:
     metrics = gateway.metrics
     limit = gateway.limit
 
+    def answered(parsed: PredictRequest, answer: Answer, started: float) -> None:
+        """Count a 200 answer, and let the drift monitor see the (valid) request."""
+        metrics.observe_answer(answer.label, (s.tier for s in answer.skipped), time.perf_counter() - started)
+        metrics.observe_review(answer.review_reason)
+        metrics.observe_status(200)
+        if gateway.feed_drift_monitor:
+            gateway.drift.observe(parsed.model_dump(warnings=False))
+
     def shed(parsed: PredictRequest, request_id: str, started: float) -> JSONResponse:
         """A request beyond max_in_flight: answered here and now, without a remote call or an await."""
         reason = limit.describe()
@@ -168,8 +203,7 @@ def create_app(gateway: Gateway) -> FastAPI:
                 headers={"Retry-After": str(RETRY_AFTER_S), "X-Shed": "1", "X-Request-ID": request_id},
             )
         answer = gateway.chain.shed(parsed, reason)
-        metrics.observe_answer(answer.label, (s.tier for s in answer.skipped), time.perf_counter() - started)
-        metrics.observe_status(200)
+        answered(parsed, answer, started)
         return _answer_response(answer, request_id)  # nothing to cache: only primary answers are
 
     @app.exception_handler(StarletteHTTPException)
@@ -182,9 +216,20 @@ def create_app(gateway: Gateway) -> FastAPI:
 
     @app.post("/predict")
     async def predict(request: Request) -> Response:
+        try:
+            return await answer_or_refuse(request)
+        except Exception:
+            # A bug (only the no_input_validation variant has a known one): a 500, counted and logged here
+            # rather than raised, so the connection stays open for the client's next (good) request. The
+            # message stays generic: a traceback's details are for the log, not for the client.
+            log.exception("POST /predict failed")
+            metrics.observe_status(500)
+            return _error(500, "internal error", [])
+
+    async def answer_or_refuse(request: Request) -> Response:
         started = time.perf_counter()
         request_id = _request_id(request)
-        parsed = await _parse(request, request_id)
+        parsed = await _parse(request, request_id, validate=gateway.validate_input)
         if isinstance(parsed, JSONResponse):
             metrics.observe_status(parsed.status_code)
             return parsed
@@ -196,12 +241,12 @@ def create_app(gateway: Gateway) -> FastAPI:
             answer = await gateway.chain.answer(parsed)
         finally:
             limit.leave()
-        metrics.observe_answer(answer.label, (s.tier for s in answer.skipped), time.perf_counter() - started)
-        metrics.observe_status(200)
         # Written after the response is sent: the cache never adds latency to an answer.
-        return _answer_response(
+        response = _answer_response(
             answer, request_id, BackgroundTask(gateway.chain.remember, parsed.entity_id, answer)
         )
+        answered(parsed, answer, started)
+        return response
 
     @app.get("/health/live")
     async def live() -> dict[str, str]:
@@ -259,6 +304,7 @@ def create_app(gateway: Gateway) -> FastAPI:
 
     @app.get("/metrics")
     async def prometheus() -> Response:
+        gateway.drift.refresh()  # scores as of now, even if no request came since the last recomputation
         return Response(metrics.render(gateway.breakers.all()), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -6,6 +6,9 @@
     cache     last good (primary) answer for this entity (Redis via the cache proxy)
     static    a constant: the prior, "legit" with the base rate's confidence
 
+Routing and review (see ``review.py``): an out-of-distribution request skips the learned tiers (primary,
+fallback) and gets a confidence-capped answer flagged ``review``; a low-confidence answer is flagged too.
+
 The static tier cannot fail, so the chain always answers. Each remote call goes through its dependency's
 circuit breaker; an open breaker skips the tier at once. Tiers that could not answer are listed, with the
 reason, in the answer's ``skipped`` so a degraded response explains itself. A request the gateway sheds (it is
@@ -28,6 +31,7 @@ from mlchaos.staging.gateway.dependencies import (
     FeatureStore,
     PrimaryModelClient,
 )
+from mlchaos.staging.gateway.review import ReviewPolicy
 from mlchaos.staging.models import (
     FallbackModel,
     OodDetector,
@@ -37,7 +41,7 @@ from mlchaos.staging.models import (
     rules_score,
 )
 from mlchaos.staging.options import StackFlag
-from mlchaos.staging.schemas import PredictRequest, Skipped, Tier
+from mlchaos.staging.schemas import PredictRequest, ReviewReason, Skipped, Tier
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +75,16 @@ class Answer:
     """The tier the gateway claims (response, header, metrics); differs only under static_labelled_primary."""
     shed: bool = False
     """Answered by :meth:`FallbackChain.shed`, not the full chain: the gateway was at max_in_flight."""
+    review_reason: ReviewReason | None = None
+    """Why the answer should go to human review; None if it need not."""
 
     @property
     def label(self) -> Tier:
         return self.reported_tier or self.tier
+
+    @property
+    def review(self) -> bool:
+        return self.review_reason is not None
 
 
 @dataclass(frozen=True)
@@ -110,6 +120,7 @@ class FallbackChain:
         fallback: FallbackModel,
         ood: OodDetector,
         breakers: Breakers,
+        review: ReviewPolicy | None = None,
         flags: frozenset[StackFlag] = frozenset(),
     ) -> None:
         self._feature_store = feature_store
@@ -118,6 +129,7 @@ class FallbackChain:
         self._fallback = fallback
         self._ood = ood
         self._breakers = breakers
+        self._review = review or ReviewPolicy()
         self._flags = flags
         self._tiers: tuple[tuple[Tier, Callable[[_Query], Awaitable[Answer]]], ...] = (
             (Tier.PRIMARY, self._primary_tier),
@@ -127,11 +139,20 @@ class FallbackChain:
         )
 
     async def answer(self, request: PredictRequest) -> Answer:
-        """The best answer any tier can give right now. Never raises (short of cancellation)."""
-        fields = request.model_dump()
+        """The best answer any tier may give right now, flagged for review where needed.
+
+        Never raises for a validated request (short of cancellation). An unvalidated one (the
+        ``no_input_validation`` broken variant) may raise :class:`~mlchaos.staging.models.FeatureError` or
+        worse from the feature computation, before any tier is asked.
+        """
+        fields = request.model_dump(warnings=False)
         query = _Query(request, fields, self._ood.score(fields))
         skipped: list[Skipped] = []
         for tier, attempt in self._tiers:
+            refusal = self._review.skip_reason(tier, query.ood_score)
+            if refusal is not None:
+                skipped.append(Skipped(tier=tier, reason=refusal))
+                continue
             try:
                 answer = await attempt(query)
             except _EXPECTED as exc:
@@ -140,8 +161,8 @@ class FallbackChain:
                 log.exception("tier %s failed unexpectedly", tier)
                 skipped.append(Skipped(tier=tier, reason=f"unexpected {type(exc).__name__}: {exc}"))
             else:
-                return replace(answer, ood_score=query.ood_score, skipped=tuple(skipped))
-        return replace(self._static(), ood_score=query.ood_score, skipped=tuple(skipped))
+                return self._review.review(replace(answer, ood_score=query.ood_score, skipped=tuple(skipped)))
+        return self._review.review(replace(self._static(), ood_score=query.ood_score, skipped=tuple(skipped)))
 
     def shed(self, request: PredictRequest, reason: str) -> Answer:
         """The answer for a request the gateway sheds: the rules tier, else static, and nothing else.
@@ -151,7 +172,7 @@ class FallbackChain:
         overload every millisecond of the one event loop counts. The tiers not tried are listed in ``skipped``
         with ``reason``, so the answer explains itself like any degraded one.
         """
-        fields = request.model_dump()
+        fields = request.model_dump(warnings=False)
         ood_score = self._ood.score(fields)
         skipped = [Skipped(tier=Tier.PRIMARY, reason=reason), Skipped(tier=Tier.FALLBACK, reason=reason)]
         try:
@@ -159,7 +180,7 @@ class FallbackChain:
         except RuleDeclinedError as exc:
             skipped += [Skipped(tier=Tier.RULES, reason=str(exc)), Skipped(tier=Tier.CACHE, reason=reason)]
             answer = self._static()
-        return replace(answer, ood_score=ood_score, skipped=tuple(skipped), shed=True)
+        return self._review.review(replace(answer, ood_score=ood_score, skipped=tuple(skipped), shed=True))
 
     async def remember(self, entity_id: str, answer: Answer) -> None:
         """Keep a primary answer for the cache tier. Best effort: runs after the response went out, and a

@@ -156,7 +156,9 @@ class PrimaryModelClient:
         )
 
     async def score(self, request: Mapping[str, Any], store: StoreFeatures) -> float:
-        body = {**request, **asdict(store)}
+        # An absent optional field is omitted, never sent as null (which the model server refuses).
+        sent = {name: value for name, value in request.items() if value is not None}
+        body = {**sent, **asdict(store)}
         response = await _bounded(self.name, self.timeout_s, self._client.post("/predict", json=body))
         if response.status_code != 200:
             raise DependencyError(f"{self.name}: HTTP {response.status_code}: {response.text[:200]}")

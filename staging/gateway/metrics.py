@@ -10,6 +10,10 @@ Exposed at ``GET /metrics``::
     mlchaos_gateway_breaker_transitions_total{dependency,from_state,to_state}
     mlchaos_gateway_shed_total{mode}                    requests beyond max_in_flight, by shed_mode
     mlchaos_gateway_in_flight                           requests in the fallback chain right now
+    mlchaos_gateway_review_total{reason}                answers flagged for review: ood, low_confidence
+    mlchaos_gateway_drift_score{feature}                drift monitor: KS distance x sqrt(n) vs training data
+    mlchaos_gateway_drift_alarm                         1 while any feature's drift score is over the threshold
+    mlchaos_gateway_drift_alarms_total                  alarm onsets (seen even if an alarm ends between scrapes)
 
 Every label combination that can occur is created at start, so a series exists (at 0) before its first event
 and ``rate()``/``increase()`` see the first increment.
@@ -23,8 +27,9 @@ from typing import Final
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from mlchaos.staging.gateway.breaker import BreakerState, CircuitBreaker
+from mlchaos.staging.gateway.drift import DRIFT_FEATURES, DriftState
 from mlchaos.staging.options import SHED_MODES, ShedMode
-from mlchaos.staging.schemas import Tier
+from mlchaos.staging.schemas import ReviewReason, Tier
 
 LATENCY_BUCKETS_S: Final = (
     0.001,
@@ -43,7 +48,7 @@ LATENCY_BUCKETS_S: Final = (
     10.0,
     30.0,
 )
-STATUSES: Final = ("200", "400", "413", "415", "422", "429")
+STATUSES: Final = ("200", "400", "413", "415", "422", "429", "500")
 
 
 class GatewayMetrics:
@@ -94,6 +99,33 @@ class GatewayMetrics:
             "Requests of POST /predict in the fallback chain right now (shed ones never enter it).",
             registry=self.registry,
         )
+        self.review = Counter(
+            "mlchaos_gateway_review",
+            "Answers of POST /predict flagged for review, by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.drift_score = Gauge(
+            "mlchaos_gateway_drift_score",
+            "Drift of recent valid requests from the training data per feature: Kolmogorov-Smirnov distance "
+            "x sqrt(window size); 0 until the window holds min_samples values.",
+            ["feature"],
+            registry=self.registry,
+        )
+        self.drift_alarm = Gauge(
+            "mlchaos_gateway_drift_alarm",
+            "1 while any feature's drift score is above the alarm threshold, else 0.",
+            registry=self.registry,
+        )
+        self.drift_alarms = Counter(
+            "mlchaos_gateway_drift_alarms",
+            "Drift alarm onsets (0 -> 1 transitions of mlchaos_gateway_drift_alarm).",
+            registry=self.registry,
+        )
+        for reason in ReviewReason:
+            self.review.labels(reason=reason.value)
+        for feature in DRIFT_FEATURES:
+            self.drift_score.labels(feature=feature)
         for mode in SHED_MODES:
             self.shed.labels(mode=mode)
         for tier in Tier:
@@ -114,6 +146,18 @@ class GatewayMetrics:
         self.latency.labels(tier=tier.value).observe(seconds)
         for skipped_tier in skipped:
             self.skipped.labels(tier=skipped_tier.value).inc()
+
+    def observe_review(self, reason: ReviewReason | None) -> None:
+        if reason is not None:
+            self.review.labels(reason=reason.value).inc()
+
+    def show_drift(self, state: DriftState, onset: bool) -> None:
+        """An ``on_update`` for :class:`~mlchaos.staging.gateway.drift.DriftMonitor`."""
+        for feature, score in state.scores.items():
+            self.drift_score.labels(feature=feature).set(score)
+        self.drift_alarm.set(1.0 if state.alarm else 0.0)
+        if onset:
+            self.drift_alarms.inc()
 
     def observe_status(self, status: int) -> None:
         self.responses.labels(status=str(status)).inc()

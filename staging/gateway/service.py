@@ -6,11 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mlchaos.staging.config import HOST, StackConfig
+from mlchaos.staging.data import Transaction, training_data
 from mlchaos.staging.gateway.admission import InFlightLimit
 from mlchaos.staging.gateway.breaker import CircuitBreaker, Clock
 from mlchaos.staging.gateway.chain import Breakers, FallbackChain
 from mlchaos.staging.gateway.dependencies import AnswerCache, FeatureStore, PrimaryModelClient, redis_client
+from mlchaos.staging.gateway.drift import DriftMonitor
 from mlchaos.staging.gateway.metrics import GatewayMetrics
+from mlchaos.staging.gateway.review import ReviewPolicy
 from mlchaos.staging.models import FallbackModel, OodDetector, train_fallback
 from mlchaos.staging.options import ShedMode, StackFlag, StackOptions
 
@@ -30,6 +33,11 @@ class Gateway:
     """Requests in the chain at once (max_in_flight); not enforced under no_load_shedding."""
     shed_mode: ShedMode
     """What a request beyond the limit gets: a rules/static answer (degrade) or 429 (reject)."""
+    drift: DriftMonitor
+    validate_input: bool = True
+    """False under no_input_validation: bodies reach the chain as parsed, unchecked."""
+    feed_drift_monitor: bool = True
+    """False under no_drift_monitor: the monitor exists (its metrics read 0) but never sees a request."""
 
     async def close(self) -> None:
         await self.feature_store.close()
@@ -42,9 +50,14 @@ def build_gateway(
     *,
     fallback: FallbackModel | None = None,
     ood: OodDetector | None = None,
+    training: list[Transaction] | None = None,
     clock: Clock | None = None,
 ) -> Gateway:
-    """Wire a gateway. Nothing connects yet: clients connect on first use, and reconnect on their own."""
+    """Wire a gateway. Nothing connects yet: clients connect on first use, and reconnect on their own.
+
+    ``training`` is the data the models were trained on (generated from the seed if not given): the drift
+    monitor compares traffic with it.
+    """
     options: StackOptions = config.options
     flags = frozenset(options.flags)
     metrics = GatewayMetrics(dependencies=("feature_store", "primary_model", "cache"))
@@ -81,7 +94,14 @@ def build_gateway(
         fallback=fallback or train_fallback(options.seed),
         ood=ood or OodDetector.fit(options.seed),
         breakers=breakers,
+        review=ReviewPolicy(options.review, enabled=StackFlag.NO_OOD_ROUTING not in flags),
         flags=flags,
+    )
+    drift = DriftMonitor(
+        training if training is not None else training_data(options.seed),
+        options.drift,
+        clock=clock,
+        on_update=metrics.show_drift,
     )
     return Gateway(
         chain=chain,
@@ -96,4 +116,7 @@ def build_gateway(
             on_change=metrics.show_in_flight,
         ),
         shed_mode=options.shed_mode,
+        drift=drift,
+        validate_input=StackFlag.NO_INPUT_VALIDATION not in flags,
+        feed_drift_monitor=StackFlag.NO_DRIFT_MONITOR not in flags,
     )

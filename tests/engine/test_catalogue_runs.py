@@ -39,10 +39,14 @@ BROKEN = [
     ("no_feature_store_timeout", "feature-store-latency", {"latency", "fallback_engaged"}),
     ("static_labelled_primary", "cascading-outage", {"tier_share", "fallback_order"}),
     ("no_load_shedding", "traffic-spike", {"load_shedding"}),
+    ("no_input_validation", "corrupted-inputs", {"bad_input_handling"}),
+    ("no_ood_routing", "distribution-shift", {"ood_routing"}),
+    ("no_ood_routing", "adversarial-samples", {"adversarial_robustness"}),
+    ("no_drift_monitor", "distribution-shift", {"drift_detected_within"}),
 ]
 
 
-@pytest.mark.parametrize(("flag", "scenario", "must_fail"), BROKEN, ids=[b[0] for b in BROKEN])
+@pytest.mark.parametrize(("flag", "scenario", "must_fail"), BROKEN, ids=[f"{b[0]}-{b[1]}" for b in BROKEN])
 def test_a_broken_variant_fails_with_the_right_verifier_named(
     tmp_path: Path, flag: str, scenario: str, must_fail: set[str]
 ) -> None:

@@ -8,85 +8,22 @@ mid-run and read its own count of what it received — the ground truth records 
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from load_fakes import DATASET, FakeTarget, QuietServer, handler_for
 
 from mlchaos.experiments.load.runner import LoadRunner
-from mlchaos.experiments.load.spec import LoadSpec, RequestTemplate
-
-OK_BODY = json.dumps({"tier": "primary", "confidence": 0.9, "prediction": "legit"}).encode()
-
-
-@dataclass
-class FakeTarget:
-    """What the server does next (``mode``) and what it has seen (``bodies``)."""
-
-    url: str = ""
-    mode: str = "ok"
-    """``ok``: 200 + prediction; ``error``: 500; ``close``: drop the connection unanswered; ``slow``: answer
-    after ``delay_s``."""
-    delay_s: float = 1.0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    bodies: list[Any] = field(default_factory=list)
-
-    @property
-    def count(self) -> int:
-        with self.lock:
-            return len(self.bodies)
-
-    def reset(self) -> None:
-        with self.lock:
-            self.mode, self.delay_s = "ok", 1.0
-            self.bodies.clear()
-
-
-def _handler(target: FakeTarget) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive, as a real gateway
-
-        def do_POST(self) -> None:
-            raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            with target.lock:
-                target.bodies.append(json.loads(raw))
-                mode, delay_s = target.mode, target.delay_s
-            if mode == "close":
-                self.close_connection = True
-                return
-            if mode == "slow":
-                time.sleep(delay_s)
-            status, body = (500, b'{"error": "boom"}') if mode == "error" else (200, OK_BODY)
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("X-Tier", "fallback")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    return Handler
-
-
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # clients killed mid-request (the point of several tests) are not server errors
+from mlchaos.experiments.load.spec import LoadSpec
 
 
 @pytest.fixture(scope="session")
 def _server() -> Iterator[FakeTarget]:
     target = FakeTarget()
-    server = _QuietServer(("127.0.0.1", 0), _handler(target))
+    server = QuietServer(("127.0.0.1", 0), handler_for(target))
     target.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
@@ -109,9 +46,6 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
     return port
-
-
-DATASET = tuple(RequestTemplate(body={"id": i, "amount": 10 * i}, label=f"L{i}") for i in range(5))
 
 
 def _make_spec(base_url: str, **overrides: Any) -> LoadSpec:

@@ -9,7 +9,22 @@ from mlchaos.experiments.load import wire
 from mlchaos.experiments.load.collector import RecordCollector
 from mlchaos.experiments.records import RequestRecord
 
-ROW: list[Any] = [2.0, 1.5, 200, "primary", 0.9, "legit", None, "legit"]
+ROW: list[Any] = [
+    2.0,
+    1.5,
+    200,
+    "primary",
+    0.9,
+    "legit",
+    None,
+    "legit",
+    "corrupt:nan",
+    "f/1",
+    None,
+    0.2,
+    True,
+    False,
+]
 
 
 def feed(collector: RecordCollector, stdout: bytes, stderr: bytes = b"") -> None:

@@ -365,4 +365,6 @@ def test_a_target_file_reports_its_problems(write: Write) -> None:
 def test_a_target_file_with_an_unknown_kind(write: Write) -> None:
     target, problems = load_target(write("kind: docker\n", "target.yaml"))
     assert target is None
-    assert lines_and_texts(problems) == [(1, "kind: unknown kind 'docker'; known: embedded, external")]
+    assert lines_and_texts(problems) == [
+        (1, "kind: unknown kind 'docker'; known: embedded, external, kubernetes")
+    ]

@@ -6,12 +6,15 @@ The healthy counterparts of these checks are in test_staging_gateway.py (same fa
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
 from staging_helpers import ABSURD_AMOUNT, HEALTHY_BODY, Gateway, Toxiproxy, burst, running_stack
 
 from mlchaos.staging import PROXIES, BreakerOptions, StackFlag, StackOptions
+from mlchaos.staging.data import sample_requests
+from mlchaos.staging.options import DriftOptions, ReviewOptions
 
 pytestmark = pytest.mark.stack
 
@@ -95,7 +98,9 @@ def test_static_labelled_primary_lies_about_the_tier() -> None:
         answer = response.json()
         assert response.status_code == 200
         assert answer["tier"] == response.headers["X-Tier"] == "primary"  # the lie
-        assert (answer["prediction"], answer["score"]) == ("legit", 0.2)  # the static default's answer
+        # The static default's answer, its confidence capped because the input is out of distribution.
+        assert (answer["prediction"], answer["confidence"]) == ("legit", ReviewOptions().ood_max_confidence)
+        assert answer["review_reason"] == "ood"
         assert [s["tier"] for s in answer["skipped"]] == ["primary", "fallback", "rules", "cache"]
         assert gateway.sample("mlchaos_gateway_requests_total", tier="primary") == primary_before + 1
         assert gateway.sample("mlchaos_gateway_requests_total", tier="static") == 0
@@ -119,3 +124,75 @@ def test_no_load_shedding_lets_a_burst_pile_up_on_the_slow_primary() -> None:
         assert gateway.sample("mlchaos_gateway_shed_total", mode="degrade") == 0
         assert gateway.sample("mlchaos_gateway_shed_total", mode="reject") == 0
         assert gateway.sample("mlchaos_gateway_in_flight") == 0
+
+
+# -- the input-fault defenses, broken: one stack with all three flags (they do not interact) ----------
+
+INPUT_FLAGS = (StackFlag.NO_INPUT_VALIDATION, StackFlag.NO_OOD_ROUTING, StackFlag.NO_DRIFT_MONITOR)
+SMALL_DRIFT = DriftOptions(window=100, min_samples=50, interval_s=0.05)
+
+
+@pytest.fixture(scope="module")
+def unguarded() -> Iterator[Gateway]:
+    with (
+        running_stack(StackOptions(flags=INPUT_FLAGS, drift=SMALL_DRIFT)) as stack,
+        Gateway(stack.gateway_url) as gateway,
+    ):
+        yield gateway
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"entity_id": "u0001", "amount": NaN, "merchant_risk": 0.2}',
+        b'{"entity_id": "u0001", "amount": null, "merchant_risk": 0.2}',
+        b'{"entity_id": "u0001", "amount": "42.5", "merchant_risk": 0.2}',
+        b'{"entity_id": "u0001", "amount": 42.5, "merchant_risk": Infinity}',
+        b'{"entity_id": "u0001"}',
+        b"[1, 2]",
+    ],
+    ids=["NaN", "null", "wrong type", "Infinity", "missing amount", "array"],
+)
+def test_no_input_validation_lets_bad_input_reach_the_models_and_fail_with_500(
+    unguarded: Gateway, raw: bytes
+) -> None:
+    before = unguarded.sample("mlchaos_gateway_responses_total", status="500")
+    response = unguarded.client.post("/predict", content=raw, headers={"Content-Type": "application/json"})
+    assert response.status_code == 500
+    assert response.json() == {"error": "internal error", "detail": []}
+    assert unguarded.sample("mlchaos_gateway_responses_total", status="500") == before + 1
+    # Only the bad request failed: the service is live and serves good ones.
+    assert unguarded.client.get("/health/live").status_code == 200
+    assert unguarded.tier() == "primary"
+
+
+def test_no_input_validation_still_checks_content_type_and_size(unguarded: Gateway) -> None:
+    headers = {"Content-Type": "text/plain"}
+    assert unguarded.client.post("/predict", content=b"{}", headers=headers).status_code == 415
+    assert unguarded.predict(note="x" * 100_000).status_code == 413
+    malformed = unguarded.client.post(
+        "/predict", content=b'{"amount": ', headers={"Content-Type": "application/json"}
+    )
+    assert malformed.status_code == 400
+
+
+def test_no_ood_routing_serves_garbage_from_the_primary_with_high_confidence(unguarded: Gateway) -> None:
+    response = unguarded.predict(amount=ABSURD_AMOUNT)
+    answer = response.json()
+    assert response.status_code == 200
+    assert answer["ood_score"] == 1.0  # the gateway knows, and serves it anyway
+    assert answer["tier"] == "primary" and answer["confidence"] >= 0.9
+    assert answer["review"] is False and answer["review_reason"] is None
+    assert "X-Review" not in response.headers
+    borderline = [unguarded.answer(body) for body, _ in sample_requests(100, seed=41)]
+    assert any(a["confidence"] < ReviewOptions().review_confidence for a in borderline)
+    assert not any(a["review"] for a in borderline)  # low confidence goes unflagged too
+
+
+def test_no_drift_monitor_never_alarms(unguarded: Gateway) -> None:
+    for body, _ in sample_requests(3 * SMALL_DRIFT.window, seed=5):
+        assert unguarded.predict(body, amount=body["amount"] * 5).status_code == 200  # every request shifted
+    metrics = unguarded.metrics()
+    assert metrics[("mlchaos_gateway_drift_alarm", frozenset())] == 0
+    assert metrics[("mlchaos_gateway_drift_alarms_total", frozenset())] == 0
+    assert metrics[("mlchaos_gateway_drift_score", frozenset({("feature", "amount")}))] == 0

@@ -250,7 +250,7 @@ def test_breaker_opens_after_threshold_and_closes_after_recovery(
 def test_lower_tiers_rules_cache_and_static(
     stack: StackEndpoints, gateway: Gateway, toxiproxy: Toxiproxy
 ) -> None:
-    """Out-of-distribution input makes the fallback decline; without merchant_risk the rules decline too."""
+    """Out-of-distribution input is kept from the learned tiers; without merchant_risk the rules decline too."""
     remembered = gateway.answer(entity_id="u0007")
     assert remembered["tier"] == "primary"
     with redis.Redis.from_url(stack.redis_url) as direct:  # cached after the response went out
@@ -261,13 +261,16 @@ def test_lower_tiers_rules_cache_and_static(
         rules = gateway.answer(absurd)
         assert rules["tier"] == "rules" and rules["ood_score"] > 0.9
         assert [s["tier"] for s in rules["skipped"]] == ["primary", "fallback"]
+        assert all("out of distribution" in s["reason"] for s in rules["skipped"])
         cached = gateway.answer(no_risk, entity_id="u0007")
         assert cached["tier"] == "cache"
         assert cached["prediction"] == remembered["prediction"]
         assert 0.5 <= cached["confidence"] <= remembered["confidence"]
         static = gateway.answer(no_risk, entity_id="u0999")  # never answered before: nothing cached
         assert static["tier"] == "static"
-        assert (static["prediction"], static["score"]) == ("legit", 0.2)
+        # The static default (legit, score 0.2), its confidence capped: the input is out of distribution.
+        assert (static["prediction"], static["score"]) == ("legit", 0.4)
+        assert static["review"] is True and static["review_reason"] == "ood"
         assert [s["tier"] for s in static["skipped"]] == ["primary", "fallback", "rules", "cache"]
         with toxiproxy.disabled(PROXIES["cache"]):
             assert gateway.tier(no_risk, entity_id="u0007") == "static"

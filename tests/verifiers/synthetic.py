@@ -13,6 +13,19 @@ from mlchaos.experiments.verifiers.base import FaultWindow, Phase, PhaseWindow, 
 from mlchaos.experiments.verifiers.steady_state import SteadyState
 
 T0 = 1_700_000_000.0
+OPTIONAL_COLUMNS = (
+    "confidence",
+    "prediction",
+    "error",
+    "label",
+    "input",
+    "pair",
+    "expected",
+    "score",
+    "flagged",
+    "shed",
+)
+"""Request columns that are ``None`` unless a test sets them (see RequestRecord)."""
 HYPOTHESIS = SteadyState(window=10, min_availability=0.99, min_tier_share={"primary": 0.95}, max_p99_ms=200)
 
 
@@ -23,7 +36,7 @@ def timeline(
     times = np.arange(0.0, end_s, 1.0 / rate_hz)
     rows = [(T0 + t, *serve(t)) for t in times]
     frame = pd.DataFrame(rows, columns=["start", "status", "tier", "latency_ms"])
-    for column in ("confidence", "prediction", "error", "label"):
+    for column in OPTIONAL_COLUMNS:
         frame[column] = None
     return frame
 
@@ -77,7 +90,7 @@ def requests_frame(
     """A request table built column-wise (times in seconds after T0), for streams too big for :func:`timeline`."""
     frame = pd.DataFrame({"start": T0 + np.asarray(start_s, dtype=float)})
     frame["status"], frame["tier"], frame["latency_ms"] = status, tier, latency_ms
-    for column in ("confidence", "prediction", "error", "label"):
+    for column in OPTIONAL_COLUMNS:
         frame[column] = optional.get(column)
     return frame
 
@@ -149,3 +162,57 @@ def canaries(
     return requests_frame(
         at_s + np.arange(n) * 0.001, tier=tier, confidence=confidence, prediction=prediction, label=label
     )
+
+
+def input_fault(
+    fault_id: str, kind: str, injected_s: float = 10.0, reverted_s: float | None = 20.0
+) -> FaultWindow:
+    """The window of an ML input fault (``corrupted_inputs``, ``distribution_shift``, ...)."""
+    return FaultWindow(
+        fault_id, kind, T0 + injected_s, None if reverted_s is None else T0 + reverted_s, False
+    )
+
+
+def tagged_requests(start_s: Sequence[float], tags: Sequence[str | None], **columns: object) -> pd.DataFrame:
+    """Requests at ``start_s`` tagged ``tags`` (``None`` = clean); other columns as in :func:`requests_frame`
+    (a sequence per column, or one value for all)."""
+    arrays = {
+        name: np.array(value, dtype=object) if isinstance(value, list | tuple) else value
+        for name, value in columns.items()
+    }
+    return requests_frame(start_s, input=np.array(tags, dtype=object), **arrays)  # type: ignore[arg-type]
+
+
+def health_probes(
+    check: str, *, end_s: float = 60.0, every_s: float = 0.25, down: tuple[float, float] | None = None
+) -> pd.DataFrame:
+    """What the prober records of a health endpoint (``live``, ``ready``): 200 throughout, 503 within ``down``."""
+    rows = []
+    for ts in np.arange(0.0, end_s, every_s):
+        failing = down is not None and down[0] <= ts < down[1]
+        rows.append((T0 + float(ts), check, not failing, "503" if failing else "200", 1.0, None, None))
+    return pd.DataFrame(rows, columns=PROBE_SCHEMA.names)
+
+
+def drift_probes(
+    alarm: Sequence[tuple[float, float]],
+    *,
+    end_s: float = 60.0,
+    every_s: float = 0.5,
+    onsets_before: float = 0.0,
+    gauge: bool = True,
+    counter: bool = True,
+) -> pd.DataFrame:
+    """What the prober records of a drift monitor whose alarm is raised during each ``(start, end)`` of ``alarm``
+    (seconds after T0): the gauge ``drift:alarm`` and the onset counter ``drift:alarms_total``."""
+    rows = []
+    for ts in np.arange(0.0, end_s, every_s):
+        on = any(start <= ts < end for start, end in alarm)
+        onsets = onsets_before + sum(1 for start, _ in alarm if start <= ts)
+        if gauge:
+            rows.append(
+                (T0 + float(ts), "drift:alarm", not on, "1" if on else "0", 1.0, None, 1.0 if on else 0.0)
+            )
+        if counter:
+            rows.append((T0 + float(ts), "drift:alarms_total", True, None, 1.0, None, float(onsets)))
+    return pd.DataFrame(rows, columns=PROBE_SCHEMA.names)

@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
-from synthetic import breaker_probes, fault, recording, requests_frame
+from synthetic import (
+    breaker_probes,
+    drift_probes,
+    fault,
+    health_probes,
+    input_fault,
+    recording,
+    requests_frame,
+)
 
 from mlchaos.experiments.verifiers import VERIFIERS, run_verifier
 from mlchaos.experiments.verifiers.base import Phase
@@ -24,7 +33,24 @@ SPECS: list[dict[str, object]] = [
     {"type": "quality", "min_accuracy": 0.8},
     {"type": "steady_state"},
     {"type": "tier_share", "tiers": ["primary", "fallback"], "min": 0.95},
+    {"type": "bad_input_handling"},
+    {"type": "clean_traffic_unharmed"},
+    {"type": "adversarial_robustness", "max_flip_rate": 0.1, "min_flagged": 0.5},
+    {"type": "ood_routing", "max_confidence": 0.6},
+    {"type": "drift_detected_within", "fault": "shift", "within": 10},
+    {"type": "metamorphic"},
 ]
+TAGS = np.array(
+    [
+        None,
+        "corrupt:nan",
+        "corrupt:truncated_json",
+        "ood:garbage",
+        "adversarial:boundary",
+        "metamorphic:key_order",
+    ],
+    dtype=object,
+)
 
 
 @pytest.mark.timeout(60)
@@ -43,10 +69,16 @@ def test_every_verifier_handles_a_million_requests() -> None:
         label=np.where(rng.random(N) < 0.01, "a", None).astype(object),
         prediction=np.where(rng.random(N) < 0.9, "a", "b").astype(object),
         confidence=rng.random(N),
+        # Every 10th request an ML input fault of some kind; metamorphic pairs are consecutive requests.
+        input=np.where(np.arange(N) % 10 == 0, TAGS[rng.integers(1, len(TAGS), N)], None),
+        pair=(np.arange(N) // 2).astype(str).astype(object),
+        expected=np.where(np.arange(N) % 2 == 0, "original", "same").astype(object),
+        score=rng.random(N),
+        flagged=rng.random(N) < 0.3,
     )
     run = recording(
         requests,
-        faults=(fault(injected_s=100, reverted_s=400),),
+        faults=(fault(injected_s=100, reverted_s=400), input_fault("shift", "distribution_shift", 500, 700)),
         end_s=1000,
         phases=(
             (Phase.BASELINE, 0, 100),
@@ -54,9 +86,17 @@ def test_every_verifier_handles_a_million_requests() -> None:
             (Phase.RECOVERY, 400, 950),
             (Phase.AFTER, 950, 1000),
         ),
-        probes=breaker_probes(
-            "feature_store", [(100.3, "open"), (102.3, "half_open"), (400.5, "closed")], end_s=1000
-        ),
+        probes=pd.concat(
+            [
+                breaker_probes(
+                    "feature_store", [(100.3, "open"), (102.3, "half_open"), (400.5, "closed")], end_s=1000
+                ),
+                health_probes("live", end_s=1000),
+                drift_probes([(504, 720)], end_s=1000),
+            ]
+        )
+        .sort_values("ts", kind="stable")
+        .reset_index(drop=True),
     )
     for raw in SPECS:
         verdict = run_verifier(VERIFIERS[str(raw["type"])].spec.model_validate(raw), run)

@@ -28,6 +28,12 @@ def test_every_registered_verifier_is_reachable_by_its_type() -> None:
         "quality",
         "steady_state",
         "tier_share",
+        "bad_input_handling",
+        "clean_traffic_unharmed",
+        "adversarial_robustness",
+        "ood_routing",
+        "drift_detected_within",
+        "metamorphic",
     }
     for name, verifier in VERIFIERS.items():
         assert verifier.spec.model_fields["type"].annotation.__args__ == (name,)

@@ -1,0 +1,37 @@
+"""ML input faults as the load sends them: corrupted, adversarial, shifted, out-of-distribution and
+metamorphic requests. Shared by the injectors (which declare them), the engine and the load child (which sends
+them); pure Python, no I/O."""
+
+from mlchaos.experiments.inputs.outgoing import Outgoing
+from mlchaos.experiments.inputs.windows import (
+    CorruptSend,
+    CovariateSend,
+    InputSend,
+    InputWindow,
+    LabelPriorSend,
+    MetamorphicSend,
+    Mutator,
+    OodKind,
+    OodSend,
+    Relation,
+    ReplaySample,
+    ReplaySend,
+    Transformation,
+)
+
+__all__ = [
+    "CorruptSend",
+    "CovariateSend",
+    "InputSend",
+    "InputWindow",
+    "LabelPriorSend",
+    "MetamorphicSend",
+    "Mutator",
+    "OodKind",
+    "OodSend",
+    "Outgoing",
+    "Relation",
+    "ReplaySample",
+    "ReplaySend",
+    "Transformation",
+]

@@ -1,0 +1,283 @@
+"""``adversarial_samples``: a share of the requests in the window are adversarial samples — inputs a small change
+away from a clean one that the model answers differently — either
+
+- supplied (``samples``: a JSONL file next to the scenario, one ``{"input": {...}, "clean": {...}, "label":
+  "fraud"}`` per line, ``clean`` and ``label`` optional), tagged ``adversarial:supplied``; or
+- generated (``attack``): a decision-based boundary search (HopSkipJump-style, see
+  :mod:`mlchaos.experiments.attacks.boundary`) run against the live target as a black box, under a query budget,
+  from clean requests of the scenario's dataset; tagged ``adversarial:boundary``.
+
+The samples are made after preflight and before the load starts (:meth:`AdversarialSamplesInjector.prepare`),
+written to ``RUN_DIR/adversarial-<fault id>.jsonl`` and replayed during the window, each with a ``pair`` id and
+``expected`` = the clean counterpart's prediction (asked of the target before the load for supplied samples; the
+true label stands in when a supplied sample has no clean counterpart). ``inject``/``revert`` only mark the
+window in the journal.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from mlchaos.experiments.attacks import AttackResult, FeatureRange, QueryFailedError, boundary_attack
+from mlchaos.experiments.attacks.target import http_query
+from mlchaos.experiments.inputs.windows import ReplaySample, ReplaySend
+from mlchaos.experiments.targets import TargetEndpoints
+from mlchaos.injectors.base import (
+    FaultPlan,
+    FileProblem,
+    InjectorError,
+    InputContext,
+    InputFaultSpec,
+    Prepared,
+    Undo,
+)
+
+MAX_PROBLEMS = 10
+_LINE = '{"input": {...}, "clean": {...}, "label": "..."}'
+
+
+class AttackFeature(BaseModel):
+    """A numeric request field the attack may move, within [low, high]."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    low: float
+    high: float
+    integer: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AttackFeature:
+        if not self.high > self.low:
+            raise ValueError(f"feature {self.name!r}: high ({self.high:g}) must be above low ({self.low:g})")
+        return self
+
+
+DEFAULT_FEATURES = (
+    AttackFeature(name="amount", low=0.0, high=5000.0),
+    AttackFeature(name="merchant_risk", low=0.0, high=1.0),
+    AttackFeature(name="hour", low=0, high=23, integer=True),
+)
+
+
+class Attack(BaseModel):
+    """A black-box boundary attack run against the target before the load."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    budget: int = Field(600, ge=1, le=100_000, description="Most requests the attack may send to the target.")
+    inputs: int = Field(12, ge=1, le=1000, description="Clean dataset requests to attack.")
+    seed: int | None = Field(None, description="Default: the run's seed (stable per scenario).")
+    max_distance: float = Field(
+        0.1, gt=0, le=1, description="Largest normalised L2 change (over the features' ranges) that counts."
+    )
+    features: tuple[AttackFeature, ...] = Field(DEFAULT_FEATURES, min_length=1)
+
+
+class SuppliedSample(BaseModel):
+    """One line of a supplied sample file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input: dict[str, Any]
+    clean: dict[str, Any] | None = None
+    label: str | None = None
+
+
+class AdversarialSamples(InputFaultSpec):
+    type: Literal["adversarial_samples"]
+    samples: Path | None = Field(
+        None, description="JSONL of supplied samples, relative to the scenario file."
+    )
+    attack: Attack | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> AdversarialSamples:
+        if (self.samples is None) == (self.attack is None):
+            raise ValueError("adversarial_samples needs exactly one of 'samples' (a JSONL file) or 'attack'")
+        return self
+
+    def with_files_under(self, base: Path) -> AdversarialSamples:
+        if self.samples is None:
+            return self
+        return self.model_copy(update={"samples": (base / self.samples).resolve()})
+
+    def file_problems(self, base: Path) -> list[FileProblem]:
+        if self.samples is None:
+            return []
+        return read_supplied(base / self.samples)[1]
+
+
+MAX_SUPPLIED_BYTES = 64 * 1024 * 1024
+"""Supplied sets are replayed from memory; one larger than this is a mistake (a wrong path), not a sample set."""
+
+
+def read_supplied(path: Path) -> tuple[list[SuppliedSample], list[FileProblem]]:
+    """The samples in ``path``, and the problems of its bad lines (the first few)."""
+    samples, problems = list[SuppliedSample](), list[FileProblem]()
+    if "\x00" in str(path):
+        return [], [FileProblem(path, None, "adversarial samples: the path contains a NUL character")]
+    try:
+        if path.exists() and not path.is_file():  # a device or a FIFO would be read forever, or block
+            return [], [FileProblem(path, None, "adversarial samples: not a regular file")]
+        if path.stat().st_size > MAX_SUPPLIED_BYTES:
+            size = f"{path.stat().st_size:,} bytes; at most {MAX_SUPPLIED_BYTES:,}"
+            return [], [FileProblem(path, None, f"adversarial samples: file too large ({size})")]
+        lines = path.read_bytes().splitlines()
+    except OSError as exc:
+        found = f"not found (looked for {path.resolve()})" if isinstance(exc, FileNotFoundError) else exc
+        return [], [FileProblem(path, None, f"adversarial samples: {found}")]
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            samples.append(SuppliedSample.model_validate(json.loads(line)))
+        except UnicodeDecodeError:
+            problems.append(FileProblem(path, number, "not UTF-8 text"))
+        except json.JSONDecodeError as exc:
+            problems.append(FileProblem(path, number, f"not JSON ({exc.msg}); expected {_LINE}"))
+        except ValidationError as exc:
+            found = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'line'}: {e['msg']}" for e in exc.errors())
+            problems.append(FileProblem(path, number, f"expected {_LINE}; {found}"))
+    if not samples and not problems:
+        problems.append(FileProblem(path, None, f"no samples; expected {_LINE} lines"))
+    return samples, problems[:MAX_PROBLEMS]
+
+
+class AdversarialSamplesUndo(Undo):
+    service_url: str
+
+
+class AdversarialSamplesInjector:
+    kind = "adversarial_samples"
+    spec = AdversarialSamples
+    undo = AdversarialSamplesUndo
+
+    def plan(self, spec: AdversarialSamples, target: TargetEndpoints) -> FaultPlan[AdversarialSamplesUndo]:
+        if spec.attack is not None:
+            names = ", ".join(f.name for f in spec.attack.features)
+            source = (
+                f"generated before the load by a boundary attack on {spec.attack.inputs} clean inputs "
+                f"({names}; at most {spec.attack.budget} queries)"
+            )
+        else:
+            source = f"supplied in {spec.samples}"
+        return FaultPlan(
+            touches=(
+                f"the requests sent to {target.service_url} ({spec.share:.0%} adversarial)",
+                *(
+                    (f"{target.service_url}: up to {spec.attack.budget} attack queries before the load",)
+                    if spec.attack
+                    else ()
+                ),
+            ),
+            description=f"replay adversarial samples ({source}) in {spec.share:.0%} of the requests "
+            f"for {spec.duration:g}s",
+            undo=AdversarialSamplesUndo(service_url=target.service_url),
+            share=spec.share,
+            prepares_inputs=True,
+        )
+
+    def prepare(self, spec: AdversarialSamples, context: InputContext) -> Prepared:
+        """Make the samples against the live target; written to ``RUN_DIR/adversarial-<id>.jsonl``."""
+        query = http_query(
+            context.target.service_url,
+            context.target.predict_path,
+            context.target.headers,
+            context.request_timeout_s,
+            prediction_field=context.target.response.prediction,
+        )
+        with query:
+            attack = spec.attack
+            samples, rows, summary = (
+                _attack(spec, attack, context, query) if attack else _supplied(spec, query)
+            )
+        _write_jsonl(context.run_dir / f"adversarial-{spec.id}.jsonl", rows)
+        return Prepared(ReplaySend(samples=tuple(samples)), summary)
+
+    def check(self, undo: AdversarialSamplesUndo) -> None:
+        """Nothing to check on the target: preflight already checked it answers."""
+
+    def inject(self, spec: AdversarialSamples, undo: AdversarialSamplesUndo) -> None:
+        """The samples are already programmed into the load; the journal entry marks the window's start."""
+
+    def revert(self, undo: AdversarialSamplesUndo) -> None:
+        """The window closes by itself; there is nothing on the target to undo."""
+
+
+_Made = tuple[list[ReplaySample], list[dict[str, Any]], str]
+
+
+def _attack(spec: AdversarialSamples, attack: Attack, context: InputContext, query: Any) -> _Made:
+    if not context.clean:
+        raise InjectorError(
+            f"fault '{spec.id}': the attack starts from clean requests, and the scenario's load has none "
+            "(use load.dataset rather than a body template)"
+        )
+    seed = context.seed if attack.seed is None else attack.seed
+    picked = random.Random(seed).sample(list(context.clean), min(attack.inputs, len(context.clean)))
+    features = [FeatureRange(f.name, f.low, f.high, f.integer) for f in attack.features]
+    result: AttackResult = boundary_attack(
+        picked, features, query, budget=attack.budget, seed=seed, max_distance=attack.max_distance
+    )
+    samples = [
+        ReplaySample(
+            body=s.adversarial,
+            input="adversarial:boundary",
+            pair=f"{spec.id}/{i}",
+            expected=s.clean_prediction,
+        )
+        for i, s in enumerate(result.samples)
+    ]
+    rows = [{"pair": f"{spec.id}/{i}", **asdict(s)} for i, s in enumerate(result.samples)]
+    summary = (
+        f"boundary attack: {len(samples)} adversarial samples from {len(picked)} clean inputs, "
+        f"{result.queries}/{result.budget} queries, seed {seed}"
+    )
+    return samples, rows, summary
+
+
+def _supplied(spec: AdversarialSamples, query: Any) -> _Made:
+    assert spec.samples is not None
+    supplied, problems = read_supplied(spec.samples)
+    if problems:
+        raise InjectorError(
+            f"fault '{spec.id}': {problems[0].file}:{problems[0].line}: {problems[0].message}"
+        )
+    samples, rows, asked = [], [], 0
+    for i, sample in enumerate(supplied):
+        expected = sample.label
+        if sample.clean is not None:
+            asked += 1
+            expected = _clean_prediction(query, sample.clean) or expected
+        pair = f"{spec.id}/{i}"
+        samples.append(
+            ReplaySample(body=sample.input, input="adversarial:supplied", pair=pair, expected=expected)
+        )
+        rows.append({"pair": pair, **sample.model_dump(exclude_none=True), "expected": expected})
+    return samples, rows, f"{len(samples)} supplied samples; {asked} clean counterparts asked of the target"
+
+
+def _clean_prediction(query: Any, clean: dict[str, Any]) -> str | None:
+    try:
+        answer = query(clean)
+    except QueryFailedError:
+        return None
+    prediction: str = answer.prediction
+    return prediction
+
+
+def _write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        for row in rows:
+            out.write(json.dumps(row, separators=(",", ":")) + "\n")
+
+
+INJECTOR = AdversarialSamplesInjector()

@@ -1,0 +1,112 @@
+"""``distribution_shift``: from ``at`` for ``duration``, a share of the requests come from another distribution
+— one of:
+
+- ``covariate``: the clean requests' features moved (``scale``, ``offset`` per feature, ``swap`` two features),
+  tagged ``shift:covariate``: what a drift monitor must notice;
+- ``label_prior``: requests re-drawn from the labelled dataset so that ``fraud_share`` of them are fraud (the
+  canary mix changes, the features of each request do not), tagged ``shift:label_prior`` with their true labels;
+- ``ood``: out-of-distribution inputs that pass the schema (``extreme``, ``impossible``, ``garbage``), tagged
+  ``ood:<kind>``: what OOD routing must flag.
+
+The window is programmed into the load before it starts; ``inject``/``revert`` only mark it in the journal.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from mlchaos.experiments.inputs.windows import CovariateSend, InputSend, LabelPriorSend, OodKind, OodSend
+from mlchaos.experiments.targets import TargetEndpoints
+from mlchaos.injectors.base import FaultPlan, InputFaultSpec, Undo
+
+
+class Covariate(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    scale: dict[str, float] = Field(default_factory=dict, description="Feature → factor, e.g. {amount: 4}.")
+    offset: dict[str, float] = Field(default_factory=dict, description="Feature → added after scaling.")
+    swap: tuple[str, str] | None = Field(None, description="Two features whose values trade places.")
+
+
+class LabelPrior(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    fraud_share: float = Field(
+        ge=0, le=1, description="Share of truly fraudulent requests in the shifted mix."
+    )
+
+
+class DistributionShift(InputFaultSpec):
+    type: Literal["distribution_shift"]
+    covariate: Covariate | None = None
+    label_prior: LabelPrior | None = None
+    ood: tuple[OodKind, ...] | None = Field(
+        None, min_length=1, description="Kinds of out-of-distribution input."
+    )
+
+    @model_validator(mode="after")
+    def _one_shift(self) -> DistributionShift:
+        given = [name for name in ("covariate", "label_prior", "ood") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"distribution_shift needs exactly one of covariate, label_prior or ood (got {given or 'none'})"
+            )
+        if self.covariate is not None:
+            CovariateSend(
+                **self.covariate.model_dump()
+            )  # the same check the load applies: it must move something
+        return self
+
+    def send(self) -> InputSend:
+        if self.covariate is not None:
+            return CovariateSend(**self.covariate.model_dump())
+        if self.label_prior is not None:
+            return LabelPriorSend(fraud_share=self.label_prior.fraud_share)
+        assert self.ood is not None
+        return OodSend(kinds=self.ood)
+
+
+class DistributionShiftUndo(Undo):
+    service_url: str
+
+
+def _describe(send: InputSend) -> str:
+    if isinstance(send, CovariateSend):
+        moves = [f"{name} ×{factor:g}" for name, factor in send.scale.items()]
+        moves += [f"{name} {offset:+g}" for name, offset in send.offset.items()]
+        moves += [f"swap {send.swap[0]}↔{send.swap[1]}"] if send.swap else []
+        return "covariate shift: " + ", ".join(moves)
+    if isinstance(send, LabelPriorSend):
+        return f"label-prior shift to {send.fraud_share:.0%} fraud"
+    assert isinstance(send, OodSend)
+    return "out-of-distribution inputs: " + ", ".join(k.value for k in send.kinds)
+
+
+class DistributionShiftInjector:
+    kind = "distribution_shift"
+    spec = DistributionShift
+    undo = DistributionShiftUndo
+
+    def plan(self, spec: DistributionShift, target: TargetEndpoints) -> FaultPlan[DistributionShiftUndo]:
+        send = spec.send()
+        return FaultPlan(
+            touches=(f"the requests sent to {target.service_url} ({spec.share:.0%} shifted)",),
+            description=f"{_describe(send)} in {spec.share:.0%} of the requests for {spec.duration:g}s",
+            undo=DistributionShiftUndo(service_url=target.service_url),
+            inputs=send,
+            share=spec.share,
+        )
+
+    def check(self, undo: DistributionShiftUndo) -> None:
+        """Nothing to check on the target: the load generator is the harness's own."""
+
+    def inject(self, spec: DistributionShift, undo: DistributionShiftUndo) -> None:
+        """The window is already programmed into the load; the journal entry marks its start."""
+
+    def revert(self, undo: DistributionShiftUndo) -> None:
+        """The window closes by itself; there is nothing on the target to undo."""
+
+
+INJECTOR = DistributionShiftInjector()

@@ -1,0 +1,95 @@
+"""The prober's drift samples: the alarm gauge and the onset counter of the target's drift monitor."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+
+from mlchaos.experiments.probes import Drift, Prober, read_drift
+from mlchaos.experiments.targets import TargetEndpoints
+
+
+def metrics_text(*, alarm: float | None, onsets: int = 0) -> str:
+    """What a target's prometheus_client exposes: a breaker gauge always, the drift metrics when it has them."""
+    registry = CollectorRegistry()
+    Gauge("mlchaos_gateway_breaker_state", "", ["dependency", "state"], registry=registry).labels(
+        "feature_store", "closed"
+    ).set(1)
+    if alarm is not None:
+        scores = Gauge("mlchaos_gateway_drift_score", "", ["feature"], registry=registry)
+        scores.labels("amount").set(3.2)
+        Gauge("mlchaos_gateway_drift_alarm", "", registry=registry).set(alarm)
+        Counter("mlchaos_gateway_drift_alarms", "", registry=registry).inc(onsets)
+    return generate_latest(registry).decode()
+
+
+def test_reads_the_alarm_and_the_onset_counter() -> None:
+    assert read_drift(metrics_text(alarm=1, onsets=3)) == Drift(alarm=1.0, alarms_total=3.0)
+    assert read_drift(metrics_text(alarm=0, onsets=0)) == Drift(alarm=0.0, alarms_total=0.0)
+
+
+def test_a_target_without_a_drift_monitor_has_no_drift() -> None:
+    assert read_drift(metrics_text(alarm=None)) == Drift(alarm=None, alarms_total=None)
+
+
+class MetricsServer(ThreadingHTTPServer):
+    metrics = ""
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: MetricsServer
+
+    def do_GET(self) -> None:
+        body = (self.server.metrics if self.path == "/metrics" else '{"status": "ok"}').encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:  # quiet test output
+        pass
+
+
+@pytest.fixture
+def target() -> Iterator[MetricsServer]:
+    """A loopback HTTP target whose /metrics text the test sets (the reference stack's drift flags have their
+    own tests; here the prober's reading of every variant is what matters)."""
+    server = MetricsServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def url(server: MetricsServer) -> str:
+    return f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def test_samples_a_raised_alarm_as_not_ok(target: MetricsServer) -> None:
+    target.metrics = metrics_text(alarm=1, onsets=2)
+    samples = {s.check: s for s in Prober(TargetEndpoints(service_url=url(target))).sample_once()}
+    alarm, onsets = samples["drift:alarm"], samples["drift:alarms_total"]
+    assert (alarm.value, alarm.number, alarm.ok) == ("1", 1.0, False)
+    assert (onsets.number, onsets.ok) == (2.0, True)
+    assert samples["breaker:feature_store"].value == "closed"
+
+
+def test_samples_a_quiet_monitor_as_ok(target: MetricsServer) -> None:
+    target.metrics = metrics_text(alarm=0)
+    samples = {s.check: s for s in Prober(TargetEndpoints(service_url=url(target))).sample_once()}
+    assert (samples["drift:alarm"].value, samples["drift:alarm"].ok) == ("0", True)
+    assert samples["drift:alarms_total"].number == 0.0
+
+
+def test_an_older_target_gives_no_drift_samples(target: MetricsServer) -> None:
+    target.metrics = metrics_text(alarm=None)
+    checks = [s.check for s in Prober(TargetEndpoints(service_url=url(target))).sample_once()]
+    assert checks == ["ready", "live", "inference", "breaker:feature_store"]

@@ -1,0 +1,266 @@
+"""The Helm charts: they lint, render what a user relies on (a monthly CronJob that never overlaps, least-privilege
+RBAC), reject bad values with a message naming the field, are accepted by a real API server (server-side apply,
+dry run), and the ServiceAccount they install can do exactly what the faults need — nothing more, nowhere else."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from k8s_cluster import REPO, KubeCluster
+from kubernetes import client as k8s
+from kubernetes import dynamic
+
+from mlchaos.staging.config import StackConfig
+from mlchaos.staging.endpoints import PROXIES
+
+CHARTS = REPO / "charts"
+OPTIONS = {
+    "mlchaos": {
+        "targetNamespace": "ml-staging",
+        "schedule": {"cron": "30 2 * * 0", "timeZone": "Europe/Berlin", "suspend": True},
+        "locust": {"workers": 3},
+        "reports": {"persistence": {"enabled": True, "size": "5Gi", "storageClassName": "standard"}},
+        "target": {"kind": "kubernetes", "in_cluster": True, "namespaces": ["ml-staging", "ml-staging-2"]},
+        "serviceAccount": {"annotations": {"example.com/owner": "ml-platform"}},
+    },
+    "ml-staging": {
+        "primary": {"replicas": 3, "port": 9000},
+        "stackOptions": {"primary_timeout_ms": 200, "breaker": {"failure_threshold": 3}},
+    },
+}
+
+
+def helm(cluster: KubeCluster, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    home = cluster.workdir / "helm"
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(cluster.kubeconfig),
+        "HELM_CACHE_HOME": str(home / "cache"),
+        "HELM_CONFIG_HOME": str(home / "config"),
+        "HELM_DATA_HOME": str(home / "data"),
+    }
+    result = subprocess.run(
+        [str(cluster.binaries.helm), *args], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"helm {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
+    return result
+
+
+def options_file(tmp_path: Path, chart: str) -> Path:
+    path = tmp_path / f"{chart}-options.yaml"
+    path.write_text(yaml.safe_dump(OPTIONS[chart]))
+    return path
+
+
+def render(cluster: KubeCluster, chart: str, *args: str, namespace: str = "chaos") -> list[dict[str, Any]]:
+    out = helm(cluster, "template", "ml-staging" if chart == "ml-staging" else "chaos", str(CHARTS / chart),
+               "--namespace", namespace, *args).stdout  # fmt: skip
+    return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+def one(docs: list[dict[str, Any]], kind: str, name_suffix: str = "") -> dict[str, Any]:
+    found = [d for d in docs if d["kind"] == kind and d["metadata"]["name"].endswith(name_suffix)]
+    assert len(found) == 1, (
+        f"expected one {kind} *{name_suffix}, got {[d['metadata']['name'] for d in found]}"
+    )
+    return found[0]
+
+
+@pytest.mark.parametrize("chart", ["mlchaos", "ml-staging"])
+@pytest.mark.parametrize("values", ["defaults", "options"])
+def test_chart_lints(kube_cluster: KubeCluster, tmp_path: Path, chart: str, values: str) -> None:
+    extra = ["--values", str(options_file(tmp_path, chart))] if values == "options" else []
+    result = helm(kube_cluster, "lint", "--strict", str(CHARTS / chart), *extra)
+    assert "0 chart(s) failed" in result.stdout
+
+
+def test_cronjob_runs_the_suite_monthly_and_never_overlaps(kube_cluster: KubeCluster) -> None:
+    docs = render(kube_cluster, "mlchaos")
+    cron = one(docs, "CronJob")["spec"]
+    assert cron["schedule"] == "0 3 1 * *"
+    assert cron["concurrencyPolicy"] == "Forbid"
+    assert cron["suspend"] is False
+    assert (cron["successfulJobsHistoryLimit"], cron["failedJobsHistoryLimit"]) == (3, 3)
+    pod = cron["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["containers"][0]["args"] == ["suite", "/etc/mlchaos/suite.yaml", "--out", "/reports"]
+    assert {"name": "reports", "persistentVolumeClaim": {"claimName": "chaos-mlchaos-reports"}} in pod[
+        "volumes"
+    ]
+    suite = one(docs, "ConfigMap", "-suite")["data"]
+    assert yaml.safe_load(suite["suite.yaml"])["scenarios"] == ["primary-pod-kill.yaml"]
+    assert yaml.safe_load(suite["target.yaml"])["namespaces"] == ["chaos"], (
+        "defaults to the release namespace"
+    )
+    assert not [d for d in docs if d["kind"] == "Deployment"], "no Locust workers unless asked for"
+
+
+def test_options_render_as_asked(kube_cluster: KubeCluster, tmp_path: Path) -> None:
+    docs = render(kube_cluster, "mlchaos", "--values", str(options_file(tmp_path, "mlchaos")))
+    cron = one(docs, "CronJob")["spec"]
+    assert (cron["schedule"], cron["timeZone"], cron["suspend"]) == ("30 2 * * 0", "Europe/Berlin", True)
+    workers = one(docs, "Deployment", "-locust-worker")
+    assert workers["spec"]["replicas"] == 3
+    env = {e["name"]: e["value"] for e in workers["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["LOCUST_MASTER_NODE_HOST"] == one(docs, "Service", "-locust-master")["metadata"]["name"]
+    # The Role lands in the target namespace and binds the ServiceAccount of the release namespace.
+    assert one(docs, "Role")["metadata"]["namespace"] == "ml-staging"
+    binding = one(docs, "RoleBinding")
+    assert binding["metadata"]["namespace"] == "ml-staging"
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "chaos-mlchaos", "namespace": "chaos"}]
+    target = yaml.safe_load(one(docs, "ConfigMap", "-suite")["data"]["target.yaml"])
+    assert target["namespaces"] == ["ml-staging", "ml-staging-2"]
+    assert one(docs, "PersistentVolumeClaim")["spec"]["storageClassName"] == "standard"
+
+
+def test_reference_stack_wiring_is_what_its_programs_read(kube_cluster: KubeCluster, tmp_path: Path) -> None:
+    docs = render(kube_cluster, "ml-staging", "--values", str(options_file(tmp_path, "ml-staging")))
+    config = one(docs, "ConfigMap", "-config")["data"]
+    stack = StackConfig.model_validate_json(config["stack.json"])
+    assert stack.options.primary_timeout_ms == 200
+    assert stack.options.breaker.failure_threshold == 3
+    proxies = {p["name"]: p for p in yaml.safe_load(config["gateway-proxies.json"])}
+    # Every dependency the gateway calls goes through a proxy on the loopback port stack.json tells it.
+    for dependency, proxy in PROXIES.items():
+        assert proxies[proxy]["listen"] == f"127.0.0.1:{stack.proxy_port(dependency)}"
+    assert proxies["primary_model"]["upstream"] == "ml-staging-primary:9000"
+    assert proxies["ingress"]["upstream"] == f"127.0.0.1:{stack.gateway_port}"
+    primary = one(docs, "Deployment", "-primary")
+    assert primary["spec"]["replicas"] == 3
+    assert {d["metadata"]["name"] for d in docs if d["kind"] == "Service"} == {
+        "ml-staging-gateway", "ml-staging-primary", "ml-staging-redis", "ml-staging-toxiproxy",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("chart", "bad", "field"),
+    [
+        ("mlchaos", "locust.workers=-1", "workers"),
+        ("mlchaos", "schedule.cron=monthly", "cron"),
+        ("mlchaos", "schedule.suspend=maybe", "suspend"),
+        ("mlchaos", "concurrencyPolicy=Allow", "concurrencyPolicy"),
+        ("ml-staging", "gateway.replicas=2", "replicas"),
+        ("ml-staging", "primary.port=80", "port"),
+    ],
+)
+def test_schema_rejects_bad_values(kube_cluster: KubeCluster, chart: str, bad: str, field: str) -> None:
+    result = helm(kube_cluster, "template", "x", str(CHARTS / chart), "--set", bad, check=False)
+    assert result.returncode != 0, f"--set {bad} was accepted"
+    assert "values don't meet the specifications of the schema" in result.stderr
+    assert field in result.stderr
+
+
+@pytest.mark.parametrize("chart", ["mlchaos", "ml-staging"])
+@pytest.mark.parametrize("values", ["defaults", "options"])
+def test_api_server_accepts_rendered_manifests(
+    kube_cluster: KubeCluster, namespace: str, tmp_path: Path, chart: str, values: str
+) -> None:
+    extra = ["--values", str(options_file(tmp_path, chart))] if values == "options" else []
+    if chart == "mlchaos":
+        extra += ["--set", f"targetNamespace={namespace}"]
+    docs = render(kube_cluster, chart, *extra, namespace=namespace)
+    api = dynamic.DynamicClient(kube_cluster.api)
+    for doc in docs:
+        resource = api.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])
+        # Server-side apply, dry run: the API server validates and defaults every object, stores nothing.
+        applied = api.server_side_apply(
+            resource, body=doc, namespace=namespace, field_manager="mlchaos-tests", dry_run="All"
+        )
+        assert applied.metadata.name == doc["metadata"]["name"]
+    stored = k8s.CoreV1Api(kube_cluster.api).list_namespaced_config_map(namespace).items
+    assert [c.metadata.name for c in stored] == ["kube-root-ca.crt"], "a dry run stores nothing"
+
+
+def can(
+    cluster: KubeCluster, user: str, verb: str, resource: str, namespace: str, subresource: str = ""
+) -> bool:
+    group = "apps" if resource in {"deployments", "statefulsets"} else ""
+    service_account_ns = user.split(":")[2]
+    review = k8s.V1SubjectAccessReview(
+        spec=k8s.V1SubjectAccessReviewSpec(
+            user=user,
+            groups=[
+                "system:serviceaccounts",
+                f"system:serviceaccounts:{service_account_ns}",
+                "system:authenticated",
+            ],
+            resource_attributes=k8s.V1ResourceAttributes(
+                namespace=namespace, verb=verb, group=group, resource=resource, subresource=subresource
+            ),
+        )
+    )
+    result = k8s.AuthorizationV1Api(cluster.api).create_subject_access_review(review)
+    return bool(result.status.allowed)
+
+
+def test_service_account_may_do_exactly_what_the_faults_need(
+    kube_cluster: KubeCluster, namespace: str
+) -> None:
+    helm(kube_cluster, "install", "chaos", str(CHARTS / "mlchaos"), "--namespace", namespace)
+    user = f"system:serviceaccount:{namespace}:chaos-mlchaos"
+    k8s.CoreV1Api(kube_cluster.api).read_namespaced_service_account("chaos-mlchaos", namespace)
+
+    allowed = [
+        *[("pods", "", verb) for verb in ("get", "list", "watch", "delete")],
+        *[(kind, "", verb) for kind in ("deployments", "statefulsets") for verb in ("get", "list", "patch")],
+        *[
+            (kind, "scale", verb)
+            for kind in ("deployments", "statefulsets")
+            for verb in ("get", "patch", "update")
+        ],
+    ]
+    denied = [
+        *[("pods", "", verb) for verb in ("create", "update", "patch", "deletecollection")],
+        ("pods", "exec", "create"),
+        ("pods", "eviction", "create"),
+        *[
+            (kind, "", verb)
+            for kind in ("deployments", "statefulsets")
+            for verb in ("create", "update", "delete")
+        ],
+        *[("secrets", "", verb) for verb in ("get", "list", "watch")],
+        ("configmaps", "", "update"),
+        ("services", "", "delete"),
+    ]
+    assert [a for a in allowed if not can(kube_cluster, user, a[2], a[0], namespace, a[1])] == []
+    assert [d for d in denied if can(kube_cluster, user, d[2], d[0], namespace, d[1])] == []
+    # Nowhere else: not in another namespace, not cluster-wide.
+    for elsewhere in ("default", "kube-system", ""):
+        assert not can(kube_cluster, user, "delete", "pods", elsewhere)
+        assert not can(kube_cluster, user, "list", "pods", elsewhere)
+    assert not can(kube_cluster, user, "get", "secrets", "kube-system")
+
+
+def test_service_account_token_is_refused_outside_its_grant(
+    kube_cluster: KubeCluster, namespace: str
+) -> None:
+    """The same proof with real requests: a token of the chart's ServiceAccount against the API server."""
+    helm(kube_cluster, "install", "chaos", str(CHARTS / "mlchaos"), "--namespace", namespace)
+    admin = k8s.CoreV1Api(kube_cluster.api)
+    token = admin.create_namespaced_service_account_token(
+        "chaos-mlchaos",
+        namespace,
+        k8s.AuthenticationV1TokenRequest(spec=k8s.V1TokenRequestSpec(audiences=[])),
+    ).status.token
+    configuration = k8s.Configuration()
+    configuration.host = kube_cluster.server
+    configuration.ssl_ca_cert = kube_cluster.api.configuration.ssl_ca_cert
+    configuration.api_key = {"authorization": f"Bearer {token}"}
+    as_chart = k8s.CoreV1Api(k8s.ApiClient(configuration))
+
+    assert as_chart.list_namespaced_pod(namespace).items == []
+    refused = [
+        lambda: as_chart.delete_namespaced_pod("anything", "default"),
+        lambda: as_chart.list_namespaced_pod("default"),
+        lambda: as_chart.list_namespaced_secret(namespace),
+        lambda: as_chart.read_namespaced_config_map("kube-root-ca.crt", namespace),
+    ]
+    for attempt in refused:
+        with pytest.raises(k8s.ApiException) as error:
+            attempt()
+        assert error.value.status == 403
