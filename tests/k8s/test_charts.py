@@ -15,6 +15,8 @@ from k8s_cluster import REPO, KubeCluster
 from kubernetes import client as k8s
 from kubernetes import dynamic
 
+from mlchaos.experiments.loader import load_scenario, load_target
+from mlchaos.experiments.suite import load_suite
 from mlchaos.staging.config import StackConfig
 from mlchaos.staging.endpoints import PROXIES
 
@@ -23,9 +25,14 @@ OPTIONS = {
     "mlchaos": {
         "targetNamespace": "ml-staging",
         "schedule": {"cron": "30 2 * * 0", "timeZone": "Europe/Berlin", "suspend": True},
-        "locust": {"workers": 3},
         "reports": {"persistence": {"enabled": True, "size": "5Gi", "storageClassName": "standard"}},
-        "target": {"kind": "kubernetes", "in_cluster": True, "namespaces": ["ml-staging", "ml-staging-2"]},
+        "target": {
+            "kind": "kubernetes",
+            "in_cluster": True,
+            "namespace": "ml-staging",
+            "allowed_namespaces": ["ml-staging", "ml-staging-2"],
+            "service_url": "http://ml-staging-gateway.ml-staging.svc.cluster.local:8000",
+        },
         "serviceAccount": {"annotations": {"example.com/owner": "ml-platform"}},
     },
     "ml-staging": {
@@ -94,27 +101,43 @@ def test_cronjob_runs_the_suite_monthly_and_never_overlaps(kube_cluster: KubeClu
     ]
     suite = one(docs, "ConfigMap", "-suite")["data"]
     assert yaml.safe_load(suite["suite.yaml"])["scenarios"] == ["primary-pod-kill.yaml"]
-    assert yaml.safe_load(suite["target.yaml"])["namespaces"] == ["chaos"], (
+    target = yaml.safe_load(suite["target.yaml"])
+    assert (target["namespace"], target["allowed_namespaces"]) == ("chaos", ["chaos"]), (
         "defaults to the release namespace"
     )
-    assert not [d for d in docs if d["kind"] == "Deployment"], "no Locust workers unless asked for"
+
+
+@pytest.mark.parametrize("values", ["defaults", "options"])
+def test_the_suite_the_cronjob_runs_is_valid_for_mlchaos(
+    kube_cluster: KubeCluster, tmp_path: Path, values: str
+) -> None:
+    """What the ConfigMap mounts at /etc/mlchaos is exactly what `mlchaos suite` reads: it must validate."""
+    extra = ["--values", str(options_file(tmp_path, "mlchaos"))] if values == "options" else []
+    files = one(render(kube_cluster, "mlchaos", *extra), "ConfigMap", "-suite")["data"]
+    mounted = tmp_path / "etc-mlchaos"
+    mounted.mkdir()
+    for name, content in files.items():
+        (mounted / name).write_text(content, encoding="utf-8")
+    suite = load_suite(mounted / "suite.yaml")
+    assert suite.target is not None
+    target, problems = load_target(suite.target)
+    assert not problems, "\n".join(map(str, problems))
+    assert target is not None and target.kind == "kubernetes"
+    for path in suite.scenarios:
+        load_scenario(path)  # raises ScenarioInvalid with every problem, file and line
 
 
 def test_options_render_as_asked(kube_cluster: KubeCluster, tmp_path: Path) -> None:
     docs = render(kube_cluster, "mlchaos", "--values", str(options_file(tmp_path, "mlchaos")))
     cron = one(docs, "CronJob")["spec"]
     assert (cron["schedule"], cron["timeZone"], cron["suspend"]) == ("30 2 * * 0", "Europe/Berlin", True)
-    workers = one(docs, "Deployment", "-locust-worker")
-    assert workers["spec"]["replicas"] == 3
-    env = {e["name"]: e["value"] for e in workers["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert env["LOCUST_MASTER_NODE_HOST"] == one(docs, "Service", "-locust-master")["metadata"]["name"]
     # The Role lands in the target namespace and binds the ServiceAccount of the release namespace.
     assert one(docs, "Role")["metadata"]["namespace"] == "ml-staging"
     binding = one(docs, "RoleBinding")
     assert binding["metadata"]["namespace"] == "ml-staging"
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "chaos-mlchaos", "namespace": "chaos"}]
     target = yaml.safe_load(one(docs, "ConfigMap", "-suite")["data"]["target.yaml"])
-    assert target["namespaces"] == ["ml-staging", "ml-staging-2"]
+    assert target["allowed_namespaces"] == ["ml-staging", "ml-staging-2"]
     assert one(docs, "PersistentVolumeClaim")["spec"]["storageClassName"] == "standard"
 
 
@@ -140,7 +163,7 @@ def test_reference_stack_wiring_is_what_its_programs_read(kube_cluster: KubeClus
 @pytest.mark.parametrize(
     ("chart", "bad", "field"),
     [
-        ("mlchaos", "locust.workers=-1", "workers"),
+        ("mlchaos", "targetNamespace=Not_A_Name", "targetNamespace"),
         ("mlchaos", "schedule.cron=monthly", "cron"),
         ("mlchaos", "schedule.suspend=maybe", "suspend"),
         ("mlchaos", "concurrencyPolicy=Allow", "concurrencyPolicy"),
@@ -207,12 +230,8 @@ def test_service_account_may_do_exactly_what_the_faults_need(
 
     allowed = [
         *[("pods", "", verb) for verb in ("get", "list", "watch", "delete")],
-        *[(kind, "", verb) for kind in ("deployments", "statefulsets") for verb in ("get", "list", "patch")],
-        *[
-            (kind, "scale", verb)
-            for kind in ("deployments", "statefulsets")
-            for verb in ("get", "patch", "update")
-        ],
+        *[(kind, "", "get") for kind in ("deployments", "statefulsets")],
+        *[(kind, "scale", verb) for kind in ("deployments", "statefulsets") for verb in ("get", "patch")],
     ]
     denied = [
         *[("pods", "", verb) for verb in ("create", "update", "patch", "deletecollection")],
@@ -221,7 +240,7 @@ def test_service_account_may_do_exactly_what_the_faults_need(
         *[
             (kind, "", verb)
             for kind in ("deployments", "statefulsets")
-            for verb in ("create", "update", "delete")
+            for verb in ("create", "update", "patch", "delete")
         ],
         *[("secrets", "", verb) for verb in ("get", "list", "watch")],
         ("configmaps", "", "update"),

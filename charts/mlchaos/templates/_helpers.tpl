@@ -38,7 +38,3 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "mlchaos.reportsClaim" -}}
 {{- default (printf "%s-reports" (include "mlchaos.fullname" .)) .Values.reports.persistence.existingClaim -}}
 {{- end -}}
-
-{{- define "mlchaos.locustMaster" -}}
-{{- printf "%s-locust-master" (include "mlchaos.fullname" .) -}}
-{{- end -}}
