@@ -32,9 +32,10 @@ from typing import Any, Final
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -173,13 +174,61 @@ async def _check(
     }
 
 
+_COMPONENTS: dict[str, Any] = {}
+"""Schemas the /predict description refers to; added to the generated spec's components (see _openapi)."""
+
+
+def _schema(model: type[BaseModel]) -> dict[str, Any]:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    _COMPONENTS.update(schema.pop("$defs", {}))
+    _COMPONENTS[model.__name__] = schema
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+PREDICT_OPENAPI: dict[str, Any] = {
+    # The handler reads the body itself (to tell malformed JSON, wrong content type and oversize apart, each
+    # with its own 4xx), so FastAPI cannot infer the request schema: it is declared from the same model.
+    "parameters": [{"name": "X-Request-ID", "in": "header", "required": False, "schema": {"type": "string"}}],
+    "requestBody": {"required": True, "content": {"application/json": {"schema": _schema(PredictRequest)}}},
+    "responses": {
+        "200": {
+            "description": "An answer, from the best tier that could give one (also in X-Tier).",
+            "content": {"application/json": {"schema": _schema(PredictResponse)}},
+        },
+        "4XX": {
+            "description": "Refused: invalid body (400/422), too large (413), not JSON (415), or shed at "
+            "overload in reject mode (429). JSON: {error, detail}."
+        },
+    },
+}
+
+
+def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    def spec() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            generated = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            generated.setdefault("components", {}).setdefault("schemas", {}).update(_COMPONENTS)
+            app.openapi_schema = generated
+        return app.openapi_schema
+
+    return spec
+
+
 def create_app(gateway: Gateway) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         await gateway.close()
 
-    app = FastAPI(title="mlchaos gateway", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    # /openapi.json describes the API (clients and fuzzers read it); no docs UI: it would load scripts from a CDN.
+    app = FastAPI(
+        title="mlchaos gateway",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.openapi = _openapi(app)  # type: ignore[method-assign]
     metrics = gateway.metrics
     limit = gateway.limit
 
@@ -214,7 +263,7 @@ def create_app(gateway: Gateway) -> FastAPI:
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         return _error(422, "invalid request", _validation_detail(exc))
 
-    @app.post("/predict")
+    @app.post("/predict", openapi_extra=PREDICT_OPENAPI, summary="Score one transaction")
     async def predict(request: Request) -> Response:
         try:
             return await answer_or_refuse(request)
