@@ -3,8 +3,9 @@
 During the spike (the window of fault ``fault``: injection to revert; without ``fault``, the ``fault`` phase)
 every request is either
 
-- **shed**: status 429, or a 2xx from one of ``shed_tiers`` (default ``rules``: a cheap answer instead of the
-  model) — these must be answered fast: their p99 ≤ ``shed_p99_ms``;
+- **shed**: status 429, or an answer the target marked as shed (the reference gateway's ``X-Shed: 1``, recorded
+  as ``shed``); for a target that does not say (``shed`` not recorded), a 2xx from one of ``shed_tiers``
+  (default ``rules``: a cheap answer instead of the model) — these must be answered fast: p99 ≤ ``shed_p99_ms``;
 - **admitted**: everything else (including failures, with the time they took) — their p99 ≤ ``admitted_p99_ms``.
 
 And no request may fail outright: 5xx and no-response (status 0) count ≤ ``max_errors`` (default 0). A spike the
@@ -33,7 +34,10 @@ class LoadShedding(VerifierSpec):
     )
     admitted_p99_ms: float = Field(gt=0, description="Largest p99 of admitted (not shed) requests.")
     shed_p99_ms: float = Field(50.0, gt=0, description="Largest p99 of shed requests.")
-    shed_tiers: tuple[Tier, ...] = Field((Tier.RULES,), description="Tiers whose 2xx answers count as shed.")
+    shed_tiers: tuple[Tier, ...] = Field(
+        (Tier.RULES,),
+        description="Tiers whose 2xx answers count as shed, for targets that do not mark shed answers.",
+    )
     max_errors: int = Field(0, ge=0, description="Most 5xx / no-response requests allowed during the spike.")
     min_shed_share: float = Field(0.0, ge=0, le=1, description="Least share of requests that must be shed.")
 
@@ -52,9 +56,11 @@ def verify(recording: Recording, spec: LoadShedding) -> Verdict:
     if requests.empty:
         return Verdict("load_shedding", name, False, None, target, "ms", f"no requests during {scope}")
     status = requests["status"].to_numpy()
-    shed = (status == SHED_STATUS) | (
-        answered(requests) & requests["tier"].isin([t.value for t in spec.shed_tiers])
-    ).to_numpy()
+    by_tier = answered(requests) & requests["tier"].isin([t.value for t in spec.shed_tiers])
+    said = requests["shed"]
+    # The target's own word where it gave one; the tier only stands in where it did not.
+    marked = said.astype("boolean").fillna(by_tier.astype("boolean")).to_numpy(dtype=bool)
+    shed = (status == SHED_STATUS) | marked
     errors = int(((status == 0) | (status >= 500)).sum())
     latency = requests["latency_ms"].to_numpy(dtype=float)
     admitted_p99 = float(np.percentile(latency[~shed], 99)) if (~shed).any() else None

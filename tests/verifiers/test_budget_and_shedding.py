@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from synthetic import fault, recording, requests_frame
+from synthetic import T0, fault, recording, requests_frame
 
 from mlchaos.experiments.verifiers import run_verifier
 from mlchaos.experiments.verifiers.base import FaultWindow, Phase, Verdict
@@ -123,6 +123,17 @@ class TestLoadShedding:
     def test_errors_are_admitted_requests_and_count_in_their_p99(self) -> None:
         verdict = shedding(spike([ADMIT, (0, None, 2000.0)]), max_errors=1000)
         assert verdict.measured == pytest.approx(2000.0) and not verdict.passed
+
+    def test_the_targets_own_shed_mark_wins_over_the_tier(self) -> None:
+        """The reference gateway says X-Shed: 1. A shed answer from the fallback tier is shed, and a rules answer
+        the target did not shed (say the primary failed) is admitted — the tier is only a stand-in."""
+        frame = spike([ADMIT, (200, "fallback", 4.0), (200, "rules", 90.0)])
+        during = (frame["start"] >= T0 + 10) & (frame["start"] < T0 + 20)
+        frame["shed"] = np.where(during, frame["tier"] == "fallback", False)
+        verdict = shedding(frame)
+        assert verdict.details["shed"] == frame["shed"].sum() > 300
+        assert verdict.details["shed_p99_ms"] == pytest.approx(4.0)
+        assert verdict.measured == pytest.approx(90.0)  # the unshed rules answers are admitted ones
 
     def test_the_shed_tiers_are_configurable(self) -> None:
         verdict = shedding(spike([ADMIT, (200, "cache", 3.0)]), shed_tiers=["cache"])
