@@ -136,3 +136,29 @@ def test_ood_score_is_zero_for_typical_input_and_high_for_absurd_input(
     assert np.mean([s == 0.0 for s in scores]) > 0.9
     assert max(scores) <= FALLBACK_MAX_OOD  # ordinary traffic never loses its fallback
     assert ood.score({"entity_id": "u0001", "amount": 5e8}) > FALLBACK_MAX_OOD
+
+
+@pytest.mark.parametrize(
+    ("field", "low", "high"), [("merchant_risk", None, None), ("is_foreign", False, True)]
+)
+def test_a_riskier_merchant_or_a_foreign_card_never_lowers_a_models_score(
+    models: tuple[PrimaryModel, FallbackModel, OodDetector],
+    held_out: list[tuple[dict[str, object], str]],
+    field: str,
+    low: object,
+    high: object,
+) -> None:
+    """Seed 000's behavioural test, which the `metamorphic` verifier runs under load: the models are trained
+    monotone in these fields, so no leaf of a tree can invert what every analyst expects."""
+    primary, fallback, _ = models
+    store = make_feature_store(7)
+    lowered = []
+    for body, _ in held_out[:500]:
+        risk = float(body.get("merchant_risk") or 0.0)  # type: ignore[arg-type]
+        before = {**body, field: risk if low is None else low}
+        after = {**body, field: min(1.0, risk + 0.5) if high is None else high}
+        features = store[str(body["entity_id"])]
+        for tier, score in (("primary", lambda b: primary.score(b, features)), ("fallback", fallback.score)):
+            if score(after) < score(before) - 1e-9:
+                lowered.append((tier, before, after))
+    assert lowered == []
