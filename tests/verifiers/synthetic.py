@@ -8,23 +8,12 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from mlchaos.experiments.records import PROBE_SCHEMA, BreakerState
+from mlchaos.experiments.records import PROBE_SCHEMA, REQUEST_COLUMNS, BreakerState
 from mlchaos.experiments.verifiers.base import FaultWindow, Phase, PhaseWindow, Recording, empty_probes
 from mlchaos.experiments.verifiers.steady_state import SteadyState
 
 T0 = 1_700_000_000.0
-OPTIONAL_COLUMNS = (
-    "confidence",
-    "prediction",
-    "error",
-    "label",
-    "input",
-    "pair",
-    "expected",
-    "score",
-    "flagged",
-    "shed",
-)
+OPTIONAL_COLUMNS = tuple(c for c in REQUEST_COLUMNS if c not in ("start", "latency_ms", "status", "tier"))
 """Request columns that are ``None`` unless a test sets them (see RequestRecord)."""
 HYPOTHESIS = SteadyState(window=10, min_availability=0.99, min_tier_share={"primary": 0.95}, max_p99_ms=200)
 
