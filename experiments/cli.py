@@ -11,6 +11,7 @@ import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
@@ -27,6 +28,8 @@ from mlchaos.experiments.journal import Event, Journal, StackRecord
 from mlchaos.experiments.kubernetes.client import KubernetesError
 from mlchaos.experiments.kubernetes.guard import Refused
 from mlchaos.experiments.kubernetes.readiness import describe_cluster
+from mlchaos.experiments.load.spec import parse_host_port
+from mlchaos.experiments.load.worker_service import serve
 from mlchaos.experiments.loader import Problem, ScenarioInvalid, load_scenario, load_scenarios, load_target
 from mlchaos.experiments.outcome import compute_verdicts, load_recording
 from mlchaos.experiments.plan import make_plan, placeholder_endpoints
@@ -85,6 +88,29 @@ HistoryOption = Annotated[
     ),
 ]
 ProbeIntervalOption = Annotated[float, typer.Option(help="Seconds between health/metrics probes.", min=0.05)]
+
+
+def _host_port(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            parse_host_port(value)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+    return value
+
+
+WorkerBindOption = Annotated[
+    str | None,
+    typer.Option(
+        "--worker-bind",
+        envvar="MLCHAOS_WORKER_BIND",
+        metavar="HOST:PORT",
+        callback=_host_port,
+        show_default=False,
+        help="Scenarios with `load.workers: N`: listen here for N workers started elsewhere (`mlchaos "
+        "load-worker HOST:PORT`, the chart's worker pods) instead of starting N local worker processes.",
+    ),
+]
 
 
 def _print_problems(problems: list[Problem]) -> None:
@@ -269,6 +295,7 @@ def run(
     probe_interval: ProbeIntervalOption = 0.25,
     history: HistoryOption = None,
     allow_production: AllowProductionOption = False,
+    worker_bind: WorkerBindOption = None,
 ) -> None:
     """Run scenarios: preflight, baseline, faults on the timeline, recovery, verdicts.
 
@@ -278,7 +305,9 @@ def run(
     """
     files = _load_or_exit(paths, target, allow_production=allow_production)
     _check_history(history)
-    outcomes = [outcome for outcome, _ in _run_all(files, out, probe_interval, history)]
+    outcomes = [
+        outcome for outcome, _ in _run_all(files, out, RunSettings(probe_interval, history, worker_bind))
+    ]
     console.print(_summary(outcomes))
     raise typer.Exit(int(_worst(outcomes)))
 
@@ -303,6 +332,7 @@ def suite(
     ] = None,
     no_history: Annotated[bool, typer.Option("--no-history", help="No trend section.")] = False,
     allow_production: AllowProductionOption = False,
+    worker_bind: WorkerBindOption = None,
 ) -> None:
     """Run a suite — the monthly run: every scenario it lists, in order, then one combined report.
 
@@ -311,7 +341,7 @@ def suite(
     \b
         name: monthly
         description: Monthly resilience run of the fraud-scoring stack.
-        scenarios: [feature-store-outage.yaml, primary-pod-kill.yaml]
+        scenarios: \\[feature-store-outage.yaml, primary-pod-kill.yaml]
 
     Every scenario is validated first (exit 2 before anything runs if one is invalid). Then the suite goes on
     past scenarios that fail or abort. OUT/<time>-<name>/ gets a folder per scenario run plus the combined
@@ -328,7 +358,8 @@ def suite(
     suite_dir = _run_dir(out, loaded.name)
     (suite_dir / "suite.yaml").write_text(suite_file.read_text(encoding="utf-8"), encoding="utf-8")
     console.print(f"suite {loaded.name}: {len(files)} scenario(s) → {suite_dir}", soft_wrap=True)
-    results = _run_all(files, suite_dir, probe_interval, history if history and history.is_dir() else None)
+    settings = RunSettings(probe_interval, history if history and history.is_dir() else None, worker_bind)
+    results = _run_all(files, suite_dir, settings)
     outcomes = [outcome for outcome, _ in results]
     console.print(_summary(outcomes))
     runs = [data for _, data in results if data is not None]
@@ -360,8 +391,17 @@ def _worst(outcomes: list[RunOutcome]) -> ExitCode:
     return max((o.exit_code for o in outcomes), default=ExitCode.ABORTED)
 
 
+@dataclass(frozen=True)
+class RunSettings:
+    """How this invocation runs its scenarios (the same for each of them)."""
+
+    probe_interval: float
+    history: Path | None
+    worker_bind: str | None
+
+
 def _run_all(
-    files: list[ScenarioFile], out: Path, probe_interval: float, history: Path | None
+    files: list[ScenarioFile], out: Path, settings: RunSettings
 ) -> list[tuple[RunOutcome, RunData[Scenario] | None]]:
     """Run each scenario in turn (sharing embedded stacks where they can be shared) until done or stopped."""
     stop = StopRequest()
@@ -373,7 +413,7 @@ def _run_all(
             for scenario_file in files:
                 if stop.event.is_set():
                     break
-                results.append(_run_one(scenario_file, out, session, stop, display, probe_interval, history))
+                results.append(_run_one(scenario_file, out, session, stop, display, settings))
         finally:
             session.close()
     return results
@@ -385,8 +425,7 @@ def _run_one(
     session: TargetSession,
     stop: StopRequest,
     display: ConsoleDisplay,
-    probe_interval: float,
-    history: Path | None,
+    settings: RunSettings,
 ) -> tuple[RunOutcome, RunData[Scenario] | None]:
     scenario = scenario_file.scenario
     try:
@@ -420,7 +459,8 @@ def _run_one(
                 run_dir,
                 stop=stop,
                 display=display,
-                probe_interval_s=probe_interval,
+                probe_interval_s=settings.probe_interval,
+                worker_bind=settings.worker_bind,
             )
         except OSError as exc:  # its journal cannot be written: no fault may be applied without one
             return _unrecorded(run_dir, scenario.name, f"cannot write the journal in {run_dir}: {exc}"), None
@@ -432,7 +472,7 @@ def _run_one(
         console.print(f"[{style}]{scenario.name}: {outcome.message}[/]", soft_wrap=True)
     try:  # report.html, junit.xml, summary.json; the run's result stands even if they cannot be written
         data = write_run_outputs(
-            run_dir, RUN_READER, scenario=scenario, verdicts=outcome.verdicts, history=history
+            run_dir, RUN_READER, scenario=scenario, verdicts=outcome.verdicts, history=settings.history
         )
         console.print(
             f"report: {run_dir / REPORT_NAME} (junit.xml and summary.json beside it)", soft_wrap=True
@@ -524,6 +564,38 @@ def rollback(
     if not (result.reverted or result.stacks_stopped or result.failed or result.gone):
         console.print("nothing to undo: the journal shows every fault reverted")
     raise typer.Exit(ExitCode.OK if result.ok else ExitCode.ROLLBACK_FAILED)
+
+
+@app.command("load-worker")
+def load_worker(
+    master: Annotated[
+        str,
+        typer.Argument(
+            metavar="HOST:PORT",
+            callback=_host_port,
+            show_default=False,
+            help="Where the load master listens: what the run was given as --worker-bind (a Service name in "
+            "a cluster).",
+        ),
+    ],
+    loads: Annotated[
+        int | None,
+        typer.Option(min=1, show_default=False, help="Exit after serving this many loads (default: never)."),
+    ] = None,
+) -> None:
+    """Serve as a Locust worker for runs started elsewhere with --worker-bind (the chart's worker pods).
+
+    Scenarios with `load.workers: N` normally start N local worker processes. A run given
+    `--worker-bind HOST:PORT` waits for N workers to connect there instead, so the load can come from
+    several machines. The master sends each worker the whole load; nothing else needs copying. One worker
+    process serves one load, then the next starts: a pod stays up across every scenario of a suite.
+    Stop with SIGTERM or Ctrl-C.
+
+    \b
+        mlchaos run --worker-bind 0.0.0.0:5557 scenario.yaml    # on the master's machine
+        mlchaos load-worker master-host:5557                    # on each worker machine
+    """
+    raise typer.Exit(serve(master, loads=loads, say=console.print))
 
 
 @staging_app.command(

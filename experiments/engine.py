@@ -171,7 +171,13 @@ def _requests(plan: Plan) -> tuple[RequestTemplate, ...]:
     return tuple(RequestTemplate.model_validate(json.loads(line)) for line in lines if line.strip())
 
 
-def _load_spec(plan: Plan, duration_s: float, prepared: Mapping[str, InputSend] | None = None) -> LoadSpec:
+def _load_spec(
+    plan: Plan,
+    duration_s: float,
+    prepared: Mapping[str, InputSend] | None = None,
+    *,
+    worker_bind: str | None = None,
+) -> LoadSpec:
     load, target = plan.scenario.load, plan.target
     requests = _requests(plan)
     return LoadSpec(
@@ -192,6 +198,8 @@ def _load_spec(plan: Plan, duration_s: float, prepared: Mapping[str, InputSend] 
         stages=_load_stages(plan),
         inputs=_input_windows(plan, prepared or {}),
         seed=_seed(plan),
+        workers=load.workers,
+        worker_bind=worker_bind if load.workers else None,
     )
 
 
@@ -211,6 +219,7 @@ class Experiment:
         stop: StopRequest,
         display: RunDisplay,
         probe_interval_s: float = 0.25,
+        worker_bind: str | None = None,
     ) -> None:
         self.plan = plan
         self.run_dir = run_dir
@@ -221,7 +230,10 @@ class Experiment:
         self.journal = Journal(run_dir)
         self.journal.append(Event.RUN_STARTED, detail=plan.scenario.name)
         self.prober = Prober(plan.target, interval_s=probe_interval_s)
-        self.load = LoadRunner(_load_spec(plan, self._load_duration_s), on_batch=self.stats.add)
+        self.worker_bind = worker_bind
+        self.load = LoadRunner(
+            _load_spec(plan, self._load_duration_s, worker_bind=worker_bind), on_batch=self.stats.add
+        )
 
     @property
     def _load_duration_s(self) -> float:
@@ -311,7 +323,8 @@ class Experiment:
             self.display.note(f"prepared {fault.id}: {made.summary}")
             prepared[fault.id] = made.inputs
         self.load = LoadRunner(
-            _load_spec(self.plan, self._load_duration_s, prepared), on_batch=self.stats.add
+            _load_spec(self.plan, self._load_duration_s, prepared, worker_bind=self.worker_bind),
+            on_batch=self.stats.add,
         )
 
     def _wait_for_first_records(self) -> None:

@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from mlchaos.experiments.durations import PositiveSeconds, Seconds
 from mlchaos.experiments.targets import EmbeddedTarget, Target
@@ -52,6 +60,14 @@ class LoadConfig(BaseModel):
     )
     request_timeout: PositiveSeconds = 5.0
     path: str | None = Field(None, description="Request path; default: the target's predict path.")
+    workers: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="0: one process sends all requests. N: a Locust master hands the users to N worker "
+        "processes (local ones, or worker pods with `--worker-bind`) when one process cannot drive the load; "
+        "every request is recorded either way.",
+    )
 
     # A field validator, not the model validator below: the error's location is then load.wait, and the loader
     # points at the `wait:` line.
@@ -61,6 +77,14 @@ class LoadConfig(BaseModel):
         if wait[0] > wait[1]:
             raise ValueError(f"expected [min, max] with min ≤ max, got min {wait[0]:g}s > max {wait[1]:g}s")
         return wait
+
+    @field_validator("workers")  # a field validator, so that the loader points at the `workers:` line
+    @classmethod
+    def _workers_have_users(cls, workers: int, info: ValidationInfo) -> int:
+        users = info.data.get("users")
+        if users is not None and workers > users:
+            raise ValueError(f"expected at most users ({users}) workers: each worker runs at least one user")
+        return workers
 
     @model_validator(mode="after")
     def _one_source(self) -> LoadConfig:

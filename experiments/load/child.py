@@ -1,6 +1,14 @@
-"""The Locust load child: ``python -m mlchaos.experiments.load.child SPEC_JSON_PATH [--stop-on-stdin-eof]``.
+"""The Locust load child::
 
-This is the only module of mlchaos that imports Locust. Importing Locust monkey-patches the whole process for
+    python -m mlchaos.experiments.load.child SPEC_JSON_PATH [--stop-on-stdin-eof]
+    python -m mlchaos.experiments.load.child --worker HOST:PORT [--stop-on-stdin-eof]
+
+The first form runs the load the spec describes: in this process, or — with ``workers: N`` in the spec — as a
+Locust master whose N workers send the requests (:mod:`~mlchaos.experiments.load.distributed`). The second form
+is such a worker: it connects to a master and takes the spec from it.
+
+Only the child's modules (this one, :mod:`~mlchaos.experiments.load.users` and
+:mod:`~mlchaos.experiments.load.distributed`) import Locust. Importing Locust monkey-patches the whole process for
 gevent (sockets, threads, time), which would silently change how the orchestrator's threads, subprocesses and
 signal handling behave — so Locust lives in this child and talks to the orchestrator through stdout only.
 
@@ -20,10 +28,6 @@ ML input faults (corrupted, adversarial, shifted, out-of-distribution, metamorph
 user's bodies by :class:`~mlchaos.experiments.load.mix.InputMixer` on the load's own clock, so a fault window
 opens on time without the orchestrator reaching into this process; a mutated request is raw bytes with its own
 content type, and its tags (``input``, ``pair``, ``expected``) travel in the request's context to its row.
-
-One row per request is built in a ``request`` event listener, not with ``catch_response``: the listener gets
-the response, the exception, the wall-clock start and Locust's latency already computed, so recording costs a
-list and a JSON parse per request and no context manager.
 """
 
 from __future__ import annotations
@@ -33,231 +37,41 @@ import locust  # noqa: F401 - first: it monkey-patches for gevent, which must pr
 
 # isort: on
 import argparse
-import itertools
-import json
 import logging
-import math
 import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
-import gevent
-import gevent.os
 from gevent.event import Event
-from locust import FastHttpUser, LoadTestShape, between, task
-from locust import log as locust_log
-from locust.contrib.fasthttp import LocustBadStatusCode
 from locust.env import Environment
 from pydantic import ValidationError
 
-from mlchaos.experiments.inputs.outgoing import JSON, Outgoing
-from mlchaos.experiments.load import wire
+from mlchaos.experiments.load import distributed, wire
 from mlchaos.experiments.load.bodies import BodyError, BodySource, body_source
 from mlchaos.experiments.load.mix import InputMixer
-from mlchaos.experiments.load.spec import LoadSpec
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_BAD_SPEC = 2
-BACKSTOP_SLACK_S = 10.0
-"""How long past ``duration_s + stop_grace_s`` the SIGALRM backstop waits before killing a stuck child."""
+from mlchaos.experiments.load.spec import LoadSpec, parse_host_port
+from mlchaos.experiments.load.users import (
+    BACKSTOP_SLACK_S,
+    EXIT_BAD_SPEC,
+    Gate,
+    Recorder,
+    StagedShape,
+    exit_code,
+    on_stop_request,
+    user_class,
+    write_line,
+)
 
 logger = logging.getLogger("mlchaos.load.child")
-_decode_json = json.JSONDecoder().decode
-
-
-class Recorder:
-    """Turns Locust's request events into wire rows and writes them to stdout one batch per flush."""
-
-    def __init__(self, spec: LoadSpec, out: BinaryIO, users: Callable[[], int]) -> None:
-        self._out = out
-        self._users = users
-        self._rows: list[wire.Row] = []
-        self.sent = 0
-        self._tier = wire.field_reader(spec.tier_field)
-        self._confidence = wire.field_reader(spec.confidence_field)
-        self._prediction = wire.field_reader(spec.prediction_field)
-        self._score = wire.field_reader(spec.score_field)
-        self._review = wire.field_reader(spec.review_field)
-        self._shed = wire.field_reader(spec.shed_field)
-        self._review_header = wire.field_reader("header:X-Review")
-        self._shed_header = wire.field_reader("header:X-Shed")
-        self._parse_body = wire.needs_body(
-            spec.tier_field,
-            spec.confidence_field,
-            spec.prediction_field,
-            spec.score_field,
-            spec.review_field,
-            spec.shed_field,
-        )
-
-    def on_request(
-        self,
-        response_time: float,
-        response: Any,
-        context: dict[str, Any],
-        exception: BaseException | None,
-        start_time: float,
-        **_kwargs: Any,
-    ) -> None:
-        status: int = response.status_code if response is not None else 0
-        tier = confidence = prediction = error = score = flagged = shed = None
-        if status:
-            doc = None
-            if self._parse_body and response.content:
-                try:  # str first: json.loads(bytes) sniffs the encoding and costs ~3x more per response
-                    doc = _decode_json(response.content.decode())
-                except ValueError:  # UnicodeDecodeError included
-                    error = "response body is not JSON"
-            headers = response.headers
-            tier = wire.as_text(self._tier(doc, headers))
-            confidence = wire.as_float(self._confidence(doc, headers))
-            prediction = wire.as_text(self._prediction(doc, headers))
-            score = wire.as_float(self._score(doc, headers))
-            flagged = wire.as_flag(self._review(doc, headers))
-            if flagged is None and self._review_header(doc, headers) is not None:
-                flagged = wire.as_flag(self._review_header(doc, headers))
-            shed = wire.as_flag(self._shed(doc, headers))
-            if not shed and self._shed_header(doc, headers) is not None:
-                shed = wire.as_flag(self._shed_header(doc, headers))
-            if isinstance(exception, LocustBadStatusCode):
-                # bad_input_handling wants every rejection to explain itself in a JSON object
-                json_error = isinstance(doc, dict) or not 400 <= status < 500
-                error = f"HTTP {status}" if json_error else f"HTTP {status}: body is not JSON"
-            elif exception is not None:  # a status line arrived but the body did not
-                error = wire.describe(exception)
-        else:
-            error = wire.describe(exception) if exception is not None else "no response"
-        self._rows.append(
-            [
-                start_time,
-                response_time,
-                status,
-                tier,
-                confidence,
-                prediction,
-                error,
-                context.get("label"),
-                context.get("input"),
-                context.get("pair"),
-                context.get("expected"),
-                score,
-                flagged,
-                shed,
-            ]
-        )
-
-    def write(self, line: bytes) -> None:
-        self._out.write(line)
-        self._out.flush()
-
-    def flush(self) -> None:
-        rows, self._rows = self._rows, []
-        self.sent += len(rows)
-        self.write(wire.encode_batch(time.time(), self._users(), rows))
-
-    def flush_every(self, interval_s: float) -> None:
-        while True:
-            gevent.sleep(interval_s)
-            self.flush()
-
-
-class StagedShape(LoadTestShape):
-    """``spec.users`` until the first stage, then the latest stage whose ``at_s`` has passed; never ends."""
-
-    def __init__(self, spec: LoadSpec) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        self._spec = spec
-
-    def tick(self) -> tuple[int, float]:
-        elapsed = self.get_run_time()  # type: ignore[no-untyped-call]
-        users, rate = self._spec.users, self._spec.spawn_rate
-        for stage in self._spec.stages:
-            if stage.at_s <= elapsed:
-                users, rate = stage.users, stage.spawn_rate
-        return users, rate
-
-
-class Gate:
-    """Open until the deadline or a stop request; every user checks it right before each request.
-
-    Locust stops users asynchronously, so without it a user whose wait ends in the few milliseconds between
-    the deadline and Locust reaching it would still start a request: the gate makes ``duration_s`` exact.
-    """
-
-    def __init__(self) -> None:
-        self.started = math.inf
-        self.deadline = math.inf
-        self.closed = False
-
-    def elapsed(self) -> float:
-        """Seconds since the load started (negative before): the clock input windows are placed on."""
-        return time.time() - self.started
-
-    def is_open(self) -> bool:
-        return not self.closed and time.time() < self.deadline
-
-
-def user_class(spec: LoadSpec, source: BodySource, mixer: InputMixer, gate: Gate) -> type[FastHttpUser]:
-    """A FastHttpUser posting the spec's bodies, with its input faults mixed in; each instance takes the next
-    user index for its bodies."""
-    headers = {"Content-Type": "application/json", "Accept": "application/json", **spec.headers}
-    # a mutated content type replaces the JSON one; built once per type, not per request
-    headers_for: dict[str, dict[str, str]] = {}
-    path = spec.path
-    indices = itertools.count()
-
-    class LoadUser(FastHttpUser):
-        host = spec.base_url.rstrip("/")
-        wait_time = between(spec.wait_min_s, spec.wait_max_s)
-        network_timeout = spec.request_timeout_s
-        connection_timeout = spec.request_timeout_s
-
-        def __init__(self, environment: Environment) -> None:
-            super().__init__(environment)
-            index = next(indices)
-            self._requests: Iterator[Outgoing] = mixer.for_user(index, source.for_user(index), gate.elapsed)
-
-        @task
-        def send(self) -> None:
-            if not gate.is_open():
-                return  # not StopUser: a user that ends itself races Locust's own stopping of it
-            out = next(self._requests)
-            context = {"label": out.label, "input": out.input, "pair": out.pair, "expected": out.expected}
-            self.client.request(
-                "POST",
-                path,
-                data=out.body,  # type: ignore[arg-type]
-                headers=headers if out.content_type == JSON else _headers(out.content_type),
-                context=context,
-            )
-
-    def _headers(content_type: str) -> dict[str, str]:
-        if content_type not in headers_for:
-            headers_for[content_type] = {**headers, "Content-Type": content_type}
-        return headers_for[content_type]
-
-    return LoadUser
-
-
-def _stop_on_eof(request_stop: Callable[[], None]) -> None:
-    """Stop when stdin closes: the orchestrator holds its write end, so EOF means it is gone."""
-    fd = sys.stdin.fileno()
-    gevent.os.make_nonblocking(fd)
-    while gevent.os.nb_read(fd, 4096):
-        pass
-    logger.warning("stdin closed (orchestrator gone?): stopping the load")
-    request_stop()
 
 
 def run(
     spec: LoadSpec, source: BodySource, mixer: InputMixer, out: BinaryIO, *, stop_on_stdin_eof: bool = False
 ) -> int:
-    """Run the load to its end and stream the records; returns the process exit code."""
+    """Run the load in this process to its end and stream the records; returns the process exit code."""
     gate = Gate()
     env = Environment(
         user_classes=[user_class(spec, source, mixer, gate)],
@@ -266,7 +80,9 @@ def run(
         stop_timeout=spec.stop_grace_s,
     )
     runner = env.create_local_runner()
-    recorder = Recorder(spec, out, lambda: runner.user_count)
+    recorder = Recorder(
+        spec, ship=lambda rows: write_line(out, wire.encode_batch(time.time(), runner.user_count, rows))
+    )
     env.events.request.add_listener(recorder.on_request)  # type: ignore[no-untyped-call]
 
     stop = Event()
@@ -275,42 +91,25 @@ def run(
         gate.closed = True
         stop.set()
 
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        gevent.signal_handler(signum, request_stop)
-    if stop_on_stdin_eof:
-        gevent.spawn(_stop_on_eof, request_stop)
+    on_stop_request(request_stop, stdin_eof=stop_on_stdin_eof)
     signal.setitimer(signal.ITIMER_REAL, spec.duration_s + spec.stop_grace_s + BACKSTOP_SLACK_S)
 
     started = gate.started = time.time()
     gate.deadline = started + spec.duration_s
-    recorder.write(wire.encode_started(started))
+    write_line(out, wire.encode_started(started))
     if spec.stages:
         runner.start_shape()
     else:
         runner.start(spec.users, spec.spawn_rate)
-    flusher = gevent.spawn(recorder.flush_every, spec.flush_interval_s)
+    flusher = recorder.flush_every(spec.flush_interval_s)
     stop.wait(timeout=max(0.0, gate.deadline - time.time()))
     gate.closed = True
 
     runner.quit()  # no new requests; in-flight ones get stop_grace_s (Environment.stop_timeout)
     flusher.kill()
     recorder.flush()
-    recorder.write(wire.encode_done(recorder.sent))
-    return _exit_code([(error["count"], error["msg"]) for error in runner.exceptions.values()])
-
-
-def _exit_code(task_errors: Iterable[tuple[int, str]]) -> int:
-    """1 if anything in the child itself failed (Locust only logs it and carries on), else 0.
-
-    A task error is a request that was never sent (say a template render that fails on a rare random draw);
-    the records are complete, but the load was not what the scenario asked for, so the run must not pass.
-    """
-    errors = sorted(task_errors, reverse=True)
-    for count, message in errors[:5]:
-        logger.error("load task failed %d times: %s", count, message)
-    if locust_log.unhandled_greenlet_exception:
-        logger.error("an exception escaped a Locust greenlet or listener (see above): records may be missing")
-    return EXIT_FAILED if errors or locust_log.unhandled_greenlet_exception else EXIT_OK
+    write_line(out, wire.encode_done(recorder.sent))
+    return exit_code([(error["count"], error["msg"]) for error in runner.exceptions.values()])
 
 
 def _claim_stdout() -> BinaryIO:
@@ -323,17 +122,29 @@ def _claim_stdout() -> BinaryIO:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m mlchaos.experiments.load.child",
-        description="Run Locust as described by a LoadSpec JSON file and stream request records on stdout.",
+        description="Run Locust as described by a LoadSpec JSON file and stream request records on stdout, "
+        "or (--worker) serve a master as one of its workers.",
     )
-    parser.add_argument("spec", type=Path, help="LoadSpec JSON file")
+    parser.add_argument("spec", type=Path, nargs="?", help="LoadSpec JSON file")
+    parser.add_argument(
+        "--worker", metavar="HOST:PORT", help="be a worker of the master listening there (no spec file)"
+    )
     parser.add_argument(
         "--stop-on-stdin-eof", action="store_true", help="stop when stdin closes (parent gone)"
     )
     args = parser.parse_args(argv)
+    if (args.spec is None) == (args.worker is None):
+        parser.error("give either a spec file or --worker HOST:PORT")
     out = _claim_stdout()
     logging.basicConfig(
         level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
     )
+    if args.worker is not None:
+        try:
+            host, port = parse_host_port(args.worker)
+        except ValueError as exc:
+            parser.error(f"--worker: {exc}")
+        return distributed.run_worker(host, port, stop_on_stdin_eof=args.stop_on_stdin_eof)
     try:
         spec = LoadSpec.model_validate_json(args.spec.read_bytes())
         source = body_source(spec)
@@ -342,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mlchaos load child: invalid load spec {args.spec}: {exc}", file=sys.stderr)
         return EXIT_BAD_SPEC
     try:
+        if spec.workers:
+            return distributed.run_master(spec, source, mixer, out, stop_on_stdin_eof=args.stop_on_stdin_eof)
         return run(spec, source, mixer, out, stop_on_stdin_eof=args.stop_on_stdin_eof)
     finally:
         out.close()

@@ -76,7 +76,8 @@ class LoadRunner:
         """Spawn the child and return once it reports that load has begun (its ``started`` line).
 
         The spec's bodies are checked here first (a broken template raises :class:`LoadError` without spawning
-        anything). Raises :class:`LoadError` if the child exits or stays silent for ``timeout_s``.
+        anything). Raises :class:`LoadError` if the child exits or stays silent for ``timeout_s`` (plus the spec's
+        ``workers_timeout_s`` when it first waits for its workers).
         """
         if self._proc is not None:
             raise LoadError("this LoadRunner was already started; create a new one for another run")
@@ -106,6 +107,8 @@ class LoadRunner:
         collector = self._collector
         collector.attach(self._proc.stdout, self._proc.stderr)
 
+        if self.spec.workers:  # the child waits this long for its workers before it starts the load
+            timeout_s += self.spec.workers_timeout_s
         deadline = time.monotonic() + timeout_s
         while not collector.started.is_set() and not collector.eof.is_set() and time.monotonic() < deadline:
             collector.started.wait(_POLL_S)

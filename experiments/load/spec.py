@@ -14,6 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mlchaos.experiments.inputs.windows import InputWindow
 
+WORKER_EXIT_BUSY = 3
+"""A load worker's exit status when the master was already running a load without it."""
+
 
 class RequestTemplate(BaseModel):
     """One request body the users may send; ``label`` is its true label when known (a canary)."""
@@ -86,12 +89,33 @@ class LoadSpec(BaseModel):
         description="ML input faults: in each window, a share of the requests is replaced by corrupted, "
         "adversarial, shifted, out-of-distribution or metamorphic ones (checked in this order).",
     )
+    workers: int = Field(
+        0,
+        ge=0,
+        description="0: one process sends all requests. N: a Locust master hands the users to N workers, which "
+        "send the requests and ship every row back to it.",
+    )
+    worker_bind: str | None = Field(
+        None,
+        description="HOST:PORT the master listens on for workers started elsewhere (worker pods). None: the "
+        "master starts its N workers itself, as local processes on loopback.",
+    )
+    workers_timeout_s: float = Field(
+        60.0, gt=0, description="How long the master waits for its N workers before giving up."
+    )
     stop_grace_s: float = Field(
         2.0,
         ge=0,
         description="At the stop (duration_s or SIGTERM) no new request starts; requests in flight get this "
         "long to finish, so every request the target saw is recorded. Bounds how late the child may exit.",
     )
+
+    @field_validator("worker_bind")
+    @classmethod
+    def _host_port(cls, bind: str | None) -> str | None:
+        if bind is not None:
+            parse_host_port(bind)
+        return bind
 
     @field_validator("stages")
     @classmethod
@@ -100,3 +124,11 @@ class LoadSpec(BaseModel):
         if times != sorted(set(times)):
             raise ValueError(f"stages must have strictly increasing at_s, got {times}")
         return stages
+
+
+def parse_host_port(text: str) -> tuple[str, int]:
+    """``"0.0.0.0:5557"`` → ``("0.0.0.0", 5557)``; ValueError saying what is wrong otherwise."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"expected HOST:PORT with a port from 1 to 65535, got {text!r}")
+    return host.strip("[]"), int(port)

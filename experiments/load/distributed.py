@@ -1,0 +1,455 @@
+"""Distributed load: a Locust master in the load child hands the users to N workers; each worker sends its users'
+requests and ships every request row back to the master, which writes them to the orchestrator exactly as a
+local load does — so the verifiers get the same per-request data whichever way the load ran.
+
+Workers are local processes the master starts on loopback, or processes started elsewhere (the chart's worker
+pods, ``mlchaos load-worker``) that connect to ``worker_bind``. Either way a worker is given nothing but the
+master's address: the spec travels over the Locust connection, so a worker pod needs no copy of the scenario.
+
+The conversation, in Locust custom messages (one connection per worker, in order)::
+
+    worker → master  mlchaos_hello     null                       once connected, its handlers in place
+    master → worker  mlchaos_spec      {"version", "spec"}        the answer to a hello
+                     mlchaos_busy      null                       the answer once the load has started
+    worker → master  mlchaos_ready     null                       spec accepted, user class built
+                     mlchaos_rejected  {"reason"}                 spec unusable here (another mlchaos version, ...)
+    master → worker  mlchaos_start     {"started", "slot", "slots"}   just before the users are spawned
+    worker → master  mlchaos_rows      [ROW, ...]                 every flush_interval_s
+                     mlchaos_done      {"sent", "failed"}         after its users stopped and its last rows left
+
+The team is every worker ready at the start. A team member that is lost before it reports ``done`` (its process
+died, its heartbeats stopped) fails the load at once: its last rows are gone, and a verdict on partial data would
+be wrong. ``slot``/``slots`` interleave the workers' user indices, so N workers together use the indices one
+process would (which pick each user's bodies and input draws).
+"""
+
+from __future__ import annotations
+
+# isort: off
+import locust  # noqa: F401 - first: it monkey-patches for gevent, which must precede every other import
+
+# isort: on
+import contextlib
+import logging
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, BinaryIO
+
+import gevent
+import gevent.socket
+from gevent.event import Event
+from locust import log as locust_log
+from locust.env import Environment
+from locust.exception import RPCError
+from locust.rpc import Message
+from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
+from pydantic import ValidationError
+
+from mlchaos.experiments.load import wire
+from mlchaos.experiments.load.bodies import BodyError, BodySource, body_source
+from mlchaos.experiments.load.mix import InputMixer
+from mlchaos.experiments.load.spec import WORKER_EXIT_BUSY, LoadSpec, parse_host_port
+from mlchaos.experiments.load.users import (
+    BACKSTOP_SLACK_S,
+    EXIT_FAILED,
+    EXIT_OK,
+    Gate,
+    Recorder,
+    StagedShape,
+    exit_code,
+    on_stop_request,
+    user_class,
+    write_line,
+)
+
+HELLO = "mlchaos_hello"
+SPEC = "mlchaos_spec"
+READY = "mlchaos_ready"
+REJECTED = "mlchaos_rejected"
+START = "mlchaos_start"
+BUSY = "mlchaos_busy"
+ROWS = "mlchaos_rows"
+DONE = "mlchaos_done"
+
+LOOPBACK = "127.0.0.1"
+REPORT_SLACK_S = 5.0
+"""How long past ``stop_grace_s`` the master waits for the workers' last rows and counts."""
+_POLL_S = 0.05
+
+logger = logging.getLogger("mlchaos.load.distributed")
+
+
+def mlchaos_version() -> str:
+    try:
+        return version("mlchaos")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown"
+
+
+# -- master -------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Fleet:
+    """The master's view of its workers."""
+
+    ready: list[str] = field(default_factory=list)
+    team: list[str] = field(default_factory=list)
+    done: dict[str, tuple[int, bool]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+class _LocalWorkers:
+    """Worker processes the master starts itself, connected to it over loopback.
+
+    Each one's stdin is a pipe held here: closing it (or this process dying) makes the worker stop.
+    """
+
+    def __init__(self, count: int, port: int) -> None:
+        command = [
+            sys.executable, "-m", "mlchaos.experiments.load.child",
+            "--worker", f"{LOOPBACK}:{port}", "--stop-on-stdin-eof",
+        ]  # fmt: skip
+        self._procs: list[subprocess.Popen[bytes]] = []
+        for _ in range(count):
+            self._procs.append(subprocess.Popen(command, stdin=subprocess.PIPE, stdout=sys.stderr))
+
+    def exited(self) -> list[str]:
+        """One line per worker process that has ended."""
+        return [
+            f"load worker process {proc.pid} exited with status {proc.returncode}"
+            for proc in self._procs
+            if proc.poll() is not None
+        ]
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """After the master's quit message the workers end by themselves; closing stdin stops any that did not
+        get it, and a worker still there at ``timeout_s`` is killed."""
+        deadline = time.monotonic() + timeout_s
+        self._wait(deadline - timeout_s / 2)
+        for proc in self._procs:
+            if proc.stdin is not None:
+                with contextlib.suppress(OSError):
+                    proc.stdin.close()
+        self._wait(deadline)
+        for proc in self._procs:
+            if proc.poll() is None:
+                logger.warning("load worker %d did not stop; killing it", proc.pid)
+                proc.kill()
+                proc.wait()
+
+    def _wait(self, until: float) -> None:
+        for proc in self._procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(max(0.0, until - time.monotonic()))
+
+
+def run_master(
+    spec: LoadSpec, source: BodySource, mixer: InputMixer, out: BinaryIO, *, stop_on_stdin_eof: bool = False
+) -> int:
+    """Run the load through ``spec.workers`` workers and stream their records; returns the exit code."""
+    gate = Gate()
+    env = Environment(
+        user_classes=[user_class(spec, source, mixer, gate)],
+        shape_class=StagedShape(spec) if spec.stages else None,
+        host=spec.base_url.rstrip("/"),
+        stop_timeout=spec.stop_grace_s,
+    )
+    host, port = parse_host_port(spec.worker_bind) if spec.worker_bind else (LOOPBACK, 0)
+    try:
+        runner = env.create_master_runner(host, port)
+    except RPCError as exc:
+        logger.error("cannot listen for load workers on %s:%d: %s", host, port, exc)
+        return EXIT_FAILED
+    port = runner.server.port
+    fleet = _Fleet()
+    stop = Event()
+
+    def request_stop() -> None:
+        gate.closed = True
+        stop.set()
+
+    def fail(problem: str) -> None:
+        if problem not in fleet.problems:
+            logger.error("%s", problem)
+            fleet.problems.append(problem)
+        request_stop()
+
+    _listen(env, runner, spec, fleet, out, fail)
+    on_stop_request(request_stop, stdin_eof=stop_on_stdin_eof)
+    local = _LocalWorkers(spec.workers, port) if spec.worker_bind is None else None
+    try:
+        watchdog = gevent.spawn(_watch, runner, fleet, local, fail)
+        if not _gather(runner, spec, fleet, stop, fail, f"{host}:{port}"):
+            watchdog.kill()
+            runner.quit()
+            return EXIT_FAILED
+        fleet.team = [client for client in fleet.ready if client in runner.clients]
+        started = gate.started = time.time()
+        gate.deadline = started + spec.duration_s
+        for slot, client in enumerate(fleet.team):
+            runner.send_message(
+                START, {"started": started, "slot": slot, "slots": len(fleet.team)}, client_id=client
+            )
+        write_line(out, wire.encode_started(started))
+        signal.setitimer(
+            signal.ITIMER_REAL, spec.duration_s + spec.stop_grace_s + REPORT_SLACK_S + BACKSTOP_SLACK_S
+        )
+        if spec.stages:
+            runner.start_shape()
+        else:
+            runner.start(spec.users, spec.spawn_rate)
+        stop.wait(timeout=max(0.0, gate.deadline - time.time()))
+        gate.closed = True
+
+        stopping = gevent.spawn(runner.stop)  # sends "stop": workers stop their users, then ship the rest
+        report_by = time.monotonic() + spec.stop_grace_s + REPORT_SLACK_S
+        while set(fleet.team) - fleet.done.keys() and time.monotonic() < report_by:
+            gevent.sleep(_POLL_S)
+        stopping.kill()
+        watchdog.kill()
+        runner.quit()
+        for client in fleet.team:
+            if client not in fleet.done:
+                fail(f"load worker {client} never reported its final count: its last records are missing")
+            elif fleet.done[client][1]:
+                fail(f"load worker {client} failed (see its log above): records may be missing")
+        write_line(out, wire.encode_done(sum(sent for sent, _ in fleet.done.values())))
+        code = exit_code([(error["count"], error["msg"]) for error in runner.exceptions.values()])
+        return EXIT_FAILED if fleet.problems else code
+    finally:
+        if local is not None:
+            local.stop()
+
+
+def _listen(
+    env: Environment, runner: MasterRunner, spec: LoadSpec, fleet: _Fleet, out: BinaryIO, fail: Any
+) -> None:
+    """The master's side of the conversation (see the module docstring)."""
+    offer = {"version": mlchaos_version(), "spec": spec.model_dump_json()}
+
+    def on_hello(msg: Any, **_: Any) -> None:
+        if fleet.team:
+            runner.send_message(BUSY, client_id=msg.node_id)
+        else:
+            runner.send_message(SPEC, offer, client_id=msg.node_id)
+
+    def on_ready(msg: Any, **_: Any) -> None:
+        if msg.node_id not in fleet.ready:
+            fleet.ready.append(msg.node_id)
+
+    def on_rejected(msg: Any, **_: Any) -> None:
+        fail(f"load worker {msg.node_id} rejected the load: {msg.data['reason']}")
+
+    def on_rows(msg: Any, **_: Any) -> None:
+        write_line(out, wire.encode_batch(time.time(), runner.user_count, msg.data))
+
+    def on_done(msg: Any, **_: Any) -> None:
+        fleet.done[msg.node_id] = (int(msg.data["sent"]), bool(msg.data["failed"]))
+
+    _turn_away_latecomers(runner, fleet)
+    runner.register_message(HELLO, on_hello)
+    runner.register_message(READY, on_ready)
+    runner.register_message(REJECTED, on_rejected)
+    runner.register_message(ROWS, on_rows)
+    runner.register_message(DONE, on_done)
+
+
+def _turn_away_latecomers(runner: MasterRunner, fleet: _Fleet) -> None:
+    """Once the load runs, a worker that connects is acknowledged but never added to Locust's workers.
+
+    Locust would hand it a share of the users at once — before our "busy" answer could reach it — and its users
+    would run without the load's clock. Wrapping the master's receive is the one place this can be decided
+    before Locust acts on the connection. The newcomer then says hello and is told the master is busy.
+    """
+    server = runner.server
+    receive = server.recv_from_client
+
+    def receive_from_team() -> tuple[str, Message]:
+        while True:
+            client_id, msg = receive()  # type: ignore[no-untyped-call]
+            if msg.type == "client_ready" and fleet.team and client_id not in fleet.team:
+                server.send_to_client(Message("ack", {"index": -1}, client_id))  # type: ignore[no-untyped-call]
+                continue
+            return client_id, msg
+
+    server.recv_from_client = receive_from_team  # type: ignore[method-assign]
+
+
+def _gather(runner: MasterRunner, spec: LoadSpec, fleet: _Fleet, stop: Event, fail: Any, where: str) -> bool:
+    """Wait until ``spec.workers`` workers accepted the spec; False (after saying why) if they did not."""
+    deadline = time.monotonic() + spec.workers_timeout_s
+    while not stop.is_set():
+        if sum(client in runner.clients for client in fleet.ready) >= spec.workers:
+            return True
+        if time.monotonic() > deadline:
+            fail(
+                f"only {len(fleet.ready)} of {spec.workers} load workers connected to {where} within "
+                f"{spec.workers_timeout_s:g}s (are the worker processes or pods running, pointed at this address?)"
+            )
+            return False
+        gevent.sleep(_POLL_S)
+    if not fleet.problems:
+        logger.warning("stopped while waiting for the load workers")
+    return False
+
+
+def _watch(runner: MasterRunner, fleet: _Fleet, local: _LocalWorkers | None, fail: Any) -> None:
+    """Fail the load as soon as a worker is lost: waiting out the run would only delay a failed verdict."""
+    while True:
+        gevent.sleep(0.5)
+        for problem in local.exited() if local is not None and not fleet.team else ():
+            fail(problem)
+        for client in fleet.team:
+            if client in fleet.done:
+                continue
+            if client not in runner.clients or runner.clients[client].state == STATE_MISSING:
+                fail(f"lost load worker {client} during the run: its last records are missing")
+
+
+# -- worker -------------------------------------------------------------------------------------------------------
+
+
+class _WorkerSession:
+    """A worker's side of the conversation: configured by the master's spec, started by its start message."""
+
+    def __init__(self, env: Environment, runner: WorkerRunner) -> None:
+        self._env = env
+        self._runner = runner
+        self._spec: LoadSpec | None = None
+        self._gate = Gate()
+        self._recorder: Recorder | None = None
+        self._flusher: gevent.Greenlet | None = None
+        self._slot, self._slots = 0, 1
+        self._reported = False
+        self.exit_code = EXIT_OK
+
+    def on_spec(self, msg: Any, **_: Any) -> None:
+        offered = msg.data.get("version")
+        if offered != mlchaos_version():
+            self._reject(
+                f"the worker runs mlchaos {mlchaos_version()} but the master runs {offered}: "
+                "run the same mlchaos version (image) for both"
+            )
+            return
+        try:
+            spec = LoadSpec.model_validate_json(msg.data["spec"])
+            source, mixer = body_source(spec), InputMixer(spec)
+        except (ValidationError, BodyError) as exc:
+            self._reject(f"invalid load spec: {exc}")
+            return
+        self._spec = spec
+        recorder = self._recorder = Recorder(spec, ship=self._ship)
+        self._env.user_classes = [user_class(spec, source, mixer, self._gate, user_index=self._user_index)]
+        self._env.events.request.add_listener(recorder.on_request)  # type: ignore[no-untyped-call]
+        self._runner.send_message(READY)
+
+    def on_start(self, msg: Any, **_: Any) -> None:
+        assert self._spec is not None and self._recorder is not None
+        spec = self._spec
+        self._slot, self._slots = int(msg.data["slot"]), int(msg.data["slots"])
+        self._gate.started = float(msg.data["started"])
+        self._gate.deadline = self._gate.started + spec.duration_s
+        self._flusher = self._recorder.flush_every(spec.flush_interval_s)
+        signal.setitimer(
+            signal.ITIMER_REAL, spec.duration_s + spec.stop_grace_s + REPORT_SLACK_S + BACKSTOP_SLACK_S
+        )
+
+    def on_busy(self, **_: Any) -> None:
+        logger.warning(
+            "the master is already running a load with other workers; this worker is not needed now"
+        )
+        self.exit_code = WORKER_EXIT_BUSY
+        gevent.spawn(self._runner.quit)
+
+    def on_stopping(self, **_: Any) -> None:
+        self._gate.closed = True
+
+    def on_stop(self, **_: Any) -> None:
+        """Users stopped (in-flight requests had stop_grace_s): ship the last rows and the count, once; then
+        leave."""
+        if self._recorder is None or self._reported:
+            return
+        self._reported = True
+        if self._flusher is not None:
+            self._flusher.kill()
+        self._recorder.flush()
+        failed = bool(locust_log.unhandled_greenlet_exception)
+        self._runner.send_message(DONE, {"sent": self._recorder.sent, "failed": failed})
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        # One load per worker process: Locust's master forgets a stopped worker (never sends it "quit"), and a
+        # fresh process per load means no state carries over (``mlchaos load-worker`` starts the next one).
+        gevent.spawn(self._runner.quit)
+
+    def _user_index(self, spawned: int) -> int:
+        return spawned * self._slots + self._slot
+
+    def _ship(self, rows: list[wire.Row]) -> None:
+        if rows:
+            self._runner.send_message(ROWS, rows)  # type: ignore[arg-type]
+
+    def _reject(self, reason: str) -> None:
+        logger.error("%s", reason)
+        self.exit_code = EXIT_FAILED
+        self._runner.send_message(REJECTED, {"reason": reason})
+        gevent.spawn(self._runner.quit)
+
+
+def run_worker(master_host: str, master_port: int, *, stop_on_stdin_eof: bool = False) -> int:
+    """Serve the master at ``master_host:master_port`` for one load; returns when it is over (or on a stop).
+
+    Exit status: 0 after a load (or a stop request), ``WORKER_EXIT_BUSY`` if the master was already running
+    one without this worker, 1 if the spec was unusable here or something failed.
+    """
+    stopped = Event()
+    runners: list[WorkerRunner] = []
+
+    def request_stop() -> None:
+        stopped.set()
+        for runner in runners:
+            gevent.spawn(runner.quit)
+
+    on_stop_request(request_stop, stdin_eof=stop_on_stdin_eof)
+    if not _await_master(master_host, master_port, stopped):
+        return EXIT_OK
+    env = Environment(user_classes=[])
+    try:
+        runner = env.create_worker_runner(master_host, master_port)
+    except ConnectionError:
+        logger.error(
+            "the load master at %s:%d took the connection but never answered", master_host, master_port
+        )
+        return EXIT_FAILED
+    runners.append(runner)
+    session = _WorkerSession(env, runner)
+    runner.register_message(SPEC, session.on_spec)
+    runner.register_message(START, session.on_start)
+    runner.register_message(BUSY, session.on_busy)
+    env.events.test_stopping.add_listener(session.on_stopping)  # type: ignore[no-untyped-call]
+    env.events.test_stop.add_listener(session.on_stop)  # type: ignore[no-untyped-call]
+    if stopped.is_set():
+        gevent.spawn(runner.quit)
+    # not on connecting: the ack and the master's next message can arrive before the handlers are registered
+    runner.send_message(HELLO)
+    runner.greenlet.join()
+    if locust_log.unhandled_greenlet_exception:
+        return EXIT_FAILED
+    return session.exit_code
+
+
+def _await_master(host: str, port: int, stopped: Event) -> bool:
+    """Wait until something listens at ``host:port`` (False if stopped first).
+
+    Locust's own connect gives up after five minutes, and worker pods wait for the monthly master far longer.
+    """
+    while not stopped.is_set():
+        try:
+            gevent.socket.create_connection((host, port), timeout=1.0).close()
+            return True
+        except OSError:
+            stopped.wait(1.0)
+    return False
