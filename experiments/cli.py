@@ -22,7 +22,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from mlchaos.experiments.console import ConsoleDisplay, plan_table, verdict_table
+from mlchaos.experiments.console import ConsoleDisplay, describe_load, plan_table, verdict_table
 from mlchaos.experiments.engine import ExitCode, Experiment, RunOutcome, StopRequest
 from mlchaos.experiments.journal import Event, Journal, StackRecord
 from mlchaos.experiments.kubernetes.client import KubernetesError
@@ -177,7 +177,10 @@ def validate(paths: ScenarioPaths, target: TargetOption = None) -> None:
 
 @app.command()
 def plan(
-    paths: ScenarioPaths, target: TargetOption = None, allow_production: AllowProductionOption = False
+    paths: ScenarioPaths,
+    target: TargetOption = None,
+    allow_production: AllowProductionOption = False,
+    worker_bind: WorkerBindOption = None,
 ) -> None:
     """Show the timeline and exactly what each fault will touch — without touching anything.
 
@@ -208,6 +211,7 @@ def plan(
             )
         else:
             console.print(f"target: external service at {scenario.target.service_url}")
+        console.print(describe_load(scenario.load, worker_bind), soft_wrap=True)
         console.print(f"steady state: {scenario.steady_state.describe()}")
 
 

@@ -11,6 +11,7 @@ from rich.table import Table
 from mlchaos.experiments.durations import format_seconds
 from mlchaos.experiments.live import Snapshot
 from mlchaos.experiments.plan import Action, Plan
+from mlchaos.experiments.scenario import LoadConfig
 from mlchaos.experiments.verifiers.base import Verdict
 
 
@@ -39,6 +40,19 @@ def plan_table(plan: Plan) -> Table:
             )
     table.add_row(f"+{plan.duration:.1f}s", "end: load stops, verifiers run", "")
     return table
+
+
+def describe_load(load: LoadConfig, worker_bind: str | None) -> str:
+    """Where the requests will come from, as ``plan`` shows it."""
+    users = f"load: {load.users} users"
+    if not load.workers:
+        return f"{users} from one local Locust process"
+    if worker_bind is None:
+        return f"{users} from {load.workers} local Locust worker processes"
+    return (
+        f"{users} from {load.workers} Locust workers connecting to {worker_bind} "
+        "(`mlchaos load-worker`, the chart's worker pods)"
+    )
 
 
 def verdict_table(title: str, verdicts: list[Verdict]) -> Table:

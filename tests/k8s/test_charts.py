@@ -15,6 +15,7 @@ from k8s_cluster import REPO, KubeCluster
 from kubernetes import client as k8s
 from kubernetes import dynamic
 
+from mlchaos.experiments.load.spec import parse_host_port
 from mlchaos.experiments.loader import load_scenario, load_target
 from mlchaos.experiments.suite import load_suite
 from mlchaos.staging.config import StackConfig
@@ -34,6 +35,7 @@ OPTIONS = {
             "service_url": "http://ml-staging-gateway.ml-staging.svc.cluster.local:8000",
         },
         "serviceAccount": {"annotations": {"example.com/owner": "ml-platform"}},
+        "loadWorkers": {"enabled": True, "replicas": 3, "port": 6000},
     },
     "ml-staging": {
         "primary": {"replicas": 3, "port": 9000},
@@ -141,6 +143,48 @@ def test_options_render_as_asked(kube_cluster: KubeCluster, tmp_path: Path) -> N
     assert one(docs, "PersistentVolumeClaim")["spec"]["storageClassName"] == "standard"
 
 
+def test_load_worker_pods_reach_the_suite_pods_locust_master(
+    kube_cluster: KubeCluster, tmp_path: Path
+) -> None:
+    """The pieces of distributed load must meet: each worker pod's `mlchaos load-worker HOST:PORT` names the
+    Service, the Service selects the suite pod (and only it) on the port its master listens on (--worker-bind
+    through MLCHAOS_WORKER_BIND)."""
+    docs = render(kube_cluster, "mlchaos", "--values", str(options_file(tmp_path, "mlchaos")))
+    workers = one(docs, "Deployment", "-load-worker")
+    assert workers["spec"]["replicas"] == 3
+    worker_pod = workers["spec"]["template"]
+    assert worker_pod["spec"]["automountServiceAccountToken"] is False, "workers need no API access"
+    command, master = worker_pod["spec"]["containers"][0]["args"]
+    assert command == "load-worker"
+    host, port = parse_host_port(master)
+
+    service = one(docs, "Service", "-load-master")
+    assert (
+        (host, port)
+        == (service["metadata"]["name"], service["spec"]["ports"][0]["port"])
+        == (
+            "chaos-mlchaos-load-master",
+            6000,
+        )
+    )
+    suite_pod = one(docs, "CronJob")["spec"]["jobTemplate"]["spec"]["template"]
+    selector = service["spec"]["selector"].items()
+    assert selector <= suite_pod["metadata"]["labels"].items()
+    assert not selector <= worker_pod["metadata"]["labels"].items()
+    container = suite_pod["spec"]["containers"][0]
+    bind = {e["name"]: e["value"] for e in container["env"]}["MLCHAOS_WORKER_BIND"]
+    assert parse_host_port(bind) == ("0.0.0.0", 6000)
+    assert container["ports"] == [{"name": "locust-master", "containerPort": 6000}]
+    assert service["spec"]["ports"][0]["targetPort"] == "locust-master"
+
+    default = render(kube_cluster, "mlchaos")
+    assert not [d for d in default if d["metadata"]["name"].endswith(("-load-worker", "-load-master"))]
+    default_env = one(default, "CronJob")["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0][
+        "env"
+    ]
+    assert "MLCHAOS_WORKER_BIND" not in {e["name"] for e in default_env}, "off by default: local workers"
+
+
 def test_reference_stack_wiring_is_what_its_programs_read(kube_cluster: KubeCluster, tmp_path: Path) -> None:
     docs = render(kube_cluster, "ml-staging", "--values", str(options_file(tmp_path, "ml-staging")))
     config = one(docs, "ConfigMap", "-config")["data"]
@@ -167,6 +211,8 @@ def test_reference_stack_wiring_is_what_its_programs_read(kube_cluster: KubeClus
         ("mlchaos", "schedule.cron=monthly", "cron"),
         ("mlchaos", "schedule.suspend=maybe", "suspend"),
         ("mlchaos", "concurrencyPolicy=Allow", "concurrencyPolicy"),
+        ("mlchaos", "loadWorkers.port=80", "port"),
+        ("mlchaos", "loadWorkers.replicas=0", "replicas"),
         ("ml-staging", "gateway.replicas=2", "replicas"),
         ("ml-staging", "primary.port=80", "port"),
     ],
