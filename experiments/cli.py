@@ -599,7 +599,9 @@ def load_worker(
         mlchaos run --worker-bind 0.0.0.0:5557 scenario.yaml    # on the master's machine
         mlchaos load-worker master-host:5557                    # on each worker machine
     """
-    raise typer.Exit(serve(master, loads=loads, say=console.print))
+    raise typer.Exit(
+        serve(master, loads=loads, say=lambda line: console.print(line, soft_wrap=True, markup=False))
+    )
 
 
 @staging_app.command(

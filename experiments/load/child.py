@@ -45,8 +45,6 @@ import time
 from pathlib import Path
 from typing import BinaryIO
 
-from gevent.event import Event
-from locust.env import Environment
 from pydantic import ValidationError
 
 from mlchaos.experiments.load import distributed, wire
@@ -58,10 +56,9 @@ from mlchaos.experiments.load.users import (
     EXIT_BAD_SPEC,
     Gate,
     Recorder,
-    StagedShape,
     exit_code,
+    load_environment,
     on_stop_request,
-    user_class,
     write_line,
 )
 
@@ -73,25 +70,14 @@ def run(
 ) -> int:
     """Run the load in this process to its end and stream the records; returns the process exit code."""
     gate = Gate()
-    env = Environment(
-        user_classes=[user_class(spec, source, mixer, gate)],
-        shape_class=StagedShape(spec) if spec.stages else None,
-        host=spec.base_url.rstrip("/"),
-        stop_timeout=spec.stop_grace_s,
-    )
+    env = load_environment(spec, source, mixer, gate)
     runner = env.create_local_runner()
     recorder = Recorder(
         spec, ship=lambda rows: write_line(out, wire.encode_batch(time.time(), runner.user_count, rows))
     )
     env.events.request.add_listener(recorder.on_request)  # type: ignore[no-untyped-call]
 
-    stop = Event()
-
-    def request_stop() -> None:
-        gate.closed = True
-        stop.set()
-
-    on_stop_request(request_stop, stdin_eof=stop_on_stdin_eof)
+    on_stop_request(gate.close, stdin_eof=stop_on_stdin_eof)
     signal.setitimer(signal.ITIMER_REAL, spec.duration_s + spec.stop_grace_s + BACKSTOP_SLACK_S)
 
     started = gate.started = time.time()
@@ -102,8 +88,7 @@ def run(
     else:
         runner.start(spec.users, spec.spawn_rate)
     flusher = recorder.flush_every(spec.flush_interval_s)
-    stop.wait(timeout=max(0.0, gate.deadline - time.time()))
-    gate.closed = True
+    gate.wait()
 
     runner.quit()  # no new requests; in-flight ones get stop_grace_s (Environment.stop_timeout)
     flusher.kill()

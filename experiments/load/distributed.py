@@ -59,8 +59,8 @@ from mlchaos.experiments.load.users import (
     EXIT_OK,
     Gate,
     Recorder,
-    StagedShape,
     exit_code,
+    load_environment,
     on_stop_request,
     user_class,
     write_line,
@@ -153,12 +153,7 @@ def run_master(
 ) -> int:
     """Run the load through ``spec.workers`` workers and stream their records; returns the exit code."""
     gate = Gate()
-    env = Environment(
-        user_classes=[user_class(spec, source, mixer, gate)],
-        shape_class=StagedShape(spec) if spec.stages else None,
-        host=spec.base_url.rstrip("/"),
-        stop_timeout=spec.stop_grace_s,
-    )
+    env = load_environment(spec, source, mixer, gate)
     host, port = parse_host_port(spec.worker_bind) if spec.worker_bind else (LOOPBACK, 0)
     try:
         runner = env.create_master_runner(host, port)
@@ -167,24 +162,19 @@ def run_master(
         return EXIT_FAILED
     port = runner.server.port
     fleet = _Fleet()
-    stop = Event()
-
-    def request_stop() -> None:
-        gate.closed = True
-        stop.set()
 
     def fail(problem: str) -> None:
         if problem not in fleet.problems:
             logger.error("%s", problem)
             fleet.problems.append(problem)
-        request_stop()
+        gate.close()
 
     _listen(env, runner, spec, fleet, out, fail)
-    on_stop_request(request_stop, stdin_eof=stop_on_stdin_eof)
+    on_stop_request(gate.close, stdin_eof=stop_on_stdin_eof)
     local = _LocalWorkers(spec.workers, port) if spec.worker_bind is None else None
     try:
         watchdog = gevent.spawn(_watch, runner, fleet, local, fail)
-        if not _gather(runner, spec, fleet, stop, fail, f"{host}:{port}"):
+        if not _gather(runner, spec, fleet, gate.stopped, fail, f"{host}:{port}"):
             watchdog.kill()
             runner.quit()
             return EXIT_FAILED
@@ -203,8 +193,7 @@ def run_master(
             runner.start_shape()
         else:
             runner.start(spec.users, spec.spawn_rate)
-        stop.wait(timeout=max(0.0, gate.deadline - time.time()))
-        gate.closed = True
+        gate.wait()
 
         stopping = gevent.spawn(runner.stop)  # sends "stop": workers stop their users, then ship the rest
         report_by = time.monotonic() + spec.stop_grace_s + REPORT_SLACK_S

@@ -27,6 +27,7 @@ from typing import Any, BinaryIO
 
 import gevent
 import gevent.os
+from gevent.event import Event
 from locust import FastHttpUser, LoadTestShape, between, task
 from locust import log as locust_log
 from locust.contrib.fasthttp import LocustBadStatusCode
@@ -172,6 +173,18 @@ class Gate:
         self.started = math.inf
         self.deadline = math.inf
         self.closed = False
+        self.stopped = Event()
+        """Set by :meth:`close`: a stop was requested before the deadline."""
+
+    def close(self) -> None:
+        """No request starts from now on (a stop request: a signal, the parent gone, a lost worker)."""
+        self.closed = True
+        self.stopped.set()
+
+    def wait(self) -> None:
+        """Until the deadline or a stop request, whichever comes first."""
+        self.stopped.wait(timeout=max(0.0, self.deadline - time.time()))
+        self.closed = True
 
     def elapsed(self) -> float:
         """Seconds since the load started (negative before): the clock input windows are placed on."""
@@ -179,6 +192,16 @@ class Gate:
 
     def is_open(self) -> bool:
         return not self.closed and time.time() < self.deadline
+
+
+def load_environment(spec: LoadSpec, source: BodySource, mixer: InputMixer, gate: Gate) -> Environment:
+    """The Locust environment of the spec's users: run here, or handed out to workers by a master."""
+    return Environment(
+        user_classes=[user_class(spec, source, mixer, gate)],
+        shape_class=StagedShape(spec) if spec.stages else None,
+        host=spec.base_url.rstrip("/"),
+        stop_timeout=spec.stop_grace_s,
+    )
 
 
 def user_class(

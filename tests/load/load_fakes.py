@@ -1,11 +1,13 @@
-"""The load tests' fake target: a real HTTP server on 127.0.0.1 that can be told to misbehave, and the small
-dataset the tests send. Imported by plain name (``from load_fakes import ...``) by conftest and tests alike."""
+"""The load tests' fake target: a real HTTP server on 127.0.0.1 that can be told to misbehave, the small dataset
+the tests send, and a bounded poll. Imported by plain name (``from load_fakes import ...``) by conftest and tests
+alike."""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -88,3 +90,13 @@ class QuietServer(ThreadingHTTPServer):
 
 
 DATASET = tuple(RequestTemplate(body={"id": i, "amount": 10 * i}, label=f"L{i}") for i in range(5))
+
+
+def poll(condition: Callable[[], bool], timeout_s: float) -> bool:
+    """Whether ``condition`` became true within ``timeout_s`` (checked every 20 ms)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()

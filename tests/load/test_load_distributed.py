@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from load_fakes import DATASET, FakeTarget
+from load_fakes import DATASET, FakeTarget, poll
 
 from mlchaos.experiments.inputs import CorruptSend, InputWindow, MetamorphicSend, Mutator, Transformation
 from mlchaos.experiments.inputs.mutators import mutate
@@ -41,15 +41,6 @@ def connects_to(process: psutil.Process, url: str) -> bool:
     return any(c.raddr and c.raddr.port == port for c in process.net_connections(kind="tcp"))
 
 
-def poll(condition: Callable[[], bool], timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
-
-
 @pytest.fixture
 def processes() -> Iterator[list[subprocess.Popen[str]]]:
     """Processes a test starts; killed at teardown if still there."""
@@ -61,15 +52,14 @@ def processes() -> Iterator[list[subprocess.Popen[str]]]:
         process.communicate(timeout=10)  # reaps it and closes its pipe
 
 
-def load_worker(master: str, processes: list[subprocess.Popen[str]], *args: str) -> subprocess.Popen[str]:
-    process = subprocess.Popen(
-        [str(MLCHAOS), "load-worker", master, *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+def started(command: list[str], processes: list[subprocess.Popen[str]]) -> subprocess.Popen[str]:
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     processes.append(process)
     return process
+
+
+def load_worker(master: str, processes: list[subprocess.Popen[str]], *args: str) -> subprocess.Popen[str]:
+    return started([str(MLCHAOS), "load-worker", master, *args], processes)
 
 
 def test_every_request_of_every_worker_is_recorded(
@@ -191,13 +181,7 @@ def test_a_worker_arriving_after_the_start_is_turned_away(
     runner = runners(spec)
     runner.start()
 
-    late = subprocess.Popen(
-        [sys.executable, "-m", "mlchaos.experiments.load.child", "--worker", master],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    processes.append(late)
+    late = started([sys.executable, "-m", "mlchaos.experiments.load.child", "--worker", master], processes)
     output, _ = late.communicate(timeout=20)
     assert late.returncode == WORKER_EXIT_BUSY, output
     assert "already running a load" in output
@@ -221,12 +205,14 @@ def test_load_worker_waits_for_a_master_and_stops_on_sigterm(
     free_port: int, processes: list[subprocess.Popen[str]]
 ) -> None:
     worker = load_worker(f"127.0.0.1:{free_port}", processes)
-    time.sleep(2.0)  # long enough to be waiting (no master there): it must not give up by itself
+    assert worker.stdout is not None
+    first = worker.stdout.readline()  # printed once its signal handlers are in place
+    assert f"serving the mlchaos load master at 127.0.0.1:{free_port}" in first
+    time.sleep(2.0)  # no master there: it must keep waiting, not give up
     assert worker.poll() is None
     worker.send_signal(signal.SIGTERM)
     output, _ = worker.communicate(timeout=20)
     assert worker.returncode == 0, output
-    assert f"serving the mlchaos load master at 127.0.0.1:{free_port}" in output
     leftovers = [
         p for p in psutil.process_iter(["cmdline"]) if f"127.0.0.1:{free_port}" in (p.info["cmdline"] or [])
     ]

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from load_fakes import poll
 
 from mlchaos.experiments.load.bodies import DatasetBodies
 from mlchaos.experiments.load.runner import LoadError, LoadRunner
@@ -29,15 +30,6 @@ pytestmark = pytest.mark.timeout(30)
 
 MakeSpec = Callable[..., LoadSpec]
 Runners = Callable[..., LoadRunner]
-
-
-def poll(condition: Callable[[], bool], timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 def test_records_stream_during_the_run_and_match_the_server(
