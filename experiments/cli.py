@@ -22,6 +22,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from mlchaos.experiments import runlock
 from mlchaos.experiments.console import ConsoleDisplay, describe_load, plan_table, verdict_table
 from mlchaos.experiments.engine import ExitCode, Experiment, RunOutcome, StopRequest
 from mlchaos.experiments.journal import Event, Journal, StackRecord
@@ -547,11 +548,26 @@ def report(
 @app.command()
 def rollback(
     run_dir: Annotated[Path, typer.Argument(help="A run directory (it holds journal.jsonl).")],
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Roll back even though the run's process still seems to be running."),
+    ] = False,
 ) -> None:
     """Undo whatever a run left applied — e.g. after it was killed with SIGKILL — reading only its journal.
 
-    Safe to run more than once. Exit 0 when nothing remains applied, 4 when a revert failed.
+    Safe to run more than once. Exit 0 when nothing remains applied, 4 when a revert failed. A run that is
+    still going is refused (exit 2): stop it instead (Ctrl-C or SIGTERM), and it reverts its own faults.
     """
+    holder = None if force else runlock.running_holder(run_dir)
+    if holder is not None:
+        errors.print(
+            f"{run_dir} is still running (pid {holder.pid}, scenario '{holder.scenario}'): stop it with Ctrl-C "
+            f"or `kill {holder.pid}` and it reverts its own faults; rollback is for runs that died "
+            "(--force to roll back anyway)",
+            markup=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(ExitCode.INVALID)
     try:
         result = rollback_run(run_dir)
     except FileNotFoundError as exc:

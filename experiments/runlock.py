@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+import psutil
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 LOCK_DIR_ENV = "MLCHAOS_LOCK_DIR"
@@ -138,6 +139,31 @@ def acquire(
         lock.release()
         raise
     return lock
+
+
+def running_holder(run_dir: Path, directory: Path | None = None) -> Holder | None:
+    """The holder of a lock taken by the run in ``run_dir`` if that run's process is still alive, else None.
+
+    Read from the holder records only, never by locking: a probe lock could make a run starting at that moment
+    refuse its own target. A pid reused since is told apart by its start time.
+    """
+    directory = directory or lock_dir()
+    try:
+        paths = sorted(directory.glob("*.lock"))
+    except OSError:
+        return None
+    wanted = run_dir.resolve()
+    for path in paths:
+        holder = read_holder(path)
+        if holder is None or holder.pid == os.getpid() or Path(holder.run_dir).resolve() != wanted:
+            continue
+        try:
+            started = psutil.Process(holder.pid).create_time()
+        except psutil.Error:
+            continue
+        if started <= holder.since + 1.0:
+            return holder
+    return None
 
 
 def _open_shared(path: Path) -> IO[str]:

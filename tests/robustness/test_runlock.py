@@ -55,3 +55,37 @@ def test_the_lock_of_a_killed_holder_is_taken_over_and_reported(tmp_path: Path) 
     with acquire(ENDPOINTS, run_dir=tmp_path / "next", scenario="next", directory=tmp_path) as lock:
         assert {gone.pid for gone in lock.stale} == {dead.pid}
         assert all(isinstance(gone, Holder) and gone.run_dir == "killed-run" for gone in lock.stale)
+
+
+def test_rollback_refuses_a_run_that_is_still_going(tmp_path: Path) -> None:
+    """Rolling back a live run would undo its faults under it; stopping it is the way (it reverts them itself)."""
+    run_dir = tmp_path / "live-run"
+    run_dir.mkdir()
+    (run_dir / "journal.jsonl").write_text("", encoding="utf-8")
+    holder = (
+        "from pathlib import Path; import sys, time\n"
+        "from mlchaos.experiments.runlock import acquire\n"
+        f"lock = acquire({ENDPOINTS!r}, run_dir=Path(sys.argv[1]), scenario='live', directory=Path(sys.argv[2]))\n"
+        "print('locked', flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    live = subprocess.Popen(
+        [sys.executable, "-c", holder, str(run_dir), str(tmp_path / "locks")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    env = {**os.environ, "MLCHAOS_LOCK_DIR": str(tmp_path / "locks"), "COLUMNS": "200"}
+    mlchaos = [str(Path(sys.executable).with_name("mlchaos")), "rollback", str(run_dir)]
+    try:
+        assert live.stdout is not None and live.stdout.readline().strip() == "locked"
+        refused = subprocess.run(mlchaos, capture_output=True, text=True, env=env, timeout=60)
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert f"is still running (pid {live.pid}, scenario 'live')" in refused.stderr
+        forced = subprocess.run([*mlchaos, "--force"], capture_output=True, text=True, env=env, timeout=60)
+        assert forced.returncode == 0, forced.stdout + forced.stderr
+    finally:
+        live.kill()
+        live.communicate(timeout=10)
+    after_death = subprocess.run(mlchaos, capture_output=True, text=True, env=env, timeout=60)
+    assert after_death.returncode == 0, after_death.stdout + after_death.stderr
+    assert "nothing to undo" in after_death.stdout
