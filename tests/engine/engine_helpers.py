@@ -6,37 +6,15 @@ test can still look at toxiproxy and supervisord and see exactly what the run le
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil
 import requests
 import yaml
+from cli_runs import DATASET
 
-from mlchaos.experiments.journal import Entry, Event, read_journal
 from mlchaos.injectors.backends.supervisor import SupervisorClient
 from mlchaos.staging.endpoints import StackEndpoints
-
-ROOT = Path(__file__).resolve().parents[2]
-MLCHAOS = Path(sys.executable).parent / "mlchaos"
-DATASET = ROOT / "scenarios" / "data" / "transactions.jsonl"
-
-
-def external_target(stack: StackEndpoints) -> dict[str, object]:
-    return {
-        "kind": "external",
-        "service_url": stack.gateway_url,
-        "toxiproxy_url": stack.toxiproxy_url,
-        "supervisor_url": stack.supervisor_url,
-        "proxies": dict(stack.proxies),
-        "programs": list(stack.programs),
-    }
 
 
 def write_scenario(
@@ -74,62 +52,6 @@ def write_scenario(
     return path
 
 
-@dataclass
-class RunProcess:
-    process: subprocess.Popen[bytes]
-    out: Path
-    output_path: Path
-
-    def run_dir(self) -> Path:
-        dirs = [d for d in self.out.iterdir() if d.is_dir()] if self.out.exists() else []
-        assert len(dirs) <= 1, dirs
-        return dirs[0] if dirs else self.out / "missing"
-
-    def journal(self) -> list[Entry]:
-        return read_journal(self.run_dir() / "journal.jsonl")
-
-    def wait_for(self, event: Event, timeout_s: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if any(e.event == event for e in self.journal()):
-                return
-            assert self.process.poll() is None, f"run ended before {event}:\n{self.output()}"
-            time.sleep(0.1)
-        raise AssertionError(f"no {event} in the journal within {timeout_s}s:\n{self.output()}")
-
-    def signal(self, signum: signal.Signals) -> None:
-        os.kill(self.process.pid, signum)
-
-    def finish(self, timeout_s: float = 90.0) -> int:
-        return self.process.wait(timeout=timeout_s)
-
-    def output(self) -> str:
-        return self.output_path.read_text(encoding="utf-8", errors="replace")
-
-
-def start_run(tmp_path: Path, *args: str) -> RunProcess:
-    out = tmp_path / "runs"
-    output_path = tmp_path / "output.txt"
-    with output_path.open("wb") as sink:
-        process = subprocess.Popen(
-            [str(MLCHAOS), "run", "--out", str(out), *args],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    return RunProcess(process, out, output_path)
-
-
-def run_mlchaos(*args: str, timeout_s: float = 180.0) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(MLCHAOS), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-        env={**os.environ, "COLUMNS": "200"},
-    )
-
-
 def proxy_state(stack: StackEndpoints, proxy: str) -> dict[str, object]:
     response = requests.get(f"{stack.toxiproxy_url}/proxies/{proxy}", timeout=5)
     response.raise_for_status()
@@ -139,18 +61,3 @@ def proxy_state(stack: StackEndpoints, proxy: str) -> dict[str, object]:
 
 def program_state(stack: StackEndpoints, program: str) -> str:
     return SupervisorClient(stack.supervisor_url).program(program).state
-
-
-def load_children() -> list[psutil.Process]:
-    """Load child processes still alive anywhere on the machine."""
-    found = []
-    for process in psutil.process_iter(["cmdline"]):
-        cmdline = process.info["cmdline"] or []
-        if "mlchaos.experiments.load.child" in cmdline:
-            found.append(process)
-    return found
-
-
-def wait_until_gone(processes: list[psutil.Process], timeout_s: float = 15.0) -> list[psutil.Process]:
-    _, alive = psutil.wait_procs(processes, timeout=timeout_s)
-    return alive

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from engine_helpers import ROOT, run_mlchaos
+from cli_runs import ROOT, run_mlchaos
 
 pytestmark = pytest.mark.stack
 

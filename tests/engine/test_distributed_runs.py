@@ -14,14 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import requests
-from engine_helpers import (
-    MLCHAOS,
-    external_target,
-    load_children,
-    run_mlchaos,
-    wait_until_gone,
-    write_scenario,
-)
+from cli_runs import MLCHAOS, external_target, load_children, run_mlchaos, wait_until_gone
+from engine_helpers import write_scenario
 from prometheus_client.parser import text_string_to_metric_families
 
 from mlchaos.staging.endpoints import StackEndpoints

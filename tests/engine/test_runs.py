@@ -7,16 +7,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-from engine_helpers import (
-    external_target,
-    load_children,
-    program_state,
-    proxy_state,
-    run_mlchaos,
-    start_run,
-    wait_until_gone,
-    write_scenario,
-)
+from cli_runs import external_target, load_children, run_mlchaos, start_run, wait_until_gone
+from engine_helpers import program_state, proxy_state, write_scenario
 
 from mlchaos.experiments.journal import Event, read_journal, stacks_started
 from mlchaos.staging.endpoints import StackEndpoints

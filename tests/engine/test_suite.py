@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from engine_helpers import external_target, run_mlchaos, write_scenario
+from cli_runs import external_target, run_mlchaos
+from engine_helpers import write_scenario
 
 from mlchaos.staging.endpoints import StackEndpoints
 

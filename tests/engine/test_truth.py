@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from engine_helpers import external_target, proxy_state, run_mlchaos, write_scenario
+from cli_runs import external_target, run_mlchaos
+from engine_helpers import proxy_state, write_scenario
 
 from mlchaos.experiments.journal import Event, read_journal
 from mlchaos.staging.options import BreakerOptions, StackFlag, StackOptions

@@ -9,21 +9,15 @@ readiness.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
+from cli_runs import DATASET
 from k8s_cluster import KubeCluster, poll_until
 from kubernetes import client as k8s
 
 from mlchaos.staging.endpoints import StackEndpoints
-
-ROOT = Path(__file__).resolve().parents[2]
-MLCHAOS = Path(sys.executable).parent / "mlchaos"
-DATASET = ROOT / "scenarios" / "data" / "transactions.jsonl"
 
 
 def deployment(name: str, replicas: int) -> k8s.V1Deployment:
@@ -130,13 +124,3 @@ def write_scenario(
     path = directory / f"{name}.yaml"
     path.write_text(yaml.safe_dump(scenario), encoding="utf-8")
     return path
-
-
-def run_mlchaos(*args: str, timeout_s: float = 180.0) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(MLCHAOS), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-        env={**os.environ, "COLUMNS": "250"},
-    )

@@ -18,14 +18,13 @@ import pandas as pd
 import psutil
 import pytest
 import requests
+from cli_runs import MLCHAOS, run_mlchaos
 from k8s_cluster import KubeCluster, poll_until
 from k8s_run_helpers import (
-    MLCHAOS,
     kubernetes_target,
     ready_deployment,
     ready_pods,
     replicas,
-    run_mlchaos,
     wait_ready,
     write_scenario,
 )

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from cli_runs import run_mlchaos
 from k8s_cluster import KubeCluster
 from k8s_run_helpers import (
     kubeconfig_with_context,
@@ -15,7 +16,6 @@ from k8s_run_helpers import (
     ready_deployment,
     ready_pods,
     replicas,
-    run_mlchaos,
     write_scenario,
 )
 

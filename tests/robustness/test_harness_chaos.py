@@ -20,16 +20,13 @@ from pathlib import Path
 import psutil
 import pytest
 import yaml
+from cli_runs import external_target, run_mlchaos, start_run, wait_until
 from robustness_helpers import (
     TRACEBACK,
     assert_no_leftover_processes,
     assert_nothing_applied,
     assert_rollback_has_nothing_left,
-    external_target,
-    run_mlchaos,
-    start_run,
     toxiproxy_proxies,
-    wait_until,
     write_scenario,
 )
 

@@ -21,9 +21,10 @@ from typing import Any
 
 import pytest
 import yaml
+from cli_runs import ROOT, run_mlchaos
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from robustness_helpers import ROOT, TRACEBACK, run_mlchaos
+from robustness_helpers import TRACEBACK
 
 from mlchaos.experiments.loader import ScenarioInvalid, load_scenario
 from mlchaos.experiments.scenario import Scenario, scenario_record

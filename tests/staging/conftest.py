@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from staging_helpers import TEST_OPTIONS, Gateway, Toxiproxy, running_stack, wait_until
+from cli_runs import wait_until
+from staging_helpers import TEST_OPTIONS, Gateway, Toxiproxy, running_stack
 
 from mlchaos.staging import StackEndpoints
 

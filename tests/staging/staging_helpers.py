@@ -10,9 +10,9 @@ import contextlib
 import socket
 import time
 import xmlrpc.client
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import psutil
@@ -21,8 +21,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from mlchaos.staging import BreakerOptions, EmbeddedStack, StackEndpoints, StackOptions
 from mlchaos.staging.config import CONFIG_FILE, StackConfig
-
-T = TypeVar("T")
 
 # Short breaker timings, so that open -> half-open -> closed fits in a test; restart_delay_s long enough to
 # tell apart from the primary server's own start-up time, short enough to wait for.
@@ -52,18 +50,6 @@ def parse_metrics(text: str) -> Metrics:
         for family in text_string_to_metric_families(text)
         for sample in family.samples
     }
-
-
-def wait_until(check: Callable[[], T | None], timeout_s: float, what: str, interval_s: float = 0.05) -> T:
-    """Poll ``check`` until it returns something truthy; fail the test after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(interval_s)
 
 
 class Gateway:

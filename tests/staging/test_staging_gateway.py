@@ -8,15 +8,8 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from staging_helpers import (
-    ABSURD_AMOUNT,
-    HEALTHY_BODY,
-    TEST_OPTIONS,
-    Gateway,
-    Toxiproxy,
-    supervisor,
-    wait_until,
-)
+from cli_runs import wait_until
+from staging_helpers import ABSURD_AMOUNT, HEALTHY_BODY, TEST_OPTIONS, Gateway, Toxiproxy, supervisor
 
 from mlchaos.staging import PROGRAMS, PROXIES, StackEndpoints
 from mlchaos.staging.data import sample_requests

@@ -12,17 +12,8 @@ from typing import Any
 
 import pytest
 import redis
-from staging_helpers import (
-    HEALTHY_BODY,
-    Burst,
-    Gateway,
-    Metrics,
-    Reply,
-    Toxiproxy,
-    burst,
-    running_stack,
-    wait_until,
-)
+from cli_runs import wait_until
+from staging_helpers import HEALTHY_BODY, Burst, Gateway, Metrics, Reply, Toxiproxy, burst, running_stack
 
 from mlchaos.staging import PROXIES, StackEndpoints, StackOptions
 from mlchaos.staging.options import ShedMode

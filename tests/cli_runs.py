@@ -1,0 +1,131 @@
+"""Driving the ``mlchaos`` command as a user would, for every test folder that does (engine, robustness, k8s, ...).
+
+On the pytest path (``pythonpath = ["tests"]``): ``from cli_runs import run_mlchaos``. Every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import psutil
+
+from mlchaos.experiments.journal import Entry, Event, read_journal
+from mlchaos.staging.endpoints import StackEndpoints
+
+T = TypeVar("T")
+
+ROOT = Path(__file__).resolve().parents[1]
+MLCHAOS = Path(sys.executable).parent / "mlchaos"
+DATASET = ROOT / "scenarios" / "data" / "transactions.jsonl"
+
+# Other test sessions may run mlchaos on this machine at the same time: the processes of ours carry this mark.
+MARK_VARIABLE, MARK = "MLCHAOS_TEST_SESSION", f"pid-{os.getpid()}"
+
+
+def wait_until(check: Callable[[], T | None], timeout_s: float, what: str, interval_s: float = 0.05) -> T:
+    """Poll ``check`` until it returns something truthy; fail the test after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(interval_s)
+
+
+def external_target(stack: StackEndpoints) -> dict[str, object]:
+    """A running embedded stack as an external target: it outlives the run, so a test can inspect it after."""
+    return {
+        "kind": "external",
+        "service_url": stack.gateway_url,
+        "toxiproxy_url": stack.toxiproxy_url,
+        "supervisor_url": stack.supervisor_url,
+        "proxies": dict(stack.proxies),
+        "programs": list(stack.programs),
+    }
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """The environment of an ``mlchaos`` the tests start: wide output (messages are matched whole), our mark."""
+    return {**os.environ, "COLUMNS": "250", MARK_VARIABLE: MARK, **extra}
+
+
+def run_mlchaos(*args: str, timeout_s: float = 180.0) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(MLCHAOS), *args], capture_output=True, text=True, timeout=timeout_s, env=cli_env()
+    )
+
+
+@dataclass
+class RunProcess:
+    """``mlchaos run`` in the background, its output in a file."""
+
+    process: subprocess.Popen[bytes]
+    out: Path
+    output_path: Path
+
+    def run_dir(self) -> Path:
+        dirs = sorted(d for d in self.out.iterdir() if d.is_dir()) if self.out.exists() else []
+        assert len(dirs) <= 1, dirs
+        return dirs[0] if dirs else self.out / "missing"
+
+    def journal(self) -> list[Entry]:
+        return read_journal(self.run_dir() / "journal.jsonl")
+
+    def wait_for(self, event: Event, timeout_s: float = 60.0) -> Entry:
+        def found() -> Entry | None:
+            assert self.process.poll() is None, f"run ended before {event}:\n{self.output()}"
+            return next((e for e in self.journal() if e.event == event), None)
+
+        return wait_until(found, timeout_s, f"{event} in the journal", interval_s=0.1)
+
+    def signal(self, signum: signal.Signals) -> None:
+        os.kill(self.process.pid, signum)
+
+    def finish(self, timeout_s: float = 120.0) -> int:
+        return self.process.wait(timeout=timeout_s)
+
+    def output(self) -> str:
+        return self.output_path.read_text(encoding="utf-8", errors="replace")
+
+
+def start_run(workdir: Path, *args: str, out: Path | None = None, tag: str = "run") -> RunProcess:
+    """``mlchaos run --out OUT ARGS`` in the background (OUT: ``workdir/<tag>-runs``)."""
+    out = out or workdir / f"{tag}-runs"
+    output_path = workdir / f"{tag}-output.txt"
+    with output_path.open("wb") as sink:
+        process = subprocess.Popen(
+            [str(MLCHAOS), "run", "--out", str(out), *args],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=cli_env(),
+        )
+    return RunProcess(process, out, output_path)
+
+
+def load_children() -> list[psutil.Process]:
+    """Load generator processes (children and workers) of the runs this test session started, still alive."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        if "mlchaos.experiments.load.child" in (process.info["cmdline"] or []):
+            with contextlib.suppress(psutil.Error):
+                if process.environ().get(MARK_VARIABLE) == MARK:
+                    found.append(process)
+    return found
+
+
+def wait_until_gone(processes: list[psutil.Process], timeout_s: float = 15.0) -> list[psutil.Process]:
+    """The processes still alive after ``timeout_s``."""
+    _, alive = psutil.wait_procs(processes, timeout=timeout_s)
+    return alive
