@@ -33,6 +33,8 @@ logger = logging.getLogger("mlchaos.load")
 CHILD_MODULE = "mlchaos.experiments.load.child"
 STOP_SLACK_S = 3.0
 """What a stopping child may take beyond ``stop_grace_s``: the final flush and interpreter shutdown."""
+WORKERS_STOP_SLACK_S = 8.0
+"""What a master may take beyond that: its workers' last rows and counts, then stopping the workers."""
 _POLL_S = 0.05
 
 
@@ -122,14 +124,17 @@ class LoadRunner:
         """Stop the child: SIGTERM (it stops users and flushes), SIGKILL if not gone within ``timeout_s``.
 
         The default timeout is the spec's ``stop_grace_s`` (in-flight requests may take that long) plus
-        :data:`STOP_SLACK_S`. Idempotent, never raises for the child's state (use :meth:`wait` for that), safe
-        in ``finally``. Returns the exit status, ``None`` if the child was never started.
+        :data:`STOP_SLACK_S` (and :data:`WORKERS_STOP_SLACK_S` with workers). Idempotent, never raises for the
+        child's state (use :meth:`wait` for that), safe in ``finally``. Returns the exit status, ``None`` if the
+        child was never started.
         """
         proc = self._proc
         if proc is None:
             return None
         if timeout_s is None:
-            timeout_s = self.spec.stop_grace_s + STOP_SLACK_S
+            timeout_s = (
+                self.spec.stop_grace_s + STOP_SLACK_S + (WORKERS_STOP_SLACK_S if self.spec.workers else 0)
+            )
         if proc.poll() is None:
             self._signal(signal.SIGTERM)
             try:

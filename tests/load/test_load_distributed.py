@@ -132,6 +132,21 @@ def test_metamorphic_pairs_stay_together_on_their_worker(
     assert len(last_of_user) == 2
 
 
+def test_sigterm_stops_the_workers_and_keeps_every_record(
+    target: FakeTarget, make_spec: MakeSpec, runners: Runners
+) -> None:
+    """What an interrupted run (Ctrl-C, a guardrail) does to its load: stop early, lose nothing."""
+    spec = make_spec(target.url, users=4, workers=2, duration_s=30.0)
+    runner = runners(spec)
+    runner.start()
+    workers = workers_of(runner)
+    assert poll(lambda: len(runner.records) > 20, 10.0)
+    assert runner.stop() == 0
+    assert runner.error is None
+    assert len(runner.records) == runner.sent == target.count
+    assert poll(lambda: not any(w.is_running() for w in workers), 10.0), "workers end with the master"
+
+
 def test_a_worker_lost_mid_run_fails_the_load_without_waiting_for_its_end(
     target: FakeTarget, make_spec: MakeSpec, runners: Runners
 ) -> None:
