@@ -35,6 +35,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, BinaryIO
@@ -81,6 +82,8 @@ REPORT_SLACK_S = 5.0
 _POLL_S = 0.05
 
 logger = logging.getLogger("mlchaos.load.distributed")
+Fail = Callable[[str], None]
+"""Records a problem that fails the load, and stops it."""
 
 
 def mlchaos_version() -> str:
@@ -216,7 +219,7 @@ def run_master(
 
 
 def _listen(
-    env: Environment, runner: MasterRunner, spec: LoadSpec, fleet: _Fleet, out: BinaryIO, fail: Any
+    env: Environment, runner: MasterRunner, spec: LoadSpec, fleet: _Fleet, out: BinaryIO, fail: Fail
 ) -> None:
     """The master's side of the conversation (see the module docstring)."""
     offer = {"version": mlchaos_version(), "spec": spec.model_dump_json()}
@@ -269,7 +272,7 @@ def _turn_away_latecomers(runner: MasterRunner, fleet: _Fleet) -> None:
     server.recv_from_client = receive_from_team  # type: ignore[method-assign]
 
 
-def _gather(runner: MasterRunner, spec: LoadSpec, fleet: _Fleet, stop: Event, fail: Any, where: str) -> bool:
+def _gather(runner: MasterRunner, spec: LoadSpec, fleet: _Fleet, stop: Event, fail: Fail, where: str) -> bool:
     """Wait until ``spec.workers`` workers accepted the spec; False (after saying why) if they did not."""
     deadline = time.monotonic() + spec.workers_timeout_s
     while not stop.is_set():
@@ -287,7 +290,7 @@ def _gather(runner: MasterRunner, spec: LoadSpec, fleet: _Fleet, stop: Event, fa
     return False
 
 
-def _watch(runner: MasterRunner, fleet: _Fleet, local: _LocalWorkers | None, fail: Any) -> None:
+def _watch(runner: MasterRunner, fleet: _Fleet, local: _LocalWorkers | None, fail: Fail) -> None:
     """Fail the load as soon as a worker is lost: waiting out the run would only delay a failed verdict."""
     while True:
         gevent.sleep(0.5)
