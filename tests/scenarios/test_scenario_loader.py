@@ -204,7 +204,7 @@ def test_an_unknown_field_far_from_any_lists_the_valid_ones(write: Write) -> Non
     assert line == 2
     assert text == (
         "load.zebra: unknown field 'zebra'; valid: body, dataset, path, request_timeout, "
-        "spawn_rate, users, wait"
+        "spawn_rate, users, wait, workers"
     )
 
 
