@@ -1,7 +1,7 @@
 """The Locust load child::
 
-    python -m mlchaos.experiments.load.child SPEC_JSON_PATH [--stop-on-stdin-eof]
-    python -m mlchaos.experiments.load.child --worker HOST:PORT [--stop-on-stdin-eof]
+    python -m mlchaos.experiments.load.child SPEC_JSON_PATH [--stop-on-stdin-eof] [--parent PID]
+    python -m mlchaos.experiments.load.child --worker HOST:PORT [--stop-on-stdin-eof] [--parent PID]
 
 The first form runs the load the spec describes: in this process, or — with ``workers: N`` in the spec — as a
 Locust master whose N workers send the requests (:mod:`~mlchaos.experiments.load.distributed`). The second form
@@ -57,12 +57,15 @@ from mlchaos.experiments.load.users import (
     Gate,
     Recorder,
     exit_code,
+    exit_when_orphaned,
     load_environment,
     on_stop_request,
     write_line,
 )
 
 logger = logging.getLogger("mlchaos.load.child")
+ORPHAN_GRACE_S = 15.0
+"""After the parent died, how long the graceful stop (stdin EOF) may take before the process just exits."""
 
 
 def run(
@@ -117,6 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--stop-on-stdin-eof", action="store_true", help="stop when stdin closes (parent gone)"
     )
+    parser.add_argument(
+        "--parent",
+        type=int,
+        metavar="PID",
+        help="exit at the latest a few seconds after this process is gone",
+    )
     args = parser.parse_args(argv)
     if (args.spec is None) == (args.worker is None):
         parser.error("give either a spec file or --worker HOST:PORT")
@@ -124,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
     )
+    if args.parent is not None:
+        exit_when_orphaned(args.parent, ORPHAN_GRACE_S)
     if args.worker is not None:
         try:
             host, port = parse_host_port(args.worker)

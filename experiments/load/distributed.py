@@ -31,6 +31,7 @@ import locust  # noqa: F401 - first: it monkey-patches for gevent, which must pr
 # isort: on
 import contextlib
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -115,7 +116,7 @@ class _LocalWorkers:
     def __init__(self, count: int, port: int) -> None:
         command = [
             sys.executable, "-m", "mlchaos.experiments.load.child",
-            "--worker", f"{LOOPBACK}:{port}", "--stop-on-stdin-eof",
+            "--worker", f"{LOOPBACK}:{port}", "--stop-on-stdin-eof", "--parent", str(os.getpid()),
         ]  # fmt: skip
         self._procs: list[subprocess.Popen[bytes]] = []
         for _ in range(count):

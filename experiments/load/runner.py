@@ -92,7 +92,15 @@ class LoadRunner:
         fd, self._spec_path = tempfile.mkstemp(prefix="mlchaos-load-", suffix=".json")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(self.spec.model_dump_json())
-        cmd = [self._python, "-m", CHILD_MODULE, self._spec_path, "--stop-on-stdin-eof"]
+        cmd = [
+            self._python,
+            "-m",
+            CHILD_MODULE,
+            self._spec_path,
+            "--stop-on-stdin-eof",
+            "--parent",
+            str(os.getpid()),
+        ]
         try:
             # own session: a Ctrl-C meant for the orchestrator must not stop the load behind its back
             self._proc = subprocess.Popen(

@@ -19,6 +19,7 @@ import itertools
 import json
 import logging
 import math
+import os
 import signal
 import sys
 import time
@@ -26,6 +27,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, BinaryIO
 
 import gevent
+import gevent.monkey
 import gevent.os
 from gevent.event import Event
 from locust import FastHttpUser, LoadTestShape, between, task
@@ -281,6 +283,26 @@ def on_stop_request(request_stop: Callable[[], None], *, stdin_eof: bool) -> Non
         gevent.signal_handler(signum, request_stop)
     if stdin_eof:
         gevent.spawn(_stop_on_eof, request_stop)
+
+
+def exit_when_orphaned(parent: int, grace_s: float) -> None:
+    """Exit ``grace_s`` seconds after the process ``parent`` is no longer this one's parent (it died), whatever
+    this process is doing then. The parent names itself: one that died before we got here is noticed too.
+
+    Stdin EOF is the graceful signal; this is the guarantee. It runs in a native thread, not a greenlet, so it
+    fires even if the whole gevent loop is stuck (say in a write to a pipe nobody reads any more) — nobody is
+    left to read the records anyway.
+    """
+    sleep = gevent.monkey.get_original("time", "sleep")
+    start_new_thread = gevent.monkey.get_original("_thread", "start_new_thread")
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            sleep(0.5)
+        sleep(grace_s)
+        os._exit(EXIT_FAILED)
+
+    start_new_thread(watch, ())
 
 
 def _stop_on_eof(request_stop: Callable[[], None]) -> None:

@@ -9,6 +9,7 @@ master per scenario — without restarting, and no state of one load leaks into 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -66,12 +67,24 @@ def serve(
         say(f"load worker: serving the mlchaos load master at {master}")
         while not stopping.is_set() and (loads is None or served < loads):
             proc = subprocess.Popen(
-                [python, "-m", CHILD_MODULE, "--worker", master], stdin=subprocess.DEVNULL
+                [
+                    python,
+                    "-m",
+                    CHILD_MODULE,
+                    "--worker",
+                    master,
+                    "--stop-on-stdin-eof",
+                    "--parent",
+                    str(os.getpid()),
+                ],
+                stdin=subprocess.PIPE,
             )
             current[:] = [proc]
             if stopping.is_set():  # the signal came while it was being started
                 proc.terminate()
             last = proc.wait()
+            if proc.stdin is not None:  # held only so that the worker stops if this process dies
+                proc.stdin.close()
             current.clear()
             if stopping.is_set():
                 break

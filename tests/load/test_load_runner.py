@@ -6,6 +6,7 @@ Every run is short (≈1–3 s of load plus ≈1 s to import Locust in the child
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from load_fakes import poll
 
@@ -282,3 +284,38 @@ def test_the_orchestrator_side_never_imports_locust_or_gevent() -> None:
         "assert not leaked, leaked\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
+
+
+@pytest.mark.timeout(90)
+def test_an_orphaned_child_exits_even_when_its_stdin_never_closes(
+    target: Any, make_spec: MakeSpec, tmp_path: Path
+) -> None:
+    """Stdin EOF is how a child learns its parent died; when some other process still holds the pipe's write end,
+    EOF never comes — the child must still go (it watches its parent too) instead of loading the target on."""
+    spec_path = tmp_path / "spec.json"
+    spec_path.write_text(make_spec(target.url, duration_s=120.0).model_dump_json())
+    parent = (
+        "import os, subprocess, sys\n"
+        "r, w = os.pipe()\n"
+        "child = subprocess.Popen([sys.executable, '-m', 'mlchaos.experiments.load.child', sys.argv[1],\n"
+        "                          '--stop-on-stdin-eof', '--parent', str(os.getpid())], stdin=r,\n"
+        "                         stdout=subprocess.DEVNULL,\n"
+        "                         stderr=subprocess.DEVNULL)\n"
+        "keeper = subprocess.Popen(['sleep', '90'], pass_fds=(w,), stdout=subprocess.DEVNULL,\n"
+        "                         stderr=subprocess.DEVNULL)  # keeps w open\n"
+        "print(child.pid, keeper.pid, flush=True)\n"
+        "os.kill(os.getpid(), 9)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", parent, str(spec_path)], capture_output=True, text=True, timeout=60
+    )
+    child_pid, keeper_pid = map(int, run.stdout.split())
+    child, keeper = psutil.Process(child_pid), psutil.Process(keeper_pid)
+    try:
+        assert poll(lambda: target.count > 0, 20.0), "the orphan was loading the target"
+        _, alive = psutil.wait_procs([child], timeout=45)  # its duration is 120 s: only the watch ends it
+        assert not alive, "the orphaned load child kept running"
+    finally:
+        for process in (child, keeper):
+            with contextlib.suppress(psutil.Error):
+                process.kill()
