@@ -63,14 +63,7 @@ def scenario(stack: StackEndpoints) -> dict[str, Any]:
     ]
     return {
         "name": "bench-injection-precision",
-        "target": {
-            "kind": "external",
-            "service_url": stack.gateway_url,
-            "toxiproxy_url": stack.toxiproxy_url,
-            "supervisor_url": stack.supervisor_url,
-            "proxies": dict(stack.proxies),
-            "programs": list(stack.programs),
-        },
+        "target": stack.as_external_target(),
         "load": {"users": 3, "wait": [0.01, 0.03], "dataset": str(DATASET)},
         "steady_state": {"window": "3s", "min_availability": 0.95},
         "faults": latency + kills,

@@ -28,14 +28,7 @@ from mlchaos.staging.stack import EmbeddedStack, StackError
 
 def external_target_yaml(endpoints: StackEndpoints) -> str:
     """The stack as an ``external`` target (see ``mlchaos.experiments.targets.ExternalTarget``)."""
-    target = {
-        "kind": "external",
-        "service_url": endpoints.gateway_url,
-        "toxiproxy_url": endpoints.toxiproxy_url,
-        "supervisor_url": endpoints.supervisor_url,
-        "proxies": dict(endpoints.proxies),
-        "programs": list(endpoints.programs),
-    }
+    target = endpoints.as_external_target()
     return yaml.safe_dump(target, sort_keys=False)
 
 

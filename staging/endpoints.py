@@ -32,3 +32,14 @@ class StackEndpoints:
     supervisord_pid: int
     proxies: dict[str, str] = field(default_factory=lambda: dict(PROXIES))
     programs: tuple[str, ...] = PROGRAMS
+
+    def as_external_target(self) -> dict[str, object]:
+        """This stack as mlchaos' ``external`` target, ready for a target file (``mlchaos.experiments.targets``)."""
+        return {
+            "kind": "external",
+            "service_url": self.gateway_url,
+            "toxiproxy_url": self.toxiproxy_url,
+            "supervisor_url": self.supervisor_url,
+            "proxies": dict(self.proxies),
+            "programs": list(self.programs),
+        }

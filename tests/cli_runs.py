@@ -19,7 +19,6 @@ from typing import TypeVar
 import psutil
 
 from mlchaos.experiments.journal import Entry, Event, read_journal
-from mlchaos.staging.endpoints import StackEndpoints
 
 T = TypeVar("T")
 
@@ -41,18 +40,6 @@ def wait_until(check: Callable[[], T | None], timeout_s: float, what: str, inter
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
         time.sleep(interval_s)
-
-
-def external_target(stack: StackEndpoints) -> dict[str, object]:
-    """A running embedded stack as an external target: it outlives the run, so a test can inspect it after."""
-    return {
-        "kind": "external",
-        "service_url": stack.gateway_url,
-        "toxiproxy_url": stack.toxiproxy_url,
-        "supervisor_url": stack.supervisor_url,
-        "proxies": dict(stack.proxies),
-        "programs": list(stack.programs),
-    }
 
 
 def cli_env(**extra: str) -> dict[str, str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import requests
-from cli_runs import MLCHAOS, external_target, load_children, run_mlchaos, wait_until_gone
+from cli_runs import MLCHAOS, load_children, run_mlchaos, wait_until_gone
 from engine_helpers import write_scenario
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -59,7 +59,7 @@ def test_local_workers_record_every_request_and_the_verifiers_pass(
     stack: StackEndpoints, tmp_path: Path
 ) -> None:
     fault = {"type": "feature_store_outage", "mode": "down"}
-    scenario = write_scenario(tmp_path, fault, target=external_target(stack), extra=DISTRIBUTED)
+    scenario = write_scenario(tmp_path, fault, target=stack.as_external_target(), extra=DISTRIBUTED)
     before = answered(stack)
     out = tmp_path / "runs"
     result = run_mlchaos("run", "--out", str(out), str(scenario))
@@ -86,7 +86,7 @@ def test_a_run_at_worker_bind_is_served_by_mlchaos_load_worker_processes(
     ]
     try:
         fault = {"type": "feature_store_outage", "mode": "down"}
-        scenario = write_scenario(tmp_path, fault, target=external_target(stack), extra=DISTRIBUTED)
+        scenario = write_scenario(tmp_path, fault, target=stack.as_external_target(), extra=DISTRIBUTED)
         before = answered(stack)
         out = tmp_path / "runs"
         result = run_mlchaos("run", "--out", str(out), "--worker-bind", master, str(scenario))
@@ -104,7 +104,7 @@ def test_a_run_at_worker_bind_is_served_by_mlchaos_load_worker_processes(
 
 def test_plan_says_where_the_load_comes_from(stack: StackEndpoints, tmp_path: Path) -> None:
     scenario = write_scenario(
-        tmp_path, {"type": "feature_store_outage"}, target=external_target(stack), extra=DISTRIBUTED
+        tmp_path, {"type": "feature_store_outage"}, target=stack.as_external_target(), extra=DISTRIBUTED
     )
     local = run_mlchaos("plan", str(scenario))
     assert local.returncode == 0, local.stderr

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from cli_runs import external_target, load_children, run_mlchaos, start_run, wait_until_gone
+from cli_runs import load_children, run_mlchaos, start_run, wait_until_gone
 from engine_helpers import program_state, proxy_state, write_scenario
 
 from mlchaos.experiments.journal import Event, read_journal, stacks_started
@@ -21,7 +21,7 @@ def test_a_signal_mid_fault_reverts_the_toxic_and_exits_3(
     stack: StackEndpoints, tmp_path: Path, signum: signal.Signals
 ) -> None:
     fault = {"type": "latency", "dependency": "feature_store", "latency_ms": 300}
-    scenario = write_scenario(tmp_path, fault, target=external_target(stack), fault_s=30)
+    scenario = write_scenario(tmp_path, fault, target=stack.as_external_target(), fault_s=30)
     run = start_run(tmp_path, str(scenario))
     run.wait_for(Event.INJECTED)
     assert proxy_state(stack, "feature_store")["toxics"], "the fault should be applied while the run goes on"
@@ -36,7 +36,10 @@ def test_a_signal_mid_fault_reverts_the_toxic_and_exits_3(
 
 def test_sigterm_while_a_program_is_killed_leaves_it_running(stack: StackEndpoints, tmp_path: Path) -> None:
     scenario = write_scenario(
-        tmp_path, {"type": "pod_kill", "program": "primary-model"}, target=external_target(stack), fault_s=30
+        tmp_path,
+        {"type": "pod_kill", "program": "primary-model"},
+        target=stack.as_external_target(),
+        fault_s=30,
     )
     run = start_run(tmp_path, str(scenario))
     run.wait_for(Event.INJECTED)
@@ -48,7 +51,10 @@ def test_sigterm_while_a_program_is_killed_leaves_it_running(stack: StackEndpoin
 
 def test_rollback_undoes_what_a_sigkilled_run_left_applied(stack: StackEndpoints, tmp_path: Path) -> None:
     scenario = write_scenario(
-        tmp_path, {"type": "feature_store_outage", "mode": "down"}, target=external_target(stack), fault_s=60
+        tmp_path,
+        {"type": "feature_store_outage", "mode": "down"},
+        target=stack.as_external_target(),
+        fault_s=60,
     )
     run = start_run(tmp_path, str(scenario))
     run.wait_for(Event.INJECTED)

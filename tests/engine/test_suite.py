@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from cli_runs import external_target, run_mlchaos
+from cli_runs import run_mlchaos
 from engine_helpers import write_scenario
 
 from mlchaos.staging.endpoints import StackEndpoints
@@ -19,7 +19,7 @@ LATENCY = {"type": "latency", "dependency": "feature_store", "latency_ms": 100}
 
 
 def _suite(directory: Path, stack: StackEndpoints) -> Path:
-    target = external_target(stack)
+    target = stack.as_external_target()
     holds = write_scenario(directory, LATENCY, target=target, name="holds", fault_s=3)
     # p50 under 1 ms while every store lookup takes 100 ms: this verifier cannot hold.
     impossible = {"type": "latency", "phase": "fault", "percentile": 50, "max_ms": 1}

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from cli_runs import external_target, run_mlchaos
+from cli_runs import run_mlchaos
 from engine_helpers import proxy_state, write_scenario
 
 from mlchaos.experiments.journal import Event, read_journal
@@ -53,7 +53,7 @@ def test_a_tripped_guardrail_aborts_reverts_and_exits_3(tmp_path: Path) -> None:
         scenario = write_scenario(
             tmp_path,
             {"type": "feature_store_outage", "mode": "blackhole"},
-            target=external_target(endpoints),
+            target=endpoints.as_external_target(),
             fault_s=60,
             extra={
                 "load": {"request_timeout": "1s"},

@@ -20,7 +20,7 @@ from pathlib import Path
 import psutil
 import pytest
 import yaml
-from cli_runs import external_target, run_mlchaos, start_run, wait_until
+from cli_runs import run_mlchaos, start_run, wait_until
 from robustness_helpers import (
     TRACEBACK,
     assert_no_leftover_processes,
@@ -83,7 +83,7 @@ def _pristine(stack: StackEndpoints) -> bool:
 
 def target_file(directory: Path, stack: StackEndpoints) -> Path:
     path = directory / "target.yaml"
-    path.write_text(yaml.safe_dump(external_target(stack)), encoding="utf-8")
+    path.write_text(yaml.safe_dump(stack.as_external_target()), encoding="utf-8")
     return path
 
 
@@ -97,7 +97,7 @@ def toxiproxy_pid(stack: StackEndpoints) -> int:
 def test_toxiproxy_killed_mid_fault_is_restarted_and_the_run_still_reverts(
     healthy: StackEndpoints, tmp_path: Path
 ) -> None:
-    scenario = write_scenario(tmp_path, LATENCY, target=external_target(healthy))
+    scenario = write_scenario(tmp_path, LATENCY, target=healthy.as_external_target())
     run = start_run(tmp_path, str(scenario))
     run.wait_for(Event.INJECTED)
     killed = toxiproxy_pid(healthy)
@@ -119,7 +119,7 @@ def test_toxiproxy_killed_mid_fault_is_restarted_and_the_run_still_reverts(
 def test_toxiproxy_hanging_during_the_revert_exits_4_naming_the_fault_and_rollback_undoes_it_later(
     healthy: StackEndpoints, tmp_path: Path
 ) -> None:
-    scenario = write_scenario(tmp_path, LATENCY, target=external_target(healthy), fault_s=4)
+    scenario = write_scenario(tmp_path, LATENCY, target=healthy.as_external_target(), fault_s=4)
     run = start_run(tmp_path, str(scenario))
     run.wait_for(Event.INJECTED)
     # SIGSTOP, not SIGKILL: supervisord would restart a killed toxiproxy without the toxic; a frozen one keeps
@@ -184,7 +184,7 @@ def closed_port() -> int:
 def test_a_target_that_never_answers_is_refused_before_anything_is_touched(
     healthy: StackEndpoints, tmp_path: Path
 ) -> None:
-    target = {**external_target(healthy), "service_url": f"http://127.0.0.1:{closed_port()}"}
+    target = {**healthy.as_external_target(), "service_url": f"http://127.0.0.1:{closed_port()}"}
     scenario = write_scenario(tmp_path, DOWN, target=target)
     run = start_run(tmp_path, str(scenario))
     code = run.finish()
@@ -220,7 +220,7 @@ def small_filesystem(path: Path, *options: str) -> Iterator[Path]:
 def test_a_read_only_run_directory_stops_the_run_before_anything_is_touched(
     healthy: StackEndpoints, tmp_path: Path
 ) -> None:
-    scenario = write_scenario(tmp_path, DOWN, target=external_target(healthy))
+    scenario = write_scenario(tmp_path, DOWN, target=healthy.as_external_target())
     with small_filesystem(tmp_path / "ro", "ro") as read_only:
         run = start_run(tmp_path, str(scenario), out=read_only / "runs")
         code = run.finish()
@@ -244,7 +244,7 @@ def fill(directory: Path) -> None:
 def test_a_disk_that_fills_up_mid_run_costs_the_recording_never_the_revert(
     healthy: StackEndpoints, tmp_path: Path
 ) -> None:
-    scenario = write_scenario(tmp_path, DOWN, target=external_target(healthy), fault_s=4)
+    scenario = write_scenario(tmp_path, DOWN, target=healthy.as_external_target(), fault_s=4)
     with small_filesystem(tmp_path / "small") as small:
         run = start_run(tmp_path, str(scenario), out=small / "runs")
         run.wait_for(Event.INJECTED)
