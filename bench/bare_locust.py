@@ -1,6 +1,6 @@
 """Bare Locust, for comparison with mlchaos's load path: ``python bench/bare_locust.py SPEC_JSON``.
 
-It runs mlchaos's own user class (:func:`mlchaos.experiments.load.child.user_class`: same FastHttpUser, same
+It runs mlchaos's own user class (:func:`mlchaos.experiments.load.users.user_class`: same FastHttpUser, same
 bodies, users and endpoint) in one Locust process for ``duration_s``, but without mlchaos's per-request
 recording: no request listener, no rows, nothing streamed to a parent. The difference between the two is what
 recording costs. It prints one JSON line about the steady part of the run (ramp-up and stop left out):
@@ -24,9 +24,9 @@ from benchlib import WINDOW_MARGIN_S
 from locust.env import Environment
 
 from mlchaos.experiments.load.bodies import body_source
-from mlchaos.experiments.load.child import Gate, user_class
 from mlchaos.experiments.load.mix import InputMixer
 from mlchaos.experiments.load.spec import LoadSpec
+from mlchaos.experiments.load.users import Gate, user_class
 
 
 def main(spec_path: Path) -> None:
