@@ -11,16 +11,19 @@ The conversation, in Locust custom messages (one connection per worker, in order
     worker → master  mlchaos_hello     null                       once connected, its handlers in place
     master → worker  mlchaos_spec      {"version", "spec"}        the answer to a hello
                      mlchaos_busy      null                       the answer once the load has started
-    worker → master  mlchaos_ready     null                       spec accepted, user class built
+    worker → master  mlchaos_ready     {"pid"}                    spec accepted, user class built
                      mlchaos_rejected  {"reason"}                 spec unusable here (another mlchaos version, ...)
     master → worker  mlchaos_start     {"started", "slot", "slots"}   just before the users are spawned
     worker → master  mlchaos_rows      [ROW, ...]                 every flush_interval_s
                      mlchaos_done      {"sent", "failed"}         after its users stopped and its last rows left
 
-The team is every worker ready at the start. A team member that is lost before it reports ``done`` (its process
-died, its heartbeats stopped) fails the load at once: its last rows are gone, and a verdict on partial data would
-be wrong. ``slot``/``slots`` interleave the workers' user indices, so N workers together use the indices one
-process would (which pick each user's bodies and input draws).
+The team is every worker ready at the start. A team member that is lost before it reports ``done`` fails the
+load: its last rows are gone, and a verdict on partial data would be wrong. Lost means its process exited (a local
+worker: noticed at once) or its heartbeats stopped for :data:`MISSING_GRACE_S` (a worker elsewhere; a shorter gap
+is a busy machine, and its rows still arrive).
+
+``slot``/``slots`` interleave the workers' user indices, so N workers together use the indices one process would
+(which pick each user's bodies and input draws).
 """
 
 from __future__ import annotations
@@ -78,6 +81,8 @@ ROWS = "mlchaos_rows"
 DONE = "mlchaos_done"
 
 LOOPBACK = "127.0.0.1"
+MISSING_GRACE_S = 10.0
+"""How long a worker elsewhere may miss its heartbeats (Locust marks it missing after 3 s) before it counts as lost."""
 REPORT_SLACK_S = 5.0
 """How long past ``stop_grace_s`` the master waits for the workers' last rows and counts."""
 _POLL_S = 0.05
@@ -102,6 +107,8 @@ class _Fleet:
     """The master's view of its workers."""
 
     ready: list[str] = field(default_factory=list)
+    pids: dict[str, int] = field(default_factory=dict)
+    """Each worker's process id, as it says (a local worker's exit is then noticed at once)."""
     team: list[str] = field(default_factory=list)
     done: dict[str, tuple[int, bool]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
@@ -129,6 +136,10 @@ class _LocalWorkers:
             for proc in self._procs
             if proc.poll() is not None
         ]
+
+    def has_exited(self, pid: int | None) -> bool:
+        """Whether the worker process ``pid`` (one of these) has ended."""
+        return any(proc.pid == pid and proc.poll() is not None for proc in self._procs)
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """After the master's quit message the workers end by themselves; closing stdin stops any that did not
@@ -234,6 +245,7 @@ def _listen(
     def on_ready(msg: Any, **_: Any) -> None:
         if msg.node_id not in fleet.ready:
             fleet.ready.append(msg.node_id)
+            fleet.pids[msg.node_id] = int(msg.data["pid"])
 
     def on_rejected(msg: Any, **_: Any) -> None:
         fail(f"load worker {msg.node_id} rejected the load: {msg.data['reason']}")
@@ -293,15 +305,27 @@ def _gather(runner: MasterRunner, spec: LoadSpec, fleet: _Fleet, stop: Event, fa
 
 def _watch(runner: MasterRunner, fleet: _Fleet, local: _LocalWorkers | None, fail: Fail) -> None:
     """Fail the load as soon as a worker is lost: waiting out the run would only delay a failed verdict."""
+    missing_since: dict[str, float] = {}
     while True:
         gevent.sleep(0.5)
-        for problem in local.exited() if local is not None and not fleet.team else ():
-            fail(problem)
+        if local is not None and not fleet.team:
+            for problem in local.exited():
+                fail(problem)
         for client in fleet.team:
             if client in fleet.done:
                 continue
-            if client not in runner.clients or runner.clients[client].state == STATE_MISSING:
+            if local is not None and local.has_exited(fleet.pids.get(client)):
+                fail(f"load worker {client} exited during the run: its last records are missing")
+            elif client not in runner.clients:
                 fail(f"lost load worker {client} during the run: its last records are missing")
+            elif runner.clients[client].state == STATE_MISSING:
+                since = missing_since.setdefault(client, time.monotonic())
+                if time.monotonic() - since >= MISSING_GRACE_S:
+                    fail(
+                        f"lost load worker {client}: no heartbeat for {MISSING_GRACE_S:g}s; its records are missing"
+                    )
+            else:
+                missing_since.pop(client, None)
 
 
 # -- worker -------------------------------------------------------------------------------------------------------
@@ -339,7 +363,7 @@ class _WorkerSession:
         recorder = self._recorder = Recorder(spec, ship=self._ship)
         self._env.user_classes = [user_class(spec, source, mixer, self._gate, user_index=self._user_index)]
         self._env.events.request.add_listener(recorder.on_request)  # type: ignore[no-untyped-call]
-        self._runner.send_message(READY)
+        self._runner.send_message(READY, {"pid": os.getpid()})
 
     def on_start(self, msg: Any, **_: Any) -> None:
         assert self._spec is not None and self._recorder is not None

@@ -158,7 +158,7 @@ def test_a_worker_lost_mid_run_fails_the_load_without_waiting_for_its_end(
 
     with pytest.raises(LoadError) as failure:
         runner.wait(timeout_s=20)  # well before duration_s: the master notices the missing heartbeats
-    assert "lost load worker" in str(failure.value)
+    assert "exited during the run: its last records are missing" in str(failure.value)
     assert failure.value.returncode == 1
 
 
