@@ -1,4 +1,5 @@
-"""Driving the ``mlchaos`` command as a user would, for every test folder that does (engine, robustness, k8s, ...).
+"""Driving the ``mlchaos`` command as a user would, for every test folder that does (engine, robustness, k8s, ...),
+and reading what the reference gateway itself counted.
 
 On the pytest path (``pythonpath = ["tests"]``): ``from cli_runs import run_mlchaos``. Every wait is bounded.
 """
@@ -16,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+import httpx
 import psutil
+from prometheus_client.parser import text_string_to_metric_families
 
 from mlchaos.experiments.journal import Entry, Event, read_journal
 
@@ -116,3 +119,15 @@ def wait_until_gone(processes: list[psutil.Process], timeout_s: float = 15.0) ->
     """The processes still alive after ``timeout_s``."""
     _, alive = psutil.wait_procs(processes, timeout=timeout_s)
     return alive
+
+
+def gateway_answers(gateway_url: str) -> float:
+    """How many ``POST /predict`` the gateway has answered, whatever the status (its own counter)."""
+    text = httpx.get(f"{gateway_url}/metrics", timeout=5).text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "mlchaos_gateway_responses"
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    )

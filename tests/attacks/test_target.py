@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
+from cli_runs import gateway_answers
 
 from mlchaos.experiments.attacks import FeatureRange, QueryFailedError, boundary_attack
 from mlchaos.experiments.attacks.target import http_query
@@ -20,24 +19,12 @@ FEATURES = (
 )
 
 
-def predict_responses(url: str) -> float:
-    """How many ``POST /predict`` the gateway has answered, whatever the status (its own counter)."""
-    text = httpx.get(f"{url}/metrics", timeout=5).text
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        if family.name == "mlchaos_gateway_responses"
-        for sample in family.samples
-        if sample.name.endswith("_total")
-    )
-
-
 def test_attack_queries_counted_at_the_server_stay_within_the_budget(stack: StackEndpoints) -> None:
     clean = [body for body, _ in sample_requests(6, seed=11)]
-    before = predict_responses(stack.gateway_url)
+    before = gateway_answers(stack.gateway_url)
     with http_query(stack.gateway_url, "/predict", {"X-Request-Id": "attack"}, timeout_s=5) as query:
         result = boundary_attack(clean, FEATURES, query, budget=120, seed=7, max_distance=1.0)
-    assert predict_responses(stack.gateway_url) - before == result.queries
+    assert gateway_answers(stack.gateway_url) - before == result.queries
     assert result.queries <= 120
     assert result.samples, "the attack found no flip at all against the reference model"
     with http_query(stack.gateway_url, "/predict", {}, timeout_s=5) as query:

@@ -13,10 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import requests
-from cli_runs import MLCHAOS, load_children, run_mlchaos, wait_until_gone
+from cli_runs import MLCHAOS, gateway_answers, load_children, run_mlchaos, wait_until_gone
 from engine_helpers import write_scenario
-from prometheus_client.parser import text_string_to_metric_families
 
 from mlchaos.staging.endpoints import StackEndpoints
 
@@ -29,18 +27,6 @@ DISTRIBUTED = {
         {"type": "mttr", "fault": "f", "max": "8s", "window": "2s"},
     ],
 }
-
-
-def answered(stack: StackEndpoints) -> float:
-    """How many POST /predict the gateway has answered, from its own /metrics."""
-    text = requests.get(f"{stack.gateway_url}/metrics", timeout=5).text
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        if family.name == "mlchaos_gateway_responses"
-        for sample in family.samples
-        if sample.name == "mlchaos_gateway_responses_total"
-    )
 
 
 def recorded(out: Path) -> pd.DataFrame:
@@ -60,13 +46,13 @@ def test_local_workers_record_every_request_and_the_verifiers_pass(
 ) -> None:
     fault = {"type": "feature_store_outage", "mode": "down"}
     scenario = write_scenario(tmp_path, fault, target=stack.as_external_target(), extra=DISTRIBUTED)
-    before = answered(stack)
+    before = gateway_answers(stack.gateway_url)
     out = tmp_path / "runs"
     result = run_mlchaos("run", "--out", str(out), str(scenario))
     assert result.returncode == 0, result.stdout + result.stderr
 
     rows = recorded(out)
-    assert len(rows) == answered(stack) - before > 100
+    assert len(rows) == gateway_answers(stack.gateway_url) - before > 100
     assert set(rows["tier"].dropna()) >= {"primary", "fallback"}
     assert not wait_until_gone(load_children())
 
@@ -87,11 +73,11 @@ def test_a_run_at_worker_bind_is_served_by_mlchaos_load_worker_processes(
     try:
         fault = {"type": "feature_store_outage", "mode": "down"}
         scenario = write_scenario(tmp_path, fault, target=stack.as_external_target(), extra=DISTRIBUTED)
-        before = answered(stack)
+        before = gateway_answers(stack.gateway_url)
         out = tmp_path / "runs"
         result = run_mlchaos("run", "--out", str(out), "--worker-bind", master, str(scenario))
         assert result.returncode == 0, result.stdout + result.stderr
-        assert len(recorded(out)) == answered(stack) - before > 100
+        assert len(recorded(out)) == gateway_answers(stack.gateway_url) - before > 100
         for worker in workers:
             output, _ = worker.communicate(timeout=30)
             assert worker.returncode == 0 and "load 1: served" in output, output

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from mlchaos.experiments.load.spec import RequestTemplate
+from mlchaos.experiments.load.runner import LoadRunner
+from mlchaos.experiments.load.spec import LoadSpec, RequestTemplate
 
 OK_BODY = json.dumps(
     {"tier": "primary", "confidence": 0.9, "prediction": "legit", "score": 0.1, "review": False}
@@ -100,3 +101,11 @@ def poll(condition: Callable[[], bool], timeout_s: float) -> bool:
             return True
         time.sleep(0.02)
     return condition()
+
+
+def run_to_end(runners: Callable[..., LoadRunner], spec: LoadSpec, timeout_s: float = 30.0) -> LoadRunner:
+    """Start a load and wait until it ended cleanly (exit 0) by itself."""
+    runner = runners(spec)
+    runner.start()
+    assert runner.wait(timeout_s=timeout_s) == 0
+    return runner

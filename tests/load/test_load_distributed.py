@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from load_fakes import DATASET, FakeTarget, poll
+from load_fakes import DATASET, FakeTarget, poll, run_to_end
 
 from mlchaos.experiments.inputs import CorruptSend, InputWindow, MetamorphicSend, Mutator, Transformation
 from mlchaos.experiments.inputs.mutators import mutate
@@ -89,9 +89,7 @@ def test_input_faults_are_tagged_by_the_workers_as_by_one_process(
     small = CorruptSend(mutators=tuple(Mutator), oversize_bytes=3000, nest_depth=40)
     window = InputWindow(fault_id="f", start_s=0.0, end_s=60.0, share=1.0, send=small)
     spec = make_spec(target.url, users=3, workers=2, duration_s=2.5, inputs=(window,))
-    runner = runners(spec)
-    runner.start()
-    assert runner.wait(timeout_s=20) == 0
+    runner = run_to_end(runners, spec)
 
     made = {
         (out.body, out.content_type): mutator
@@ -112,9 +110,7 @@ def test_metamorphic_pairs_stay_together_on_their_worker(
     send = MetamorphicSend(transformations=(Transformation.FOREIGN_ON,))
     window = InputWindow(fault_id="f", start_s=0.0, end_s=60.0, share=1.0, send=send)
     spec = make_spec(target.url, users=2, workers=2, inputs=(window,))
-    runner = runners(spec)
-    runner.start()
-    assert runner.wait(timeout_s=20) == 0
+    runner = run_to_end(runners, spec)
 
     by_pair: dict[str, list[str | None]] = {}
     for record in sorted(runner.records, key=lambda r: r.start):
@@ -172,9 +168,7 @@ def test_external_workers_serve_a_master_through_mlchaos_load_worker(
     master = f"127.0.0.1:{free_port}"
     workers = [load_worker(master, processes, "--loads", "1") for _ in range(2)]  # started first, as pods are
     spec = make_spec(target.url, users=4, workers=2, worker_bind=master, duration_s=2.0)
-    runner = runners(spec)
-    runner.start()
-    assert runner.wait(timeout_s=20) == 0
+    runner = run_to_end(runners, spec)
     assert len(runner.records) == runner.sent == target.count > 20
 
     for worker in workers:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from load_fakes import DATASET, FakeTarget
+from load_fakes import DATASET, FakeTarget, run_to_end
 
 from mlchaos.experiments.inputs import (
     CorruptSend,
@@ -37,18 +37,11 @@ def window(send: Any, start_s: float = 0.0, end_s: float = 60.0, share: float = 
     return InputWindow(fault_id="f", start_s=start_s, end_s=end_s, share=share, send=send)
 
 
-def run(runners: Runners, spec: LoadSpec) -> LoadRunner:
-    runner = runners(spec)
-    runner.start()
-    assert runner.wait(timeout_s=30) == 0
-    return runner
-
-
 def test_every_mutator_reaches_the_server_as_its_record_says(
     target: FakeTarget, make_spec: Callable[..., LoadSpec], runners: Runners
 ) -> None:
     spec = make_spec(target.url, duration_s=2.5, users=3, inputs=(window(SMALL),))
-    runner = run(runners, spec)
+    runner = run_to_end(runners, spec)
 
     # What each mutator makes of each clean row: the exact bytes and content type the server must have seen.
     made = {
@@ -71,7 +64,7 @@ def test_the_server_sees_each_corruption_for_real(
     target: FakeTarget, make_spec: Callable[..., LoadSpec], runners: Runners
 ) -> None:
     spec = make_spec(target.url, duration_s=2.0, users=3, inputs=(window(SMALL),))
-    run(runners, spec)
+    run_to_end(runners, spec)
     raw = {bytes(body): content_type for body, content_type in target.raw}
     assert b"" in raw
     assert any(b":NaN" in body for body in raw)
@@ -95,7 +88,7 @@ def test_a_window_corrupts_only_its_share_of_its_time_span(
 ) -> None:
     corrupt = CorruptSend(mutators=(Mutator.NAN,))
     spec = make_spec(target.url, duration_s=3.0, users=3, inputs=(window(corrupt, 1.0, 2.0, share=0.5),))
-    runner = run(runners, spec)
+    runner = run_to_end(runners, spec)
     assert runner.started_at is not None
     inside = [r for r in runner.records if 1.0 <= r.start - runner.started_at < 2.0]
     # the child decides at send time; a record's start is taken a moment later
@@ -115,7 +108,7 @@ def test_replayed_samples_carry_their_pair_and_expected_answer(
         for i in range(3)
     )
     spec = make_spec(target.url, inputs=(window(ReplaySend(samples=samples)),))
-    runner = run(runners, spec)
+    runner = run_to_end(runners, spec)
     assert {r.pair for r in runner.records} == {"a/0", "a/1", "a/2"}
     assert all(r.input == "adversarial:boundary" and r.expected == "fraud" for r in runner.records)
     assert {b["id"] for b in target.bodies} == {100, 101, 102}
@@ -126,7 +119,7 @@ def test_metamorphic_pairs_go_out_back_to_back_from_one_user(
 ) -> None:
     send = MetamorphicSend(transformations=(Transformation.FOREIGN_ON,))
     spec = make_spec(target.url, users=1, inputs=(window(send),))
-    runner = run(runners, spec)
+    runner = run_to_end(runners, spec)
     records = sorted(runner.records, key=lambda r: r.start)
     pairs = [records[i : i + 2] for i in range(0, len(records) - 1, 2)]
     assert pairs
@@ -141,7 +134,7 @@ def test_metamorphic_pairs_go_out_back_to_back_from_one_user(
 def test_an_empty_replay_sends_clean_requests(
     target: FakeTarget, make_spec: Callable[..., LoadSpec], runners: Runners
 ) -> None:
-    runner = run(runners, make_spec(target.url, inputs=(window(ReplaySend(samples=())),)))
+    runner = run_to_end(runners, make_spec(target.url, inputs=(window(ReplaySend(samples=())),)))
     assert runner.records and all(r.input is None for r in runner.records)
 
 
@@ -149,7 +142,7 @@ def test_an_empty_replay_sends_clean_requests(
 def test_review_and_shed_flags_are_read_from_the_answer(
     field: str, target: FakeTarget, make_spec: Callable[..., LoadSpec], runners: Runners
 ) -> None:
-    runner = run(runners, make_spec(target.url))
+    runner = run_to_end(runners, make_spec(target.url))
     values = {getattr(r, field) for r in runner.records}
     # the fake answers {"review": false} and says nothing about shedding
     assert values == ({False} if field == "flagged" else {None})
@@ -158,7 +151,7 @@ def test_review_and_shed_flags_are_read_from_the_answer(
 def test_mutated_request_count_is_bounded_by_what_the_child_sent(
     target: FakeTarget, make_spec: Callable[..., LoadSpec], runners: Runners
 ) -> None:
-    runner = run(runners, make_spec(target.url, inputs=(window(SMALL, share=0.3),)))
+    runner = run_to_end(runners, make_spec(target.url, inputs=(window(SMALL, share=0.3),)))
     assert runner.sent == len(runner.records) == target.count
     assert 0 < sum(r.input is not None for r in runner.records) < len(runner.records)
     assert all(not r.input or r.input.startswith("corrupt:") for r in itertools.chain(runner.records))
@@ -169,7 +162,7 @@ def test_bad_input_handling_counts_every_corrupted_request_the_server_got(
 ) -> None:
     """From the server's bytes through the child's records to the verifier's per-mutator table, nothing is lost."""
     spec = make_spec(target.url, duration_s=2.0, users=3, inputs=(window(SMALL),))
-    runner = run(runners, spec)
+    runner = run_to_end(runners, spec)
     assert runner.started_at is not None
     start, end = runner.started_at, runner.started_at + 4.0
     # The fake target has no health endpoints; the liveness samples the verifier also requires are made up here.
