@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlchaos.experiments.scenario import Scenario
-from mlchaos.experiments.targets import EmbeddedTarget, TargetEndpoints
+from mlchaos.experiments.targets import EmbeddedTarget, TargetEndpoints, declared_endpoints
 from mlchaos.experiments.verifiers.base import Phase
 from mlchaos.injectors import INJECTORS, FaultPlan, FaultSpec
 from mlchaos.staging.endpoints import PROGRAMS, PROXIES
@@ -78,8 +78,9 @@ def make_plan(scenario: Scenario, target: TargetEndpoints) -> Plan:
 
 def placeholder_endpoints(target: EmbeddedTarget) -> TargetEndpoints:
     """What an embedded stack will look like before it is started: its ports are picked at start."""
-    del target  # every embedded stack has the same shape; only its ports differ
-    return TargetEndpoints(
+    # every embedded stack has the same shape; only its ports differ
+    return declared_endpoints(
+        target.declaration,
         service_url="http://127.0.0.1:<gateway-port>",
         toxiproxy_url="http://127.0.0.1:<toxiproxy-port>",
         supervisor_url="http://127.0.0.1:<supervisord-port>/RPC2",

@@ -14,22 +14,25 @@ from mlchaos.experiments.journal import StackRecord
 from mlchaos.experiments.kubernetes.access import ClusterAccess, KubernetesEndpoints, WorkloadRef
 from mlchaos.experiments.kubernetes.client import connect
 from mlchaos.experiments.kubernetes.guard import refuse_production
-from mlchaos.experiments.targets import EmbeddedTarget, ExternalTarget, KubernetesTarget, TargetEndpoints
+from mlchaos.experiments.targets import (
+    EmbeddedTarget,
+    ExternalTarget,
+    KubernetesTarget,
+    TargetEndpoints,
+    declared_endpoints,
+)
 from mlchaos.staging.options import StackOptions
 from mlchaos.staging.stack import EmbeddedStack
 
 
 def external_endpoints(target: ExternalTarget) -> TargetEndpoints:
-    return TargetEndpoints(
+    return declared_endpoints(
+        target,
         service_url=target.service_url,
-        predict_path=target.predict_path,
         toxiproxy_url=target.toxiproxy_url,
         supervisor_url=target.supervisor_url,
         proxies=dict(target.proxies),
         programs=target.programs,
-        health=target.health,
-        response=target.response,
-        headers={name: value.get_secret_value() for name, value in target.headers.items()},
     )
 
 
@@ -45,14 +48,11 @@ def kubernetes_endpoints(target: KubernetesTarget) -> TargetEndpoints:
         namespaces=(target.namespace, *target.allowed_namespaces),
         allowed=target.allow_production,
     )
-    return TargetEndpoints(
+    return declared_endpoints(
+        target,
         service_url=target.service_url,
-        predict_path=target.predict_path,
         toxiproxy_url=target.toxiproxy_url,
         proxies=dict(target.proxies),
-        health=target.health,
-        response=target.response,
-        headers={name: value.get_secret_value() for name, value in target.headers.items()},
         kubernetes=KubernetesEndpoints(
             access=access,
             namespace=target.namespace,
@@ -100,7 +100,8 @@ class TargetSession:
 
         stack = EmbeddedStack(options)
         running = stack.start(on_spawned=spawned)
-        endpoints = TargetEndpoints(
+        endpoints = declared_endpoints(
+            target.declaration,
             service_url=running.gateway_url,
             toxiproxy_url=running.toxiproxy_url,
             supervisor_url=running.supervisor_url,

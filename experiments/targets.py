@@ -7,7 +7,7 @@ with one :class:`TargetEndpoints`: the URLs and names the load, the probes and t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -20,30 +20,92 @@ from pydantic import (
     model_validator,
 )
 
+from mlchaos.experiments.inputs.contract import InputContract
+from mlchaos.experiments.inputs.schema import RequestSchema
 from mlchaos.experiments.kubernetes.access import WORKLOAD_PATTERN, KubernetesEndpoints
+from mlchaos.experiments.signals import Signals
+from mlchaos.staging.declaration import DECLARATION
 from mlchaos.staging.options import StackOptions
 
 
 class ResponseFields(BaseModel):
-    """Where the service says which tier answered, how confident it was, and what it predicted.
-
-    A plain name reads a top-level JSON field; ``header:NAME`` reads a response header.
-    """
+    """Where the service's answers say what they are. A plain name reads a JSON field, ``a.b`` walks nested
+    objects and ``outputs.0.data.1`` list indices too; ``header:NAME`` reads a response header. Unset optional
+    fields are not read (their record columns stay empty)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    tier: str = "tier"
-    confidence: str = "confidence"
-    prediction: str = "prediction"
+    tier: str = Field("tier", description="Which tier of the ladder served the answer.")
+    confidence: str = Field("confidence", description="Confidence of the prediction, 0..1.")
+    prediction: str = Field("prediction", description="The predicted class.")
+    score: str | None = Field(
+        None, description="Score of the positive class (metamorphic `higher`/`lower`, attacks)."
+    )
+    review: str | None = Field(None, description="True/1 when the service flagged the answer for review.")
+    shed: str | None = Field(None, description="True/1 when the service shed the request under overload.")
+
+    @property
+    def specs(self) -> tuple[str, ...]:
+        """Every field spec that is read."""
+        optional = (self.score, self.review, self.shed)
+        return (self.tier, self.confidence, self.prediction, *(s for s in optional if s is not None))
 
 
 class HealthPaths(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    live: str = "/health/live"
-    ready: str = "/health/ready"
-    inference: str = "/health/inference"
-    metrics: str = "/metrics"
+    live: str = Field("/health/live", description="Liveness: the process serves.")
+    ready: str = Field("/health/ready", description="Readiness: it may be sent traffic (preflight waits on it).")
+    inference: str | None = Field(
+        "/health/inference", description="Deep check through the model chain; null if the service has none."
+    )
+    metrics: str | None = Field(
+        "/metrics", description="Prometheus text exposition read for signals given as `metric`."
+    )
+
+
+DEFAULT_TIERS: tuple[str, ...] = ("primary", "fallback", "rules", "cache", "static")
+"""The tier ladder of a target that declares none: the glossary's fallback chain, best first."""
+TierName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=40)]
+
+
+class ServiceDeclaration(BaseModel):
+    """What mlchaos needs to know of a service it sends traffic to: its paths, how its answers read, its tier
+    ladder, the signals it exposes, its request schema and input contract, and where it may be reached.
+    Embedded targets use the reference stack's declaration; external and Kubernetes targets declare their own."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    predict_path: str = Field("/predict", description="Path the load POSTs requests to.")
+    health: HealthPaths = HealthPaths()
+    response: ResponseFields = ResponseFields()
+    tiers: tuple[TierName, ...] = Field(
+        DEFAULT_TIERS,
+        min_length=1,
+        description="The service's tier names, best first (the first is the normal, full-quality tier).",
+    )
+    signals: Signals = Signals()
+    request: RequestSchema = RequestSchema()
+    input_contract: InputContract = InputContract()
+    headers: dict[str, SecretStr] = Field(
+        default_factory=dict, description="Sent with every request; values are redacted everywhere."
+    )
+    allowed_hosts: tuple[str, ...] = Field(
+        (),
+        description="Host names (besides loopback) mlchaos may send traffic to; every URL of the target must "
+        "be on loopback or one of these.",
+    )
+    allow_production: bool = Field(
+        False, description="Run even though a host, context or namespace looks like production."
+    )
+
+    @field_validator("tiers")
+    @classmethod
+    def _unique_tiers(cls, tiers: tuple[str, ...]) -> tuple[str, ...]:
+        repeated = sorted({t for t in tiers if tiers.count(t) > 1})
+        if repeated:
+            raise ValueError(f"each tier once, best first; repeated: {', '.join(repeated)}")
+        return tiers
 
 
 def _loopback_only(url: str) -> str:
@@ -60,26 +122,30 @@ class EmbeddedTarget(StackOptions):
 
     kind: Literal["embedded"] = "embedded"
 
+    @property
+    def declaration(self) -> ServiceDeclaration:
+        return REFERENCE_DECLARATION
 
-class ExternalTarget(BaseModel):
-    """A stack the user already runs locally (e.g. ``mlchaos staging up``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+REFERENCE_DECLARATION = ServiceDeclaration.model_validate(DECLARATION)
+"""The reference stack's declaration (:mod:`mlchaos.staging.declaration`), as embedded targets use it."""
+
+
+class ExternalTarget(ServiceDeclaration):
+    """A service the user already runs (``mlchaos staging up``, a team's staging service)."""
 
     kind: Literal["external"]
     service_url: str = Field(description="Base URL of the service under test.")
-    predict_path: str = "/predict"
     toxiproxy_url: str | None = Field(None, description="Toxiproxy API, needed by network faults.")
     supervisor_url: str | None = Field(None, description="supervisord XML-RPC URL, needed by pod_kill.")
     proxies: dict[str, str] = Field(
         default_factory=dict, description="Dependency name -> toxiproxy proxy name, e.g. feature_store: fs."
     )
     programs: tuple[str, ...] = Field((), description="Supervised program names pod_kill may target.")
-    health: HealthPaths = HealthPaths()
-    response: ResponseFields = ResponseFields()
-    headers: dict[str, SecretStr] = Field(
-        default_factory=dict, description="Sent with every request; values are redacted everywhere."
-    )
+
+    @property
+    def declaration(self) -> ServiceDeclaration:
+        return self
 
     @field_validator("service_url", "toxiproxy_url", "supervisor_url")
     @classmethod
@@ -104,11 +170,9 @@ def _loopback_or_cluster_service(url: str) -> str:
 KubernetesObjectName = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
 
 
-class KubernetesTarget(BaseModel):
+class KubernetesTarget(ServiceDeclaration):
     """A staging cluster: faults act on pods and workloads through the API server, network faults through a
     toxiproxy running in the cluster, and the load reaches the service through ``service_url``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: Literal["kubernetes"]
     kubeconfig: str | None = Field(
@@ -120,14 +184,10 @@ class KubernetesTarget(BaseModel):
         min_length=1, description="The only namespaces mlchaos may touch; `namespace` must be one of them."
     )
     namespace: KubernetesObjectName = Field(description="Namespace the faults act in.")
-    allow_production: bool = Field(
-        False, description="Run even though the context, API server or namespace looks like production."
-    )
     service_url: str = Field(
         description="Where the load and health probes reach the service: a port-forward on loopback, or the "
         "Service's cluster DNS name in-cluster."
     )
-    predict_path: str = "/predict"
     toxiproxy_url: str | None = Field(
         None, description="Toxiproxy API in the cluster (its Service in-cluster, or a port-forward)."
     )
@@ -137,11 +197,9 @@ class KubernetesTarget(BaseModel):
     workloads: tuple[Annotated[str, Field(pattern=WORKLOAD_PATTERN)], ...] = Field(
         (), description="deployment/NAME or statefulset/NAME whose readiness and restarts are sampled."
     )
-    health: HealthPaths = HealthPaths()
-    response: ResponseFields = ResponseFields()
-    headers: dict[str, SecretStr] = Field(
-        default_factory=dict, description="Sent with every request; values are redacted everywhere."
-    )
+    @property
+    def declaration(self) -> ServiceDeclaration:
+        return self
 
     @property
     def programs(self) -> tuple[str, ...]:
@@ -187,5 +245,24 @@ class TargetEndpoints:
     health: HealthPaths = field(default_factory=HealthPaths)
     response: ResponseFields = field(default_factory=ResponseFields)
     headers: dict[str, str] = field(default_factory=dict, repr=False)
+    tiers: tuple[str, ...] = DEFAULT_TIERS
+    signals: Signals = field(default_factory=Signals)
+    request: RequestSchema = field(default_factory=RequestSchema)
+    input_contract: InputContract = field(default_factory=InputContract)
     kubernetes: KubernetesEndpoints | None = None
     """Set for a Kubernetes target: the cluster, namespace and workloads its faults and probes act on."""
+
+
+def declared_endpoints(declaration: ServiceDeclaration, **where: Any) -> TargetEndpoints:
+    """A target's endpoints: ``where`` it is reached (URLs, proxies, programs, cluster) and what it declares."""
+    return TargetEndpoints(
+        predict_path=declaration.predict_path,
+        health=declaration.health,
+        response=declaration.response,
+        headers={name: value.get_secret_value() for name, value in declaration.headers.items()},
+        tiers=declaration.tiers,
+        signals=declaration.signals,
+        request=declaration.request,
+        input_contract=declaration.input_contract,
+        **where,
+    )

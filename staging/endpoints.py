@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlchaos.staging.declaration import DECLARATION
+
 # Logical dependency name -> toxiproxy proxy name. The gateway reaches each of these only through its proxy,
 # so network faults on the proxy hit the dependency for real.
 PROXIES: dict[str, str] = {
@@ -34,8 +36,10 @@ class StackEndpoints:
     programs: tuple[str, ...] = PROGRAMS
 
     def as_external_target(self) -> dict[str, object]:
-        """This stack as mlchaos' ``external`` target, ready for a target file (``mlchaos.experiments.targets``)."""
+        """This stack as mlchaos' ``external`` target — where it runs, and the reference declaration of how it reads
+        — ready for a target file (``mlchaos.experiments.targets``)."""
         return {
+            **DECLARATION,
             "kind": "external",
             "service_url": self.gateway_url,
             "toxiproxy_url": self.toxiproxy_url,

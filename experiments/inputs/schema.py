@@ -1,0 +1,85 @@
+"""The service's request schema, as ML input faults need it: which features a request carries, of which type, over
+which range or choices.
+
+A target declares what it knows (``request.features``); the rest is inferred before the run — from the service's
+OpenAPI spec when it publishes one (``request.openapi``), then from the scenario's dataset (observed ranges and
+categories): see :mod:`mlchaos.experiments.inputs.inference`. Out-of-distribution kinds, field-level mutators,
+covariate shift, metamorphic relations and the boundary attack are all built from the resolved schema, so no code
+outside the reference stack names a feature.
+
+Feature names are paths into the JSON body: ``amount`` is a top-level field, ``txn.amount`` a nested one.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+_MODEL = ConfigDict(extra="forbid", frozen=True)
+
+FeaturePath = Annotated[str, Field(pattern=r"^[A-Za-z0-9_$@-]+(\.[A-Za-z0-9_$@-]+)*$", max_length=200)]
+Choice = str | int | bool
+
+
+class FeatureType(enum.StrEnum):
+    NUMBER = "number"
+    INTEGER = "integer"
+    BOOL = "bool"
+    CATEGORY = "category"
+    """One of a few known values (``choices``)."""
+    ID = "id"
+    """An identifier or free text: any string (an unknown one is out of distribution)."""
+
+
+class Feature(BaseModel):
+    """One request feature. ``min``/``max`` bound what the service accepts (its contract); ``typical`` is the
+    range seen in normal traffic (inferred from the dataset unless declared). Both are optional."""
+
+    model_config = _MODEL
+
+    type: FeatureType
+    min: float | None = Field(None, description="Least valid value (number, integer).")
+    max: float | None = Field(None, description="Greatest valid value (number, integer).")
+    typical: tuple[float, float] | None = Field(
+        None, description="[low, high] of normal traffic (number, integer); default: observed in the dataset."
+    )
+    choices: tuple[Choice, ...] = Field(
+        (), description="The valid values of a category, best known first; default: observed in the dataset."
+    )
+
+    @model_validator(mode="after")
+    def _fits_type(self) -> Feature:
+        numeric = self.type in (FeatureType.NUMBER, FeatureType.INTEGER)
+        if not numeric and (self.min is not None or self.max is not None or self.typical is not None):
+            raise ValueError(f"min, max and typical apply to number and integer features, not {self.type}")
+        if self.type is not FeatureType.CATEGORY and self.choices:
+            raise ValueError(f"choices apply to category features, not {self.type}")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min:g}) is above max ({self.max:g})")
+        if self.typical is not None and self.typical[0] > self.typical[1]:
+            raise ValueError(f"typical is [low, high], got low {self.typical[0]:g} > high {self.typical[1]:g}")
+        return self
+
+    @property
+    def numeric(self) -> bool:
+        return self.type in (FeatureType.NUMBER, FeatureType.INTEGER)
+
+
+class RequestSchema(BaseModel):
+    """What a request to the service carries. Declared features win over inferred ones, feature by feature."""
+
+    model_config = _MODEL
+
+    features: dict[FeaturePath, Feature] = Field(
+        default_factory=dict, description="Feature path → type and range; undeclared ones are inferred."
+    )
+    openapi: str | None = Field(
+        None,
+        description="Path of the service's OpenAPI spec (e.g. /openapi.json) to infer the request body's "
+        "features from: types, minimum/maximum, enum.",
+    )
+    infer_from_dataset: bool = Field(
+        True, description="Infer undeclared features, ranges and categories from the scenario's dataset."
+    )
