@@ -9,7 +9,7 @@ TOXIPROXY := $(BIN)/toxiproxy-server
 RUNS ?= mlchaos-runs
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint bench chromium wrk k8s-testenv clean help
+.PHONY: setup demo test lint bench chromium prometheus wrk k8s-testenv clean help
 
 help:
 	@echo "make demo   run the monthly suite (every scenario in scenarios/) against the embedded reference stack"
@@ -43,12 +43,18 @@ demo: setup
 chromium:
 	@scripts/install-chromium.sh || echo "warning: chromium could not be installed; the browser test will fail" >&2
 
+# The signal tests (tests/signals) read breaker states through PromQL from a real Prometheus server they start
+# themselves: Debian's `prometheus` package, installed without leaving its service running. As with chromium, the
+# tests that need it fail saying so when it is missing: nothing is skipped silently.
+prometheus:
+	@scripts/install-prometheus.sh || echo "warning: prometheus could not be installed; the PromQL tests will fail" >&2
+
 # The Kubernetes tests (tests/k8s) need a real API server: kube-apiserver, controller-manager, scheduler, etcd, kwok
 # and helm, built from Go modules and cached in ~/.cache/mlchaos/k8s (~10 min cold, a second when cached).
 k8s-testenv:
 	scripts/k8s-testenv.sh build
 
-test: setup chromium k8s-testenv
+test: setup chromium prometheus k8s-testenv
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Each benchmark writes its table into bench/README.md; together they take 10-15 minutes on 2 cores.

@@ -23,7 +23,13 @@ from rich.console import Console
 from rich.table import Table
 
 from mlchaos.experiments import runlock
-from mlchaos.experiments.console import ConsoleDisplay, describe_load, plan_table, verdict_table
+from mlchaos.experiments.console import (
+    ConsoleDisplay,
+    describe_load,
+    describe_warmup,
+    plan_table,
+    verdict_table,
+)
 from mlchaos.experiments.engine import ExitCode, Experiment, RunOutcome, StopRequest
 from mlchaos.experiments.journal import Event, Journal, StackRecord
 from mlchaos.experiments.kubernetes.client import KubernetesError
@@ -125,8 +131,9 @@ AllowProductionOption = Annotated[
     bool,
     typer.Option(
         "--allow-production",
-        help="Kubernetes targets: run even though the context, API server or a namespace looks like production "
-        "(prod, production, prd or live as a word of it). Without it such targets are refused (exit 2).",
+        help="Run even though a host or Service name mlchaos would contact, or a Kubernetes target's context, API "
+        "server or a namespace, looks like production (prod, production, prd or live as a word of it). Without "
+        "it such targets are refused (exit 2).",
     ),
 ]
 
@@ -134,15 +141,12 @@ AllowProductionOption = Annotated[
 def _load_or_exit(
     paths: list[Path], target: Path | None, *, allow_production: bool = False
 ) -> list[ScenarioFile]:
-    files, problems = load_scenarios(paths)
-    if target is not None:
-        loaded, target_problems = load_target(target)
-        problems += target_problems
-        if loaded is not None:
-            files = [
-                f.model_copy(update={"scenario": f.scenario.model_copy(update={"target": loaded})})
-                for f in files
-            ]
+    loaded, problems = (
+        (None, []) if target is None else load_target(target, allow_production=allow_production)
+    )
+    # On the overriding target: the scenarios' tier names are checked against its ladder.
+    files, scenario_problems = load_scenarios(paths, target=loaded, allow_production=allow_production)
+    problems += scenario_problems
     if problems:
         _print_problems(problems)
         raise typer.Exit(ExitCode.INVALID)
@@ -152,8 +156,10 @@ def _load_or_exit(
 
 
 def _allowing_production(scenario_file: ScenarioFile) -> ScenarioFile:
+    """The scenario with ``allow_production`` set in its target: so it is recorded (scenario.yaml), and the
+    runtime guard of a Kubernetes target sees it."""
     target = scenario_file.scenario.target
-    if not isinstance(target, KubernetesTarget):
+    if not isinstance(target, ExternalTarget | KubernetesTarget):
         return scenario_file
     scenario = scenario_file.scenario.model_copy(
         update={"target": target.model_copy(update={"allow_production": True})}
@@ -162,12 +168,14 @@ def _allowing_production(scenario_file: ScenarioFile) -> ScenarioFile:
 
 
 @app.command()
-def validate(paths: ScenarioPaths, target: TargetOption = None) -> None:
+def validate(
+    paths: ScenarioPaths, target: TargetOption = None, allow_production: AllowProductionOption = False
+) -> None:
     """Check scenario files without running anything.
 
     Every problem is reported as FILE:LINE:COLUMN: field: what was expected. Exit 0 if all files are valid, 2 if not.
     """
-    files = _load_or_exit(paths, target)
+    files = _load_or_exit(paths, target, allow_production=allow_production)
     for scenario_file in files:
         scenario = scenario_file.scenario
         console.print(
@@ -213,6 +221,8 @@ def plan(
         else:
             console.print(f"target: external service at {scenario.target.service_url}")
         console.print(describe_load(scenario.load, worker_bind), soft_wrap=True)
+        if (warmup := describe_warmup(scenario.load)) is not None:
+            console.print(warmup, soft_wrap=True)
         console.print(f"steady state: {scenario.steady_state.describe()}")
 
 
@@ -273,8 +283,9 @@ def _summary(outcomes: list[RunOutcome]) -> Table:
     scores = []
     for outcome in outcomes:
         score = resilience_score(outcome.verdicts)
-        scores.append(0.0 if score is None else score)  # an aborted or invalid run held nothing
-        shown = "—" if score is None else f"{score:.0%}"
+        # An aborted or invalid run held nothing — even one judged partially, on what it recorded before a stop.
+        scores.append(0.0 if score is None or outcome.partial is not None else score)
+        shown = "—" if score is None else f"{score:.0%}" + " (partial)" * (outcome.partial is not None)
         table.add_row(
             outcome.scenario, labels[outcome.exit_code], shown, outcome.message, str(outcome.run_dir)
         )
@@ -471,7 +482,12 @@ def _run_one(
             return _unrecorded(run_dir, scenario.name, f"cannot write the journal in {run_dir}: {exc}"), None
         outcome = experiment.run()
         if outcome.verdicts:
-            console.print(verdict_table(f"{scenario.name}: {_score_text(outcome)}", outcome.verdicts))
+            title = f"{scenario.name}: {_score_text(outcome)}"
+            if (partial := outcome.partial) is not None:
+                at = datetime.fromtimestamp(partial.at).strftime("%H:%M:%S")
+                stopped = f"PARTIAL — stopped by {partial.by} at {at}"
+                title = f"{scenario.name}: {stopped}; {_score_text(outcome)}"
+            console.print(verdict_table(title, outcome.verdicts))
         style = "green" if outcome.exit_code == ExitCode.OK else "red"
         # soft_wrap: the message names failed verifiers and measured values; CI logs are grepped for it whole.
         console.print(f"[{style}]{scenario.name}: {outcome.message}[/]", soft_wrap=True)
@@ -495,12 +511,13 @@ def _unrecorded(where: Path, name: str, message: str) -> RunOutcome:
 
 
 def _recorded_scenario(path: Path) -> Scenario:
-    """The scenario a run recorded. Its dataset only drove the load and no verifier reads it, so a run directory
-    copied off its machine (a CI artifact) can be reported even where the dataset's path does not exist."""
+    """The scenario a run recorded. Its dataset or locustfile only drove the load and no verifier reads it, so a
+    run directory copied off its machine (a CI artifact) can be reported even where that path does not exist."""
     try:
         return load_scenario(path).scenario
     except ScenarioInvalid as exc:
-        if any(problem.where != "load.dataset" for problem in exc.problems):
+        load_files = ("load.dataset", "load.locustfile", "load.user_classes")
+        if any(not problem.where.startswith(load_files) for problem in exc.problems):
             raise
         return Scenario.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
 

@@ -12,7 +12,7 @@ from mlchaos.experiments.durations import format_seconds
 from mlchaos.experiments.live import Snapshot
 from mlchaos.experiments.plan import Action, Plan
 from mlchaos.experiments.scenario import LoadConfig
-from mlchaos.experiments.verifiers.base import Verdict
+from mlchaos.experiments.verifiers.base import Phase, Verdict
 
 
 def plan_table(plan: Plan) -> Table:
@@ -24,10 +24,11 @@ def plan_table(plan: Plan) -> Table:
     table.add_column("what it touches")
     described = {p.spec.id: p.plan for p in plan.faults}
     for step in plan.steps:
-        at = f"+{step.offset:.1f}s"
+        at = f"{step.offset:+.1f}s"
         if step.action == Action.PHASE:
             assert step.phase is not None
-            table.add_row(at, f"[bold]{step.phase.value}[/] phase begins", "")
+            judged = " (load runs, nothing is judged)" if step.phase == Phase.WARMUP else ""
+            table.add_row(at, f"[bold]{step.phase.value}[/] phase begins{judged}", "")
         else:
             assert step.fault is not None
             fault_plan = described[step.fault.id]
@@ -38,13 +39,26 @@ def plan_table(plan: Plan) -> Table:
                 f"{verb} [bold]{step.fault.id}[/] ({step.fault.type}): {what}",
                 "\n".join(fault_plan.touches),
             )
-    table.add_row(f"+{plan.duration:.1f}s", "end: load stops, verifiers run", "")
+    table.add_row(f"{plan.end:+.1f}s", "end: load stops, verifiers run", "")
     return table
+
+
+def describe_warmup(load: LoadConfig) -> str | None:
+    """The warm-up, as ``plan`` shows it; ``None`` without one."""
+    if load.warmup <= 0:
+        return None
+    return (
+        f"warm-up: the load runs {format_seconds(load.warmup)} before the baseline; nothing in it is judged, "
+        "and guardrails watch from the baseline on"
+    )
 
 
 def describe_load(load: LoadConfig, worker_bind: str | None) -> str:
     """Where the requests will come from, as ``plan`` shows it."""
     users = f"load: {load.users} users"
+    if load.locustfile is not None:
+        classes = ", ".join(load.user_classes) if load.user_classes else "every User class"
+        users += f" of {load.locustfile.name} ({classes})"
     if not load.workers:
         return f"{users} from one local Locust process"
     if worker_bind is None:
@@ -77,6 +91,7 @@ class ConsoleDisplay:
         self._progress: Progress | None = None
         self._task: TaskID | None = None
         self._phase = "starting"
+        self._warmup = 0.0  # the engine counts from the baseline; the bar from the start of the load
 
     def started(self, plan: Plan, run_dir: Path) -> None:
         self.console.print(f"[bold]▶ {plan.scenario.name}[/] → {run_dir}")
@@ -89,6 +104,7 @@ class ConsoleDisplay:
             transient=True,
         )
         self._task = self._progress.add_task(self._phase, total=plan.duration, stats="")
+        self._warmup = plan.warmup
         self._progress.start()
 
     def phase(self, phase: str, offset: float) -> None:
@@ -104,7 +120,8 @@ class ConsoleDisplay:
         tiers = " ".join(f"{tier} {share:.0%}" for tier, share in list(snapshot.tier_shares.items())[:3])
         errors = "—" if snapshot.error_rate is None else f"{snapshot.error_rate:.1%}"
         stats = f"{snapshot.rps:5.0f} rps · errors {errors} · {tiers}"
-        self._progress.update(self._task, completed=elapsed, description=f"{self._phase:<9}", stats=stats)
+        completed = elapsed + self._warmup
+        self._progress.update(self._task, completed=completed, description=f"{self._phase:<9}", stats=stats)
 
     def finished(self) -> None:
         if self._progress is not None:

@@ -1,9 +1,14 @@
-"""Running one scenario: preflight ▶ baseline ▶ faults on the timeline ▶ recovery ▶ after ▶ verdicts.
+"""Running one scenario: preflight ▶ [warm-up] ▶ baseline ▶ faults on the timeline ▶ recovery ▶ after ▶ verdicts.
 
 Rollback always runs — after success, a failed verifier, an exception, SIGINT or SIGTERM — and it runs from the
 journal (:func:`~mlchaos.experiments.rollback.revert_outstanding`), the same way ``mlchaos rollback`` does after a
 SIGKILL. Signals never interrupt a revert: the CLI's handlers only set :class:`StopRequest`, which the waits here
 poll.
+
+A run stopped by a guardrail or a signal after its baseline began is still judged, on what it recorded up to the
+stop: partial verdicts, exit code 3 all the same. A run that ended in any other failure (preflight, a fault that
+could not be injected or reverted, the load generator dying, an unexpected error, a disk that could not take the
+recording) is not judged: its data is not what the scenario meant to measure.
 """
 
 from __future__ import annotations
@@ -26,10 +31,11 @@ import pyarrow.parquet as pq
 
 from mlchaos.experiments import runlock
 from mlchaos.experiments.inputs import InputSend, InputWindow
-from mlchaos.experiments.journal import Event, Journal
+from mlchaos.experiments.inputs.schema import RequestSchema
+from mlchaos.experiments.journal import Event, Journal, Stop, partial_stop, read_journal
 from mlchaos.experiments.live import GuardrailWatch, LiveStats, Snapshot
 from mlchaos.experiments.load.runner import LoadRunner
-from mlchaos.experiments.load.spec import LoadSpec, RequestTemplate, Stage
+from mlchaos.experiments.load.spec import LoadSpec, Locustfile, RequestTemplate, Stage
 from mlchaos.experiments.load.store import records_frame, write_requests_parquet
 from mlchaos.experiments.outcome import (
     END_PHASE,
@@ -44,6 +50,7 @@ from mlchaos.experiments.preflight import PreflightFailed, preflight
 from mlchaos.experiments.probes import Prober
 from mlchaos.experiments.records import PROBE_SCHEMA
 from mlchaos.experiments.rollback import RollbackResult, revert_outstanding
+from mlchaos.experiments.service_schema import SchemaUnusable, fetch_openapi, run_schema, template_bodies
 from mlchaos.experiments.targets import TargetEndpoints
 from mlchaos.experiments.verifiers.base import Phase, Verdict
 from mlchaos.experiments.verifiers.steady_state import evaluate
@@ -110,12 +117,20 @@ class RunOutcome:
     verdicts: list[Verdict]
     message: str
     rollback: RollbackResult | None = None
+    partial: Stop | None = None
+    """Set when a guardrail or a signal stopped the run after its baseline began: ``verdicts`` judge only what
+    was recorded up to the stop (the exit code stays ABORTED)."""
 
 
 def _ramp_s(plan: Plan) -> float:
-    """Seconds the load takes to reach its users; the baseline starts after it."""
+    """Seconds the load takes to reach its users; the warm-up (or the baseline) starts after it."""
     load = plan.scenario.load
     return load.users / (load.spawn_rate or load.users)
+
+
+def _baseline_s(plan: Plan) -> float:
+    """Seconds from the load's start to the baseline's (the plan's offset 0): the ramp, then the warm-up."""
+    return _ramp_s(plan) + plan.warmup
 
 
 def _load_stages(plan: Plan) -> tuple[Stage, ...]:
@@ -129,7 +144,7 @@ def _load_stages(plan: Plan) -> tuple[Stage, ...]:
     ]
     if not windows:
         return ()
-    ramp = _ramp_s(plan)
+    ramp = _baseline_s(plan)
     boundaries = sorted({t for start, duration, _ in windows for t in (start, start + duration)})
     stages = []
     for at in boundaries:
@@ -150,7 +165,7 @@ def _input_windows(plan: Plan, prepared: Mapping[str, InputSend]) -> tuple[Input
         send = prepared.get(spec.id, fault_plan.inputs)
         if send is None or fault_plan.share is None:
             continue
-        start = _ramp_s(plan) + plan.phase_start(Phase.FAULT) + spec.at
+        start = _baseline_s(plan) + plan.phase_start(Phase.FAULT) + spec.at
         windows.append(
             InputWindow(
                 fault_id=spec.id,
@@ -171,13 +186,24 @@ def _requests(plan: Plan) -> tuple[RequestTemplate, ...]:
     return tuple(RequestTemplate.model_validate(json.loads(line)) for line in lines if line.strip())
 
 
+def _locustfile(plan: Plan) -> Locustfile | None:
+    """The team's locustfile as the load child gets it: its text travels in the spec (to workers elsewhere too)."""
+    load = plan.scenario.load
+    if load.locustfile is None:
+        return None
+    source = load.locustfile.read_text(encoding="utf-8")
+    return Locustfile(path=str(load.locustfile), source=source, user_classes=load.user_classes or ())
+
+
 def _load_spec(
     plan: Plan,
     duration_s: float,
     prepared: Mapping[str, InputSend] | None = None,
     *,
     worker_bind: str | None = None,
+    schema: RequestSchema | None = None,
 ) -> LoadSpec:
+    """The load of ``plan``; ``schema`` is the resolved request schema (default: the target's declaration)."""
     load, target = plan.scenario.load, plan.target
     requests = _requests(plan)
     return LoadSpec(
@@ -193,10 +219,18 @@ def _load_spec(
         tier_field=target.response.tier,
         confidence_field=target.response.confidence,
         prediction_field=target.response.prediction,
+        score_field=target.response.score,
+        review_field=target.response.review,
+        shed_field=target.response.shed,
         requests=requests,
         template=load.body,
+        locustfile=_locustfile(plan),
+        # the scenario's target is the one it runs on (--target replaces it when the scenario is loaded)
+        allowed_hosts=plan.scenario.target.declaration.allowed_hosts,
+        allow_production=plan.scenario.target.declaration.allow_production,
         stages=_load_stages(plan),
         inputs=_input_windows(plan, prepared or {}),
+        request_schema=target.request if schema is None else schema,
         seed=_seed(plan),
         workers=load.workers,
         worker_bind=worker_bind if load.workers else None,
@@ -231,13 +265,17 @@ class Experiment:
         self.journal.append(Event.RUN_STARTED, detail=plan.scenario.name)
         self.prober = Prober(plan.target, interval_s=probe_interval_s)
         self.worker_bind = worker_bind
+        self._judging = False
+        """Set once the baseline begins: what comes before (ramp, warm-up) is neither judged nor guarded."""
+        self.schema = plan.target.request
+        """The request schema input faults are built from: declared until resolved after preflight."""
         self.load = LoadRunner(
             _load_spec(plan, self._load_duration_s, worker_bind=worker_bind), on_batch=self.stats.add
         )
 
     @property
     def _load_duration_s(self) -> float:
-        return _ramp_s(self.plan) + self.plan.duration + 2.0
+        return _baseline_s(self.plan) + self.plan.end + 2.0
 
     def run(self) -> RunOutcome:
         """Lock the target (one run at a time per target), then run; the lock is held until rollback is done."""
@@ -260,7 +298,8 @@ class Experiment:
         name = self.plan.scenario.name
         try:
             preflight(self.plan)
-        except PreflightFailed as exc:
+            self.schema = self._request_schema()
+        except (PreflightFailed, SchemaUnusable) as exc:
             self.journal.append(Event.ABORTED, detail=str(exc))
             self.journal.close()
             return RunOutcome(self.run_dir, name, ExitCode.INVALID, [], str(exc))
@@ -285,20 +324,38 @@ class Experiment:
         self.prober.start()
         self.load.start()
         # The timeline is anchored to the load's own clock, so spikes programmed into its shape line up with it.
+        # t0 is the baseline's start: the warm-up, if any, has negative offsets.
         assert self.load.started_at is not None
-        t0 = self.load.started_at + _ramp_s(self.plan)
+        t0 = self.load.started_at + _baseline_s(self.plan)
         self._wait_for_first_records()
         for step in self.plan.steps:
             self._wait_until(t0 + step.offset, t0)
             self._do(step)
-        self._wait_until(t0 + self.plan.duration, t0)
+        self._wait_until(t0 + self.plan.end, t0)
         self.journal.append(Event.PHASE, phase=END_PHASE)
 
+    def _request_schema(self) -> RequestSchema:
+        """The target's request schema completed from its OpenAPI spec (if it names one) and the dataset, for
+        runs with input faults; :class:`SchemaUnusable` if it cannot be, or an input fault does not fit it."""
+        target, load = self.plan.target, self.plan.scenario.load
+        if not any(p.plan.inputs is not None or p.plan.prepares_inputs for p in self.plan.faults):
+            return target.request
+        document = None
+        if target.request.openapi is not None:
+            document = fetch_openapi(target.service_url, target.request.openapi, headers=target.headers)
+        bodies = [r.body for r in _requests(self.plan)]
+        if load.body is not None:
+            bodies = template_bodies(load.body, _seed(self.plan))
+        faults = [p.spec for p in self.plan.faults]
+        path = load.path or target.predict_path
+        return run_schema(target, faults, bodies=bodies, predict_path=path, openapi=document)
+
     def _prepare_inputs(self) -> None:
-        """Input faults that are made against the live target (attacks) run now, before the load starts."""
+        """Input faults that are made against the live target (attacks) run now, before the load starts; the
+        load is then built with what they made and the resolved request schema."""
         preparing = [p for p in self.plan.faults if p.plan.prepares_inputs]
-        if not preparing:
-            return
+        if any(p.plan.inputs is not None for p in self.plan.faults) or preparing:
+            self.display.note(f"request schema: {self.schema.describe()}")
         prepared: dict[str, InputSend] = {}
         context = InputContext(
             target=self.plan.target,
@@ -306,6 +363,7 @@ class Experiment:
             run_dir=self.run_dir,
             seed=_seed(self.plan),
             request_timeout_s=self.plan.scenario.load.request_timeout,
+            schema=self.schema,
         )
         for planned in preparing:
             self._check_stop()
@@ -323,7 +381,9 @@ class Experiment:
             self.display.note(f"prepared {fault.id}: {made.summary}")
             prepared[fault.id] = made.inputs
         self.load = LoadRunner(
-            _load_spec(self.plan, self._load_duration_s, prepared, worker_bind=self.worker_bind),
+            _load_spec(
+                self.plan, self._load_duration_s, prepared, worker_bind=self.worker_bind, schema=self.schema
+            ),
             on_batch=self.stats.add,
         )
 
@@ -346,7 +406,9 @@ class Experiment:
 
     def _check_stop(self) -> None:
         if self.stop.event.is_set():
-            raise Aborted(f"interrupted by {self.stop.reason}")
+            detail = f"interrupted by {self.stop.reason}"
+            self.journal.try_append(Event.INTERRUPTED, detail=detail)  # a full disk must not hide the signal
+            raise Aborted(detail)
 
     def _wait_until(self, deadline: float, t0: float) -> None:
         next_guardrail_check = 0.0
@@ -356,7 +418,8 @@ class Experiment:
                 raise Aborted(f"the load generator stopped early: {self._load_failure()}")
             if now >= next_guardrail_check:
                 next_guardrail_check = now + GUARDRAIL_CHECK_S
-                tripped = self.guardrails.check(now)
+                # From the baseline on: in the warm-up a cold service may be slow or fail, and no fault is on.
+                tripped = self.guardrails.check(now) if self._judging else None
                 if tripped is not None:
                     guardrail, value = tripped
                     detail = f"guardrail tripped: {guardrail.describe()} (now {value:.3g})"
@@ -370,6 +433,7 @@ class Experiment:
             assert step.phase is not None
             if step.phase == Phase.FAULT:
                 self._require_baseline_steady_state()
+            self._judging = step.phase != Phase.WARMUP
             self.journal.append(Event.PHASE, phase=step.phase.value)
             self.display.phase(step.phase.value, step.offset)
             return
@@ -414,7 +478,8 @@ class Experiment:
     def _require_baseline_steady_state(self) -> None:
         hypothesis = self.plan.scenario.steady_state
         frame = records_frame(self.load.records)
-        result = evaluate(hypothesis, frame[frame["start"] >= time.time() - hypothesis.window])
+        tiers = self.plan.scenario.target.declaration.tiers
+        result = evaluate(hypothesis, frame[frame["start"] >= time.time() - hypothesis.window], tiers=tiers)
         if not result.holds:
             raise Aborted(
                 "steady state did not hold before the first fault, so the experiment would prove "
@@ -457,11 +522,21 @@ class Experiment:
             )
         if aborted is not None or unsaved is not None:
             why = "; ".join(part for part in (aborted, unsaved) if part)
-            return RunOutcome(self.run_dir, name, ExitCode.ABORTED, [], f"{why} — rollback done", rollback)
-        scenario = self.plan.scenario
+            # Stopped by a guardrail or a signal after the baseline began, recording saved: judge what it has.
+            stop = None if unsaved is not None else self._partial_stop()
+            if stop is None:
+                message = f"{why} — rollback done"
+                return RunOutcome(self.run_dir, name, ExitCode.ABORTED, [], message, rollback)
+            try:
+                verdicts = self._judge(stop)
+            except OSError as exc:
+                message = f"{why} — rollback done; could not save the partial verdicts: {exc.strerror or exc}"
+                return RunOutcome(self.run_dir, name, ExitCode.ABORTED, [], message, rollback)
+            note = Stop.verdicts_note(sum(v.passed for v in verdicts), len(verdicts))
+            message = f"{why} — rollback done; {note}"
+            return RunOutcome(self.run_dir, name, ExitCode.ABORTED, verdicts, message, rollback, stop)
         try:
-            verdicts = compute_verdicts(load_recording(self.run_dir, scenario), scenario)
-            write_verdicts(self.run_dir, scenario, verdicts)
+            verdicts = self._judge(None)
         except OSError as exc:
             message = f"could not save the verdicts in {self.run_dir}: {exc.strerror or exc} — rollback done"
             return RunOutcome(self.run_dir, name, ExitCode.ABORTED, [], message, rollback)
@@ -472,6 +547,21 @@ class Experiment:
                 self.run_dir, name, ExitCode.VERIFIER_FAILED, verdicts, f"failed: {names}", rollback
             )
         return RunOutcome(self.run_dir, name, ExitCode.OK, verdicts, "all verifiers held", rollback)
+
+    def _judge(self, stop: Stop | None) -> list[Verdict]:
+        """The verdicts on what the run recorded (up to ``stop``, when it was stopped), saved to verdicts.json."""
+        scenario = self.plan.scenario
+        verdicts = compute_verdicts(load_recording(self.run_dir, scenario), scenario)
+        write_verdicts(self.run_dir, scenario, verdicts, stop=stop)
+        return verdicts
+
+    def _partial_stop(self) -> Stop | None:
+        """A guardrail or a signal that stopped the run after its baseline began, as the journal says (the same
+        reading ``mlchaos report`` makes later); ``None`` for any other end, or a journal that cannot be read."""
+        try:
+            return partial_stop(read_journal(self.journal.path))
+        except (OSError, ValueError):
+            return None
 
 
 def lock_endpoints(target: TargetEndpoints) -> list[str]:

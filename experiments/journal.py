@@ -37,6 +37,9 @@ class Event(enum.StrEnum):
     INPUTS_PREPARED = "inputs_prepared"
     """An input fault made its requests against the target before the load (an attack): ``detail`` says how."""
     GUARDRAIL_TRIPPED = "guardrail_tripped"
+    INTERRUPTED = "interrupted"
+    """SIGINT or SIGTERM stopped the run (``detail``: which). With a tripped guardrail, the one kind of stop after
+    which a run still judges what it recorded (:func:`partial_stop`)."""
     ABORTED = "aborted"
     RUN_FINISHED = "run_finished"
 
@@ -137,6 +140,44 @@ def outstanding_faults(entries: list[Entry]) -> list[Outstanding]:
         elif entry.event == Event.REVERTED and entry.fault_id:
             pending.pop(entry.fault_id, None)
     return list(pending.values())
+
+
+@dataclass(frozen=True)
+class Stop:
+    """A run stopped early on purpose — by a guardrail or a signal — after its baseline began: its verdicts judge
+    what it recorded up to ``at`` (epoch seconds), and are marked partial."""
+
+    reason: str
+    """The journal's word for it: ``guardrail tripped: error_rate > 50% for 2s (now 0.9)``, ``interrupted by
+    SIGTERM``."""
+    at: float
+    by: str
+    """What stopped it, for "stopped by …": ``guardrail error_rate > 50% for 2s (now 0.9)``, ``SIGTERM``."""
+
+    @staticmethod
+    def verdicts_note(held: int, total: int) -> str:
+        """How a run's message says its verdicts are partial (the same in the CLI and in every report)."""
+        return f"verdicts are partial, on what was recorded up to the stop: {held} of {total} held"
+
+
+def partial_stop(entries: list[Entry]) -> Stop | None:
+    """The stop whose run is judged partially, or ``None``: no stop, a stop before the baseline began (nothing
+    to judge), or a run that ended any other way. A run that failed otherwise (a fault that could not be
+    injected, the load generator dying, an unexpected error) is not judged at all: what it recorded is not what
+    the scenario meant to measure, and a bug's data proves nothing."""
+    baseline = False
+    for entry in entries:
+        baseline |= entry.event == Event.PHASE and entry.phase == "baseline"
+        if entry.event in (Event.GUARDRAIL_TRIPPED, Event.INTERRUPTED):
+            if not baseline:
+                return None
+            reason = entry.detail or entry.event.value
+            if entry.event == Event.GUARDRAIL_TRIPPED:
+                by = "guardrail " + reason.removeprefix("guardrail tripped: ")
+            else:
+                by = reason.removeprefix("interrupted by ")
+            return Stop(reason, entry.ts, by)
+    return None
 
 
 def stacks_started(entries: list[Entry]) -> list[StackRecord]:

@@ -3,14 +3,15 @@
 An author fixes a file in one pass only if every problem is reported, saying what was expected and what was
 found. Stages: the YAML (syntax, duplicate keys) and the pydantic model, its error locations mapped back to
 lines, both by :mod:`mlchaos.experiments.yaml_problems`; then, here, what the model cannot check alone (fault
-ids, references, the dataset, the body template).
+ids, references, tier names against the target's ladder, the dataset, the body template).
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +20,20 @@ from jinja2 import TemplateSyntaxError
 from jinja2.nativetypes import NativeEnvironment
 from pydantic import TypeAdapter, ValidationError
 
+from mlchaos.experiments.inputs.inference import resolve_schema
+from mlchaos.experiments.inputs.schema import RequestSchema
+from mlchaos.experiments.load.locustfile_check import locustfile_problems
 from mlchaos.experiments.load.spec import RequestTemplate
 from mlchaos.experiments.scenario import Scenario, ScenarioFile
-from mlchaos.experiments.targets import EmbeddedTarget, ExternalTarget, KubernetesTarget, Target
+from mlchaos.experiments.targets import (
+    ALLOW_PRODUCTION,
+    EmbeddedTarget,
+    ExternalTarget,
+    KubernetesTarget,
+    Target,
+)
 from mlchaos.experiments.verifiers import VERIFIERS
+from mlchaos.experiments.verifiers.tiers import ladder_of
 from mlchaos.experiments.yaml_problems import (
     Loc,
     Nodes,
@@ -49,11 +60,13 @@ __all__ = [
 
 MAX_DATASET_LINES = 100_000  # only a dataset's head is checked: enough to catch a wrong format, and cheap
 MAX_DATASET_PROBLEMS = 10  # a dataset in the wrong format is wrong on every line; this many examples say so
+MAX_SCHEMA_BODIES = 10_000  # dataset bodies the request schema is inferred from when a scenario is validated
 
 _TAG_KEYS = ("type", "kind")  # the discriminators of the unions in a scenario: faults, verifiers, target
 _RECORD = '{"body": {...}, "label": ...}'
 # The names a fault's or a verifier's `type` may take come from the registries, by the field listing them.
 _REGISTRIES = {"faults": ("fault type", sorted(INJECTORS)), "verifiers": ("verifier type", sorted(VERIFIERS))}
+AnyTarget = EmbeddedTarget | ExternalTarget | KubernetesTarget
 
 
 class ScenarioInvalid(Exception):
@@ -65,50 +78,113 @@ class ScenarioInvalid(Exception):
         super().__init__("\n".join(str(problem) for problem in self.problems))
 
 
-def load_scenario(path: Path) -> ScenarioFile:
-    """The scenario in ``path``, its ``load.dataset`` made absolute; else :class:`ScenarioInvalid`."""
-    scenario, text, nodes, problems = _validated(path, Scenario)
-    problems += _semantic_problems(path, nodes, scenario)
+def load_scenario(
+    path: Path, *, target: AnyTarget | None = None, allow_production: bool = False
+) -> ScenarioFile:
+    """The scenario in ``path``, its ``load.dataset`` and ``load.locustfile`` made absolute; else
+    :class:`ScenarioInvalid`.
+
+    ``target`` replaces the scenario's own (``--target``, a suite's target): what the scenario says of the
+    target, such as the tiers its verifiers name, is checked against the one it will run on — and shown at the
+    scenario's lines. A target file the scenario names (``target: staging.yaml``) is then not read.
+    ``allow_production`` (``--allow-production``) lets targets name hosts that look like production."""
+
+    def named_target(nodes: Nodes, data: Any) -> tuple[Any, list[Problem]]:
+        return _named_target(path, nodes, data, read=target is None, allow_production=allow_production)
+
+    scenario, text, nodes, problems = _validated(
+        path, Scenario, allow_production=allow_production, prepare=named_target
+    )
+    if target is not None:
+        scenario = scenario.model_copy(update={"target": target})
+    # A target file that could not be used leaves a stand-in target, whose tier ladder says nothing.
+    unusable_target = any(p.file != path or p.where == "target" for p in problems)
+    problems += _semantic_problems(path, nodes, scenario, check_tiers=not unusable_target)
     if problems:
         raise ScenarioInvalid(problems)
     if scenario.load.dataset is not None:
         load = scenario.load.model_copy(update={"dataset": (path.parent / scenario.load.dataset).resolve()})
+        scenario = scenario.model_copy(update={"load": load})
+    if scenario.load.locustfile is not None:
+        locustfile = (path.parent / scenario.load.locustfile).resolve()
+        load = scenario.load.model_copy(update={"locustfile": locustfile})
         scenario = scenario.model_copy(update={"load": load})
     faults = [fault.with_files_under(path.parent) for fault in scenario.faults]
     scenario = scenario.model_copy(update={"faults": faults})
     return ScenarioFile(path=path, scenario=scenario, text=text)
 
 
-def load_scenarios(paths: Iterable[Path]) -> tuple[list[ScenarioFile], list[Problem]]:
-    """Every valid scenario among ``paths``, and every problem of the others."""
+def load_scenarios(
+    paths: Iterable[Path], *, target: AnyTarget | None = None, allow_production: bool = False
+) -> tuple[list[ScenarioFile], list[Problem]]:
+    """Every valid scenario among ``paths`` (on ``target`` if given, see :func:`load_scenario`), and every
+    problem of the others."""
     loaded, problems = list[ScenarioFile](), list[Problem]()
     for path in paths:
         try:
-            loaded.append(load_scenario(path))
+            loaded.append(load_scenario(path, target=target, allow_production=allow_production))
         except ScenarioInvalid as exc:
             problems += exc.problems
     return loaded, problems
 
 
-def load_target(
-    path: Path,
-) -> tuple[EmbeddedTarget | ExternalTarget | KubernetesTarget | None, list[Problem]]:
-    """A target file (``--target``, overriding each scenario's ``target``), or ``None`` and its problems."""
+def load_target(path: Path, *, allow_production: bool = False) -> tuple[AnyTarget | None, list[Problem]]:
+    """A target file (``--target``, a suite's or a scenario's ``target: FILE``), or ``None`` and its problems."""
     try:
-        target, _, _, problems = _validated(path, Target)
+        target, _, _, problems = _validated(path, Target, allow_production=allow_production)
     except ScenarioInvalid as exc:
         return None, exc.problems
     return (None, problems) if problems else (target, [])
 
 
-def _validated(path: Path, annotation: Any) -> tuple[Any, str, Nodes, list[Problem]]:
-    """The model in ``path``, its text and nodes, and the problems that did not stop validation."""
+TARGET_FILE_SUFFIXES = (".yaml", ".yml")
+"""A scenario's ``target:`` string ending so names a target file; any other string is a kind (``embedded``)."""
+
+
+def _named_target(
+    path: Path, nodes: Nodes, data: Any, *, read: bool, allow_production: bool
+) -> tuple[Any, list[Problem]]:
+    """``target: FILE.yaml`` in a scenario: the target in that file (relative to the scenario), whose problems
+    are shown at that file's lines; a file that is not there, at the scenario's ``target:`` line. Unless ``read``
+    (another target overrides it) the file is not read. Other data is returned as it is."""
+    name = data.get("target") if isinstance(data, dict) else None
+    if not (isinstance(name, str) and name.lower().endswith(TARGET_FILE_SUFFIXES)):
+        return data, []
+    stand_in = {**data, "target": "embedded"}  # validates the rest of the scenario while the file is reported
+    if not read:
+        return stand_in, []
+    file = path.parent / name
+    try:
+        found = file.is_file()
+    except (OSError, ValueError):  # ValueError: a NUL character, which no path may hold
+        found = False
+    if not found:
+        looked = path.parent.resolve() / name  # not file.resolve(), which a NUL character makes raise
+        message = f"target file '{name}': no such file (looked for {looked}; relative to the scenario)"
+        return stand_in, [_located(path, nodes, ("target",), message)]
+    target, problems = load_target(file, allow_production=allow_production)
+    return (stand_in, problems) if target is None else ({**data, "target": target}, [])
+
+
+def _validated(
+    path: Path,
+    annotation: Any,
+    *,
+    allow_production: bool = False,
+    prepare: Callable[[Nodes, Any], tuple[Any, list[Problem]]] | None = None,
+) -> tuple[Any, str, Nodes, list[Problem]]:
+    """The model in ``path``, its text and nodes, and the problems that did not stop validation. ``prepare``
+    may replace parts of the data first (a target file the scenario names), adding the problems it found."""
     try:
         text, nodes, data, problems = read(path)
     except Unusable as exc:
         raise ScenarioInvalid([exc.problem]) from None
+    if prepare is not None:
+        data, found = prepare(nodes, data)
+        problems += found
+    context = {ALLOW_PRODUCTION: allow_production}  # read by the targets' host checks
     try:
-        return TypeAdapter(annotation).validate_python(data), text, nodes, problems
+        return TypeAdapter(annotation).validate_python(data, context=context), text, nodes, problems
     except ValidationError as exc:
         problems += validation_problems(
             path, nodes, exc, annotation, tag_keys=_TAG_KEYS, registries=_REGISTRIES
@@ -121,8 +197,11 @@ def _located(path: Path, nodes: Nodes, loc: Loc, message: str) -> Problem:
     return located(path, nodes, loc, message, tag_keys=_TAG_KEYS)
 
 
-def _semantic_problems(path: Path, nodes: Nodes, scenario: Scenario) -> list[Problem]:
-    """What the model cannot check alone: unique fault ids, verifiers' faults, the dataset, the template."""
+def _semantic_problems(
+    path: Path, nodes: Nodes, scenario: Scenario, *, check_tiers: bool = True
+) -> list[Problem]:
+    """What the model cannot check alone: unique fault ids, verifiers' faults, the dataset, the locustfile, the
+    template."""
     problems: list[Problem] = []
     first: dict[str, int] = {}
     for i, fault in enumerate(scenario.faults):
@@ -135,8 +214,12 @@ def _semantic_problems(path: Path, nodes: Nodes, scenario: Scenario) -> list[Pro
         if isinstance(fault_id, str) and fault_id not in first:
             message = f"no fault with id '{fault_id}'; the faults are: {', '.join(first)}"
             problems.append(_located(path, nodes, ("verifiers", i, "fault"), message))
+    if check_tiers:
+        problems += _tier_problems(path, nodes, scenario)
+    problems += _service_problems(path, nodes, scenario)
     if scenario.load.dataset is not None:
         problems += _dataset_problems(path, nodes, scenario.load.dataset)
+    problems += locustfile_problems(path, scenario, lambda loc, message: _located(path, nodes, loc, message))
     for i, fault in enumerate(scenario.faults):  # files a fault names (adversarial samples), line by line
         try:
             file_problems = fault.file_problems(path.parent)
@@ -151,6 +234,49 @@ def _semantic_problems(path: Path, nodes: Nodes, scenario: Scenario) -> list[Pro
             else:
                 problems.append(Problem(bad.file, bad.line, None, f"faults[{i}]", bad.message))
     return problems + _template_problems(path, nodes)
+
+
+def _tier_problems(path: Path, nodes: Nodes, scenario: Scenario) -> list[Problem]:
+    """Tiers the steady state and the verifiers name that the target's ladder lacks (and verifiers that leave
+    no tier to answer), at the scenario's lines — whichever target the scenario will run on."""
+    ladder = ladder_of(scenario.target)
+    found = [(("steady_state", *loc), why) for loc, why in scenario.steady_state.ladder_problems(ladder)]
+    for i, verifier in enumerate(scenario.verifiers):
+        found += [(("verifiers", i, *loc), why) for loc, why in verifier.ladder_problems(ladder)]
+    return [_located(path, nodes, loc, message) for loc, message in found]
+
+
+def _service_problems(path: Path, nodes: Nodes, scenario: Scenario) -> list[Problem]:
+    """What faults ask of the service that its declaration rules out — a metamorphic relation on a feature its
+    requests do not have, or expecting a score its answers do not report — at the scenario's lines."""
+    declaration = scenario.target.declaration
+    schema = _schema_before_the_run(path, scenario)
+    found = [
+        (("faults", i, *loc), why)
+        for i, fault in enumerate(scenario.faults)
+        for loc, why in fault.service_problems(declaration.response, schema)
+    ]
+    return [_located(path, nodes, loc, message) for loc, message in found]
+
+
+def _schema_before_the_run(path: Path, scenario: Scenario) -> RequestSchema | None:
+    """The request schema as far as it is known before the run: what the target declares, completed from the
+    dataset; ``None`` while part of it is still to come (an OpenAPI spec, a templated load's bodies)."""
+    declared = scenario.target.declaration.request
+    dataset = scenario.load.dataset
+    if declared.openapi is not None or (declared.infer_from_dataset and dataset is None):
+        return None
+    bodies: list[dict[str, Any]] = []
+    if declared.infer_from_dataset and dataset is not None:
+        try:
+            with (path.parent / dataset).open("rb") as lines:
+                for line in itertools.islice(lines, MAX_SCHEMA_BODIES):
+                    with contextlib.suppress(ValueError):  # a bad line is the dataset check's to report
+                        bodies.append(RequestTemplate.model_validate_json(line).body)
+        except (OSError, ValueError):  # unreadable: reported by the dataset check
+            return None
+    predict_path = scenario.target.declaration.predict_path
+    return resolve_schema(declared, bodies=bodies, openapi=None, predict_path=predict_path)
 
 
 def _dataset_problems(path: Path, nodes: Nodes, dataset: Path) -> list[Problem]:

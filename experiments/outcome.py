@@ -2,17 +2,22 @@
 
 ``mlchaos run`` calls this at the end of a run, and ``mlchaos report RUN_DIR`` can call it again later: the same
 files give the same verdicts.
+
+A recording holds everything (the timeline shows the warm-up too); verdicts judge only its part from the
+baseline's start to the run's end (:func:`judged`) — the end of the after phase or, for a run stopped by a
+guardrail or a signal, the stop: its verdicts are then partial, and verdicts.json says so.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
-from mlchaos.experiments.journal import JOURNAL_NAME, Entry, Event, read_journal
+from mlchaos.experiments.journal import JOURNAL_NAME, Entry, Event, Stop, partial_stop, read_journal
 from mlchaos.experiments.load.store import read_requests_parquet
 from mlchaos.experiments.scenario import Scenario
 from mlchaos.experiments.verifiers import resilience_score, run_verifier
@@ -26,6 +31,7 @@ from mlchaos.experiments.verifiers.base import (
     empty_requests,
 )
 from mlchaos.experiments.verifiers.steady_state_holds import steady_state_verdict
+from mlchaos.experiments.verifiers.tiers import ladder_of
 
 REQUESTS_NAME = "requests.parquet"
 PROBES_NAME = "probes.parquet"
@@ -64,14 +70,20 @@ def _faults(entries: list[Entry]) -> tuple[FaultWindow, ...]:
 
 
 def load_recording(run_dir: Path, scenario: Scenario) -> Recording:
+    """Everything the run recorded. Its zero (``started_at``) is the baseline's start (a warm-up comes before
+    it); its end (``ended_at``) the end phase's, or the stop of a run stopped by a guardrail or a signal."""
     entries = read_journal(run_dir / JOURNAL_NAME)
     requests_path, probes_path = run_dir / REQUESTS_NAME, run_dir / PROBES_NAME
     requests = read_requests_parquet(requests_path) if requests_path.exists() else empty_requests()
     probes = pd.read_parquet(probes_path) if probes_path.exists() else empty_probes()
     requests = requests.sort_values("start", kind="stable").reset_index(drop=True)
     ends = [e.ts for e in entries if e.event == Event.PHASE and e.phase == END_PHASE]
-    started = next((e.ts for e in entries if e.event == Event.PHASE), entries[0].ts if entries else 0.0)
-    ended = ends[0] if ends else (float(requests["start"].max()) if not requests.empty else started)
+    phases = [e for e in entries if e.event == Event.PHASE]
+    first = phases[0].ts if phases else entries[0].ts if entries else 0.0
+    started = next((e.ts for e in phases if e.phase == Phase.BASELINE.value), first)
+    stop = partial_stop(entries)
+    last = float(requests["start"].max()) if not requests.empty else started
+    ended = ends[0] if ends else stop.at if stop is not None else last
     return Recording(
         requests=requests,
         probes=probes.sort_values("ts", kind="stable").reset_index(drop=True),
@@ -80,21 +92,49 @@ def load_recording(run_dir: Path, scenario: Scenario) -> Recording:
         started_at=started,
         ended_at=ended,
         steady_state=scenario.steady_state,
+        tiers=ladder_of(scenario.target),
+    )
+
+
+def judged(recording: Recording) -> Recording:
+    """The part of a recording verdicts judge: requests that started from the baseline's start until the run's
+    end — not the load's ramp or warm-up before, nor what the load sent while a stopped run was rolled back.
+    Probes from the end on go too; earlier ones stay, as the reference value of counters (probe verifiers
+    measure from the baseline or from a fault on, never before)."""
+    requests, probes = recording.requests, recording.probes
+    starts = requests["start"]
+    inside = (starts >= recording.started_at) & (starts < recording.ended_at)
+    return replace(
+        recording,
+        requests=requests[inside].reset_index(drop=True),
+        probes=probes[probes["ts"] < recording.ended_at].reset_index(drop=True),
     )
 
 
 def compute_verdicts(recording: Recording, scenario: Scenario) -> list[Verdict]:
+    """Every verdict on the judged part of ``recording`` (:func:`judged`), in the report's order."""
+    recording = judged(recording)
     verdicts = [steady_state_verdict(recording, Phase.BASELINE)]
     verdicts += [run_verifier(spec, recording) for spec in scenario.verifiers]
     verdicts.append(steady_state_verdict(recording, Phase.AFTER))
     return verdicts
 
 
-def write_verdicts(run_dir: Path, scenario: Scenario, verdicts: list[Verdict]) -> Path:
+def write_verdicts(
+    run_dir: Path, scenario: Scenario, verdicts: list[Verdict], *, stop: Stop | None = None
+) -> Path:
+    """verdicts.json. A run stopped by ``stop`` has ``"partial": true`` and ``"stopped": {"by", "reason", "at"}``
+    (ISO 8601, UTC); it never has ``"passed": true``, whatever its partial verdicts say."""
     path = run_dir / VERDICTS_NAME
+    stopped = None
+    if stop is not None:
+        at = datetime.fromtimestamp(stop.at, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        stopped = {"by": stop.by, "reason": stop.reason, "at": at}
     document = {
         "scenario": scenario.name,
-        "passed": all(v.passed for v in verdicts),
+        "partial": stop is not None,
+        "stopped": stopped,
+        "passed": stop is None and all(v.passed for v in verdicts),
         "score": resilience_score(verdicts),
         "verdicts": [asdict(v) for v in verdicts],
     }

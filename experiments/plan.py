@@ -24,7 +24,7 @@ class Action(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Step:
-    """One thing the engine does, ``offset`` seconds after the baseline starts."""
+    """One thing the engine does, ``offset`` seconds after the baseline starts (the warm-up's is negative)."""
 
     offset: float
     action: Action
@@ -47,7 +47,18 @@ class Plan:
 
     @property
     def duration(self) -> float:
+        """Seconds under load, warm-up included."""
         return self.scenario.duration
+
+    @property
+    def warmup(self) -> float:
+        """Seconds of load before the baseline, judged by nothing."""
+        return self.scenario.load.warmup
+
+    @property
+    def end(self) -> float:
+        """Offset of the run's end (the load stops, verifiers run), seconds after the baseline starts."""
+        return self.duration - self.warmup
 
     def phase_start(self, phase: Phase) -> float:
         return next(s.offset for s in self.steps if s.action == Action.PHASE and s.phase == phase)
@@ -60,7 +71,9 @@ def make_plan(scenario: Scenario, target: TargetEndpoints) -> Plan:
     fault_start = window
     recovery_start = fault_start + scenario.fault_span
     after_start = recovery_start + scenario.recovery
+    warmup = [Step(-scenario.load.warmup, Action.PHASE, Phase.WARMUP)] if scenario.load.warmup > 0 else []
     steps = [
+        *warmup,
         Step(0.0, Action.PHASE, Phase.BASELINE),
         Step(fault_start, Action.PHASE, Phase.FAULT),
         Step(recovery_start, Action.PHASE, Phase.RECOVERY),

@@ -26,7 +26,8 @@ def wait_ready(
     """Wait for the service's readiness check to answer 200.
 
     A service that answers "not ready" gets ``timeout_s`` (a previous experiment may still be recovering); one that
-    does not answer at all gets only ``unreachable_s`` — a wrong URL does not fix itself.
+    does not answer at all gets only ``unreachable_s`` — a wrong URL does not fix itself. A redirect is not
+    followed (it could lead to a host the target does not allow): it is an answer that is not 200.
     """
     url = plan.target.service_url + plan.target.health.ready
     started = time.monotonic()
@@ -35,13 +36,16 @@ def wait_ready(
         timeout_s if answered else min(timeout_s, unreachable_s)
     ):
         try:
-            response = requests.get(url, timeout=2, headers=plan.target.headers)
+            response = requests.get(url, timeout=2, headers=plan.target.headers, allow_redirects=False)
         except requests.RequestException as exc:
             last = f"{type(exc).__name__}: {exc}"
         else:
             if response.status_code == 200:
                 return
             answered, last = True, f"HTTP {response.status_code}: {response.text[:200]}"
+            if response.is_redirect:
+                where = response.headers.get("location", "?")
+                last = f"HTTP {response.status_code}: redirect to {where}, not followed"
         time.sleep(0.25)
     raise PreflightFailed(
         f"the target is not ready: {url} did not answer 200 within {elapsed:.0f}s (last: {last})"

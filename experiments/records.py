@@ -15,24 +15,6 @@ from dataclasses import dataclass, fields
 import pyarrow as pa
 
 
-class Tier(enum.StrEnum):
-    """Which level of the fallback chain served a response (seed 001), best first."""
-
-    PRIMARY = "primary"
-    FALLBACK = "fallback"
-    RULES = "rules"
-    CACHE = "cache"
-    STATIC = "static"
-
-    @classmethod
-    def parse(cls, value: object) -> Tier | None:
-        """The tier a target reported, or ``None`` when it reported none or one we do not know."""
-        try:
-            return cls(str(value))
-        except ValueError:
-            return None
-
-
 class BreakerState(enum.StrEnum):
     CLOSED = "closed"
     OPEN = "open"
@@ -44,14 +26,15 @@ class RequestRecord:
     """One request the load sent, as the load child saw it.
 
     ``status`` is the HTTP status, or 0 when no response arrived (connection refused, reset, timeout).
-    ``tier``/``confidence``/``prediction`` are read from the response where the target says they are.
+    ``tier``/``confidence``/``prediction`` are read from the response where the target says they are; ``tier`` is
+    kept as the service named it (a name on the target's ladder, or not: the verifiers count and name those).
     ``label`` is the true label for canary requests (known ground truth), else ``None``.
 
     ML input faults (corrupted, adversarial, shifted, out-of-distribution, metamorphic inputs) tag their requests:
 
     - ``input``: ``None`` for clean traffic, else ``"<family>:<name>"`` naming what the request carried —
       ``corrupt:nan``, ``corrupt:truncated_json``, ``adversarial:supplied``, ``adversarial:boundary``,
-      ``shift:covariate``, ``shift:label_prior``, ``ood:extreme``, ``metamorphic:<transformation>`` ...;
+      ``shift:covariate``, ``shift:label_prior``, ``ood:extreme``, ``metamorphic:<relation name>`` ...;
     - ``pair``: links requests that a verifier compares (an adversarial sample and its clean counterpart, the
       original and the transformed input of a metamorphic test); ``None`` otherwise;
     - ``expected``: what the answer should be, when the input fault knows it — the clean counterpart's
@@ -110,9 +93,14 @@ class ProbeSample:
     - ``transitions:<dependency>:<from>><to>``: how many times that breaker made that transition since the
       service started (a counter: ``number``), so transitions shorter than the sampling interval are seen too;
     - ``drift:alarm``: the target's drift alarm, ``value`` ``"1"``/``"0"`` (``number`` 1/0, ``ok`` while off);
-      ``drift:alarms_total``: how many alarm onsets since the service started (``number``). Both only when the
-      target exposes a drift monitor in ``/metrics``;
-    - ``metrics``: only when ``/metrics`` itself could not be read.
+      ``drift:alarms_total``: how many alarm onsets since the service started (``number``);
+    - ``gauge:<name>``: an extra gauge the target declares (``number``);
+    - ``signal:<where>`` (e.g. ``signal:breakers[0]``): a declared signal that could not be read and whose own
+      check is unknown (no dependency to name it by); ``error`` starts with the declaration;
+    - ``metrics``: only when ``health.metrics`` itself could not be read.
+
+    All but the health checks and workloads come from the signals the target declares
+    (:mod:`mlchaos.experiments.signal_mapping`), whether from its ``/metrics`` or through PromQL.
     - ``workload:<kind>/<name>`` and ``restarts:<kind>/<name>``: a Kubernetes workload's ready replicas and its
       pods' container restarts (see :mod:`mlchaos.experiments.kubernetes.readiness`).
 

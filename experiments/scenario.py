@@ -1,12 +1,14 @@
 """A scenario, as its YAML file declares it: what to run against, under which load, which faults when, and what
 must be true for the run to pass. :mod:`mlchaos.experiments.loader` turns a file into a :class:`Scenario`.
 
-A run has four phases, in order::
+A run has four phases, in order, after an optional warm-up::
 
-    baseline (steady_state.window) ▶ fault (until the last fault ends) ▶ recovery ▶ after (steady_state.window)
+    [warmup (load.warmup)] ▶ baseline (steady_state.window) ▶ fault (until the last fault ends) ▶ recovery ▶
+    after (steady_state.window)
 
 Fault offsets (``at``) count from the start of the fault phase. The steady state must hold in ``baseline`` (else
-the experiment proves nothing and is aborted) and again in ``after``.
+the experiment proves nothing and is aborted) and again in ``after``. Nothing in the warm-up is judged: the load
+runs so that a cold service (caches, JIT, connection pools) is warm when the baseline starts.
 """
 
 from __future__ import annotations
@@ -33,7 +35,12 @@ from mlchaos.injectors import AnyFault
 
 
 def _target_shorthand(value: object) -> object:
-    """``target: embedded`` is short for ``target: {kind: embedded}``."""
+    """``target: embedded`` is short for ``target: {kind: embedded}``. (``target: FILE.yaml`` names a target
+    file, which the loader reads before the scenario is validated.)"""
+    if isinstance(value, str) and ("/" in value or "." in value):
+        raise ValueError(
+            f"expected a target kind (embedded), a mapping, or a target file ending .yaml or .yml, got {value!r}"
+        )
     return {"kind": value} if isinstance(value, str) else value
 
 
@@ -58,7 +65,24 @@ class LoadConfig(BaseModel):
         None,
         description="A request body whose string values may be Jinja2 expressions, rendered per request.",
     )
+    locustfile: Path | None = Field(
+        None,
+        description="The team's own Locust users (a .py file relative to the scenario) instead of mlchaos' own: "
+        "they run against the target's service URL and every request they make is recorded, read with the "
+        "target's response fields. `wait`, `request_timeout` and `path` are then theirs to set; input faults "
+        "cannot be mixed into their requests.",
+    )
+    user_classes: tuple[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], ...] | None = Field(
+        None,
+        min_length=1,
+        description="Which User classes of the locustfile to run; default: every one it defines, as Locust does.",
+    )
     request_timeout: PositiveSeconds = 5.0
+    warmup: Seconds = Field(
+        0.0,
+        description="How long the load runs before the baseline, judged by nothing: time for a cold service to "
+        "warm up (caches, JIT, connection pools). Shown on the timeline.",
+    )
     path: str | None = Field(None, description="Request path; default: the target's predict path.")
     workers: int = Field(
         0,
@@ -78,6 +102,22 @@ class LoadConfig(BaseModel):
             raise ValueError(f"expected [min, max] with min ≤ max, got min {wait[0]:g}s > max {wait[1]:g}s")
         return wait
 
+    @field_validator("user_classes")  # field validators, so that the loader points at the line in question
+    @classmethod
+    def _classes_of_a_locustfile(
+        cls, names: tuple[str, ...] | None, info: ValidationInfo
+    ) -> tuple[str, ...] | None:
+        if names is not None and info.data.get("locustfile") is None:
+            raise ValueError("user_classes name classes of a locustfile: set load.locustfile, or drop this")
+        return names
+
+    @field_validator("path")
+    @classmethod
+    def _path_of_own_user(cls, path: str | None, info: ValidationInfo) -> str | None:
+        if path is not None and info.data.get("locustfile") is not None:
+            raise ValueError("a locustfile's users choose their own paths: drop load.path")
+        return path
+
     @field_validator("workers")  # a field validator, so that the loader points at the `workers:` line
     @classmethod
     def _workers_have_users(cls, workers: int, info: ValidationInfo) -> int:
@@ -88,9 +128,10 @@ class LoadConfig(BaseModel):
 
     @model_validator(mode="after")
     def _one_source(self) -> LoadConfig:
-        if (self.dataset is None) == (self.body is None):
+        if sum(source is not None for source in (self.dataset, self.body, self.locustfile)) != 1:
             raise ValueError(
-                "load needs exactly one of 'dataset' (a JSONL file) or 'body' (a request template)"
+                "load needs exactly one of 'dataset' (a JSONL file), 'body' (a request template) or "
+                "'locustfile' (your own Locust users)"
             )
         return self
 
@@ -132,8 +173,8 @@ class Scenario(BaseModel):
 
     @property
     def duration(self) -> float:
-        """Planned length of the whole run, load included."""
-        return 2 * self.steady_state.window + self.fault_span + self.recovery
+        """Planned length of the whole run under load, warm-up included."""
+        return self.load.warmup + 2 * self.steady_state.window + self.fault_span + self.recovery
 
 
 def scenario_record(scenario: Scenario) -> str:

@@ -16,10 +16,14 @@ Two ways a breaker's state is exposed, both common:
 
 Either way ``states`` may rename what the service writes (``{open: OPEN}``) to mlchaos' ``closed`` / ``open`` /
 ``half_open``; a value that maps to no state is recorded as a failed sample naming it, never guessed.
+
+These are the declaration's models only: :mod:`~mlchaos.experiments.signal_reading` fetches a signal's series
+and :mod:`~mlchaos.experiments.signal_mapping` turns them into probe readings.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -53,6 +57,14 @@ class Source(BaseModel):
         description="A PromQL instant query returning the series (needs signals.prometheus_url).",
     )
 
+    @property
+    def shown(self) -> str:
+        """The source as errors name it: ``metric{label="value"}`` or ``query '…'``."""
+        if self.query is not None:
+            return f"query {self.query!r}"
+        matchers = ", ".join(f'{name}="{value}"' for name, value in self.labels.items())
+        return f"{self.metric}{{{matchers}}}" if matchers else str(self.metric)
+
     @model_validator(mode="after")
     def _one_source(self) -> Source:
         if (self.metric is None) == (self.query is None):
@@ -83,6 +95,35 @@ class Dependency(BaseModel):
 
 StateNames = dict[BreakerState, str]
 """mlchaos' state → what the service writes for it (a label value, or the gauge's value as text: ``"2"``)."""
+_IDENTITY: StateNames = {state: state.value for state in BreakerState}
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _listed(states: Mapping[str, str]) -> str:
+    return ", ".join(f"{state}: {text!r}" for state, text in states.items())
+
+
+def _state_of(written: StateNames, text: str) -> BreakerState | None:
+    return next((state for state, name in written.items() if name == text), None)
+
+
+def _one_to_one(written: StateNames, *, numbers: bool = False) -> None:
+    """Two states written alike could not be told apart: refuse the declaration rather than guess later."""
+    seen: dict[object, list[str]] = {}
+    for state, text in written.items():
+        seen.setdefault(_number(text) if numbers else text, []).append(state.value)
+    shared = [names for names in seen.values() if len(names) > 1]
+    if shared:
+        raise ValueError(
+            f"'states' must name each state differently: {' and '.join(shared[0])} are written alike "
+            f"({_listed({state.value: text for state, text in written.items()})})"
+        )
 
 
 class BreakerSignal(Source, Dependency):
@@ -107,7 +148,32 @@ class BreakerSignal(Source, Dependency):
                 "the value is the state here (no 'state_label'), so 'states' must say which value means which "
                 "state, e.g. {closed: '0', open: '1', half_open: '2'}"
             )
+        if self.state_label is None:
+            words = {state.value: text for state, text in self.states.items() if _number(text) is None}
+            if words:
+                raise ValueError(
+                    f"the value is the state here (no 'state_label'), and a metric's value is a number: "
+                    f"{_listed(words)} is not (give 'state_label' if the state is a label)"
+                )
+        _one_to_one(self.written, numbers=self.state_label is None)
         return self
+
+    @property
+    def written(self) -> StateNames:
+        """What the service writes for each state: ``states``, and for label values the names themselves unless
+        renamed (a breaker without ``half_open`` simply never shows it)."""
+        return dict(self.states) if self.state_label is None else {**_IDENTITY, **self.states}
+
+    def state_of(self, written: str | float) -> BreakerState | None:
+        """The state a label value (one series per state) or a value (the value is the state) stands for."""
+        if self.state_label is not None:
+            return _state_of(self.written, str(written))
+        value = _number(str(written)) if isinstance(written, str) else written
+        return next((state for state, text in self.written.items() if _number(text) == value), None)
+
+    @property
+    def states_shown(self) -> str:
+        return _listed({state.value: text for state, text in self.written.items()})
 
 
 class TransitionSignal(Source, Dependency):
@@ -116,7 +182,9 @@ class TransitionSignal(Source, Dependency):
 
     from_label: LabelName | None = Field(None, description="The label naming the state left.")
     to_label: LabelName | None = Field(None, description="The label naming the state entered.")
-    from_state: BreakerState | None = Field(None, description="The state left, when the counter counts one kind.")
+    from_state: BreakerState | None = Field(
+        None, description="The state left, when the counter counts one kind."
+    )
     to_state: BreakerState | None = Field(None, description="The state entered, for a counter of one kind.")
     states: StateNames = Field(
         default_factory=dict, description="State → the label value the service writes for it (default: same)."
@@ -128,7 +196,20 @@ class TransitionSignal(Source, Dependency):
             raise ValueError("give exactly one of 'from_label' or 'from_state'")
         if (self.to_label is None) == (self.to_state is None):
             raise ValueError("give exactly one of 'to_label' or 'to_state'")
+        _one_to_one(self.written)
         return self
+
+    @property
+    def written(self) -> StateNames:
+        """The label value the service writes for each state (the state's own name unless renamed)."""
+        return {**_IDENTITY, **self.states}
+
+    def state_of(self, written: str) -> BreakerState | None:
+        return _state_of(self.written, written)
+
+    @property
+    def states_shown(self) -> str:
+        return _listed({state.value: text for state, text in self.written.items()})
 
 
 class DriftSignals(BaseModel):
@@ -155,7 +236,8 @@ class Signals(BaseModel):
     transitions: tuple[TransitionSignal, ...] = ()
     drift: DriftSignals = DriftSignals()
     gauges: dict[SignalName, Source] = Field(
-        default_factory=dict, description="Extra numbers to sample and chart, by name (probe check gauge:NAME)."
+        default_factory=dict,
+        description="Extra numbers to sample and chart, by name (probe check gauge:NAME).",
     )
 
     @property

@@ -8,18 +8,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     SecretStr,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from mlchaos.experiments.hosts import allowed_host_entry, refusal, url_host
 from mlchaos.experiments.inputs.contract import InputContract
 from mlchaos.experiments.inputs.schema import RequestSchema
 from mlchaos.experiments.kubernetes.access import WORKLOAD_PATTERN, KubernetesEndpoints
@@ -67,6 +70,7 @@ class HealthPaths(BaseModel):
 DEFAULT_TIERS: tuple[str, ...] = ("primary", "fallback", "rules", "cache", "static")
 """The tier ladder of a target that declares none: the glossary's fallback chain, best first."""
 TierName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=40)]
+HostEntry = Annotated[str, AfterValidator(allowed_host_entry)]
 
 
 class ServiceDeclaration(BaseModel):
@@ -90,10 +94,10 @@ class ServiceDeclaration(BaseModel):
     headers: dict[str, SecretStr] = Field(
         default_factory=dict, description="Sent with every request; values are redacted everywhere."
     )
-    allowed_hosts: tuple[str, ...] = Field(
+    allowed_hosts: tuple[HostEntry, ...] = Field(
         (),
-        description="Host names (besides loopback) mlchaos may send traffic to; every URL of the target must "
-        "be on loopback or one of these.",
+        description="Host names or IP addresses (besides loopback) mlchaos may send traffic to; every URL of "
+        "the target must be on loopback or one of these (see mlchaos.experiments.hosts).",
     )
     allow_production: bool = Field(
         False, description="Run even though a host, context or namespace looks like production."
@@ -107,13 +111,71 @@ class ServiceDeclaration(BaseModel):
             raise ValueError(f"each tier once, best first; repeated: {', '.join(repeated)}")
         return tiers
 
+    @model_validator(mode="after")
+    def _metrics_path_for_metric_signals(self) -> ServiceDeclaration:
+        """Refused at ``health.metrics``' line: the prober would have nowhere to read those signals from."""
+        if self.health.metrics is None and any(s.metric is not None for s in self.signals.sources):
+            why = (
+                "signals given as 'metric' are read from the service's Prometheus exposition, but "
+                "health.metrics is null: give its path (e.g. /metrics), or read them through PromQL ('query')"
+            )
+            error = PydanticCustomError("value_error", "{error}", {"error": why})
+            details = InitErrorDetails(type=error, loc=("health", "metrics"), input=None)
+            raise ValidationError.from_exception_data(type(self).__name__, [details])
+        return self
 
-def _loopback_only(url: str) -> str:
-    host = urlsplit(url).hostname or ""
-    if host not in {"127.0.0.1", "localhost", "::1"} and not host.startswith("127."):
-        raise ValueError(
-            f"{url!r} is not on loopback; mlchaos only sends traffic to 127.0.0.0/8, localhost or ::1"
+    def cluster_namespaces(self) -> tuple[str, ...] | None:
+        """Namespaces whose Services may be contacted by their cluster names (Kubernetes targets only)."""
+        return None
+
+    @model_validator(mode="after")
+    def _prometheus_allowed(self, info: ValidationInfo) -> ServiceDeclaration:
+        """``signals.prometheus_url`` is held to the rules of the target's own URLs (:func:`allowed_url`). Here,
+        not in a field validator: the signals come before ``allowed_hosts``. The error is placed at its line."""
+        url = self.signals.prometheus_url
+        if url is None:
+            return self
+        try:
+            why = refusal(
+                url_host(url),
+                allowed_hosts=self.allowed_hosts,
+                allowed_namespaces=self.cluster_namespaces(),
+                allow_production=self.allow_production or _allowed_by_context(info),
+            )
+        except ValueError as exc:
+            why = str(exc)
+        if why is not None:  # raised as a ValidationError, pydantic keeps its location under this model's
+            error = PydanticCustomError("value_error", "{error}", {"error": why})
+            details = InitErrorDetails(type=error, loc=("signals", "prometheus_url"), input=url)
+            raise ValidationError.from_exception_data(type(self).__name__, [details])
+        return self
+
+
+ALLOW_PRODUCTION = "allow_production"
+"""The validation-context key by which ``--allow-production`` allows production-looking hosts (the loader sets
+it)."""
+
+
+def _allowed_by_context(info: ValidationInfo) -> bool:
+    return bool((info.context or {}).get(ALLOW_PRODUCTION))
+
+
+def allowed_url(url: str, info: ValidationInfo, *, namespaces: tuple[str, ...] | None = None) -> str:
+    """A URL mlchaos will contact, as a target's field validator sees it (without a trailing slash): http(s),
+    with a host and no credentials, on loopback or an allowed host, and not production unless allowed
+    (:mod:`mlchaos.experiments.hosts`). The allowlist is in fields validated before the URL; when one of them
+    is itself invalid (and reported), only the URL's form is checked. ``namespaces``: a Kubernetes target's."""
+    host = url_host(url)
+    data = info.data
+    if "allowed_hosts" in data and "allow_production" in data:
+        why = refusal(
+            host,
+            allowed_hosts=data["allowed_hosts"],
+            allowed_namespaces=namespaces,
+            allow_production=data["allow_production"] or _allowed_by_context(info),
         )
+        if why is not None:
+            raise ValueError(why)
     return url.rstrip("/")
 
 
@@ -149,22 +211,8 @@ class ExternalTarget(ServiceDeclaration):
 
     @field_validator("service_url", "toxiproxy_url", "supervisor_url")
     @classmethod
-    def _on_loopback(cls, value: str | None) -> str | None:
-        return None if value is None else _loopback_only(value)
-
-
-def _loopback_or_cluster_service(url: str) -> str:
-    """Loopback (a port-forward from a laptop), or a Service's cluster DNS name (mlchaos running in-cluster)."""
-    host = urlsplit(url).hostname or ""
-    if host.endswith((".svc", ".svc.cluster.local")):
-        return url.rstrip("/")
-    try:
-        return _loopback_only(url)
-    except ValueError:
-        raise ValueError(
-            f"{url!r} is neither on loopback (e.g. a `kubectl port-forward`) nor a cluster Service name "
-            "(NAME.NAMESPACE.svc[.cluster.local], when mlchaos runs in the cluster)"
-        ) from None
+    def _allowed_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else allowed_url(value, info)
 
 
 KubernetesObjectName = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
@@ -208,8 +256,14 @@ class KubernetesTarget(ServiceDeclaration):
 
     @field_validator("service_url", "toxiproxy_url")
     @classmethod
-    def _reachable(cls, value: str | None) -> str | None:
-        return None if value is None else _loopback_or_cluster_service(value)
+    def _allowed_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Loopback (a `kubectl port-forward`), a Service's cluster name in an allowed namespace (mlchaos in
+        the cluster), or an allowed host (an ingress)."""
+        namespaces = info.data.get("allowed_namespaces", ())
+        return None if value is None else allowed_url(value, info, namespaces=namespaces)
+
+    def cluster_namespaces(self) -> tuple[str, ...] | None:
+        return self.allowed_namespaces
 
     @field_validator("namespace")
     @classmethod

@@ -281,8 +281,10 @@ def reworded(error: ErrorDetails, annotation: Any, registries: Registries) -> st
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         discriminator = ctx["discriminator"].strip("'")
         own_tags = re.findall(r"'([^']*)'", ctx.get("expected_tags", ""))  # of unions without a registry
-        own = (" ".join(map(str, (*loc[-1:], discriminator))), own_tags)  # e.g. "target kind"
-        noun, known = registries.get(str(loc[0]) if loc else "", own)
+        # e.g. "target kind" at the top level; a union nested in a list item is named by its discriminator alone
+        own = (" ".join(map(str, (*loc[-1:], discriminator))) if len(loc) <= 1 else discriminator, own_tags)
+        # a registry names the union right under its field (faults[0]), not one nested deeper (a fault's part)
+        noun, known = registries.get(str(loc[0]), own) if len(loc) == 2 else own
         if kind == "union_tag_not_found":
             return f"missing required field '{discriminator}'" + f"; known: {', '.join(known)}" * bool(known)
         return f"unknown {noun} '{ctx['tag']}'" + _suggest(str(ctx["tag"]), known, "known")

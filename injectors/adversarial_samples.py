@@ -5,7 +5,9 @@ away from a clean one that the model answers differently — either
   "fraud"}`` per line, ``clean`` and ``label`` optional), tagged ``adversarial:supplied``; or
 - generated (``attack``): a decision-based boundary search (HopSkipJump-style, see
   :mod:`mlchaos.experiments.attacks.boundary`) run against the live target as a black box, under a query budget,
-  from clean requests of the scenario's dataset; tagged ``adversarial:boundary``.
+  from clean requests of the scenario's dataset, moving the numeric features of the request schema (or the ones
+  the scenario names; see :mod:`mlchaos.experiments.attacks.features`); tagged ``adversarial:boundary``. It
+  needs only the target's prediction (``response.prediction``): a target that reports no score is attacked too.
 
 The samples are made after preflight and before the load starts (:meth:`AdversarialSamplesInjector.prepare`),
 written to ``RUN_DIR/adversarial-<fault id>.jsonl`` and replayed during the window, each with a ``pair`` id and
@@ -26,9 +28,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mlchaos.experiments.attacks import AttackResult, FeatureRange, QueryFailedError, boundary_attack
+from mlchaos.experiments.attacks.features import schema_ranges, unknown_features
 from mlchaos.experiments.attacks.target import http_query
+from mlchaos.experiments.inputs.schema import FeaturePath, RequestSchema
 from mlchaos.experiments.inputs.windows import ReplaySample, ReplaySend
-from mlchaos.experiments.targets import TargetEndpoints
+from mlchaos.experiments.targets import ResponseFields, TargetEndpoints
 from mlchaos.injectors.base import (
     FaultPlan,
     FileProblem,
@@ -36,6 +40,7 @@ from mlchaos.injectors.base import (
     InputContext,
     InputFaultSpec,
     Prepared,
+    TargetMisconfigured,
     Undo,
 )
 
@@ -44,11 +49,11 @@ _LINE = '{"input": {...}, "clean": {...}, "label": "..."}'
 
 
 class AttackFeature(BaseModel):
-    """A numeric request field the attack may move, within [low, high]."""
+    """A numeric request feature the attack may move, within [low, high]."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str
+    name: FeaturePath = Field(description="A numeric feature of the request schema (a path in the body).")
     low: float
     high: float
     integer: bool = False
@@ -58,13 +63,6 @@ class AttackFeature(BaseModel):
         if not self.high > self.low:
             raise ValueError(f"feature {self.name!r}: high ({self.high:g}) must be above low ({self.low:g})")
         return self
-
-
-DEFAULT_FEATURES = (
-    AttackFeature(name="amount", low=0.0, high=5000.0),
-    AttackFeature(name="merchant_risk", low=0.0, high=1.0),
-    AttackFeature(name="hour", low=0, high=23, integer=True),
-)
 
 
 class Attack(BaseModel):
@@ -78,7 +76,12 @@ class Attack(BaseModel):
     max_distance: float = Field(
         0.1, gt=0, le=1, description="Largest normalised L2 change (over the features' ranges) that counts."
     )
-    features: tuple[AttackFeature, ...] = Field(DEFAULT_FEATURES, min_length=1)
+    features: tuple[AttackFeature, ...] | None = Field(
+        None,
+        min_length=1,
+        description="The features to move and their ranges; default: every numeric feature of the request "
+        "schema, over its typical range widened by a tenth (within its min/max).",
+    )
 
 
 class SuppliedSample(BaseModel):
@@ -113,6 +116,18 @@ class AdversarialSamples(InputFaultSpec):
         if self.samples is None:
             return []
         return read_supplied(base / self.samples)[1]
+
+    def service_problems(
+        self, response: ResponseFields, schema: RequestSchema | None
+    ) -> list[tuple[tuple[int | str, ...], str]]:
+        """Attack features that are not numeric features of the request schema."""
+        if self.attack is None or self.attack.features is None or schema is None:
+            return []
+        return [
+            (("attack", "features", index, "name"), problem)
+            for index, feature in enumerate(self.attack.features)
+            for problem in unknown_features([feature.name], schema)
+        ]
 
 
 MAX_SUPPLIED_BYTES = 64 * 1024 * 1024
@@ -162,7 +177,8 @@ class AdversarialSamplesInjector:
 
     def plan(self, spec: AdversarialSamples, target: TargetEndpoints) -> FaultPlan[AdversarialSamplesUndo]:
         if spec.attack is not None:
-            names = ", ".join(f.name for f in spec.attack.features)
+            attacked = spec.attack.features
+            names = ", ".join(f.name for f in attacked) if attacked else "the schema's numeric features"
             source = (
                 f"generated before the load by a boundary attack on {spec.attack.inputs} clean inputs "
                 f"({names}; at most {spec.attack.budget} queries)"
@@ -193,6 +209,7 @@ class AdversarialSamplesInjector:
             context.target.headers,
             context.request_timeout_s,
             prediction_field=context.target.response.prediction,
+            score_field=context.target.response.score,
         )
         with query:
             attack = spec.attack
@@ -223,7 +240,7 @@ def _attack(spec: AdversarialSamples, attack: Attack, context: InputContext, que
         )
     seed = context.seed if attack.seed is None else attack.seed
     picked = random.Random(seed).sample(list(context.clean), min(attack.inputs, len(context.clean)))
-    features = [FeatureRange(f.name, f.low, f.high, f.integer) for f in attack.features]
+    features = _features(spec, attack, context.schema)
     result: AttackResult = boundary_attack(
         picked, features, query, budget=attack.budget, seed=seed, max_distance=attack.max_distance
     )
@@ -238,10 +255,28 @@ def _attack(spec: AdversarialSamples, attack: Attack, context: InputContext, que
     ]
     rows = [{"pair": f"{spec.id}/{i}", **asdict(s)} for i, s in enumerate(result.samples)]
     summary = (
-        f"boundary attack: {len(samples)} adversarial samples from {len(picked)} clean inputs, "
+        f"boundary attack on {', '.join(f.name for f in features)}: "
+        f"{len(samples)} adversarial samples from {len(picked)} clean inputs, "
         f"{result.queries}/{result.budget} queries, seed {seed}"
     )
     return samples, rows, summary
+
+
+def _features(spec: AdversarialSamples, attack: Attack, schema: RequestSchema) -> list[FeatureRange]:
+    """The scenario's features (numeric features of the schema, when it has any), else the schema's own."""
+    if attack.features is not None:
+        wrong = unknown_features((f.name for f in attack.features), schema)
+        if wrong:
+            raise TargetMisconfigured(f"fault '{spec.id}': attack.features: {'; '.join(wrong)}")
+        return [FeatureRange(f.name, f.low, f.high, f.integer) for f in attack.features]
+    ranges = schema_ranges(schema)
+    if not ranges:
+        raise TargetMisconfigured(
+            f"fault '{spec.id}': the attack moves numeric features, and the request schema has none with a known "
+            f"range (its features: {schema.describe()}); declare them in the target's request.features (with "
+            "min/max or typical), or name them in attack.features with their ranges"
+        )
+    return list(ranges)
 
 
 def _supplied(spec: AdversarialSamples, query: Any) -> _Made:

@@ -28,8 +28,9 @@ from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar, runtime_chec
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlchaos.experiments.durations import PositiveSeconds, Seconds
+from mlchaos.experiments.inputs.schema import RequestSchema
 from mlchaos.experiments.inputs.windows import InputSend
-from mlchaos.experiments.targets import TargetEndpoints
+from mlchaos.experiments.targets import ResponseFields, TargetEndpoints
 
 
 class InjectorError(Exception):
@@ -68,6 +69,15 @@ class FaultSpec(BaseModel):
     def file_problems(self, base: Path) -> list[FileProblem]:
         """What is wrong with the files this fault names (read relative to ``base``); checked when loading."""
         del base
+        return []
+
+    def service_problems(
+        self, response: ResponseFields, schema: RequestSchema | None
+    ) -> list[tuple[tuple[int | str, ...], str]]:
+        """What is wrong with this fault for a service whose answers read with ``response`` and whose requests
+        carry ``schema`` (``None`` while it is not known: an OpenAPI spec still to be fetched). Checked when
+        loading; paths are relative to the fault, and the loader shows each at its line."""
+        del response, schema
         return []
 
 
@@ -128,6 +138,9 @@ class InputContext:
     """Where to write what was prepared, so a report or a re-run can use it."""
     seed: int
     request_timeout_s: float
+    schema: RequestSchema
+    """The service's request schema, resolved for the run (declared, then its OpenAPI spec, then the dataset):
+    every feature's type, and ranges or choices where known."""
 
 
 @dataclass(frozen=True)

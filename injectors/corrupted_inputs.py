@@ -5,6 +5,10 @@ control characters, a wrong content type (the catalogue: :mod:`mlchaos.experimen
 Like ``traffic_spike`` this fault acts on the traffic: the engine programs the window into the load before it
 starts and the load child corrupts each drawn request itself, tagging its record ``corrupt:<mutator>``.
 ``inject`` and ``revert`` change nothing on the target; the journal marks when the window opened and closed.
+
+The mutations are built from the service's request schema (the field-level ones corrupt ``field``, by default its
+first numeric feature), and each corrupted request is tagged with what the target's ``input_contract`` expects of
+it — rejected, accepted (an extra field a lenient service ignores) or either — which ``bad_input_handling`` judges.
 """
 
 from __future__ import annotations
@@ -13,8 +17,11 @@ from typing import Literal
 
 from pydantic import Field
 
+from mlchaos.experiments.inputs.checks import input_problems
+from mlchaos.experiments.inputs.contract import InputContract
+from mlchaos.experiments.inputs.schema import RequestSchema
 from mlchaos.experiments.inputs.windows import CorruptSend, Mutator
-from mlchaos.experiments.targets import TargetEndpoints
+from mlchaos.experiments.targets import ResponseFields, TargetEndpoints
 from mlchaos.injectors.base import FaultPlan, InputFaultSpec, Undo
 
 
@@ -25,9 +32,35 @@ class CorruptedInputs(InputFaultSpec):
         min_length=1,
         description="Which corruptions to send, drawn per request; default: all.",
     )
-    field: str = Field("amount", min_length=1, description="The field that field-level mutators corrupt.")
-    oversize_bytes: int = Field(1_100_000, ge=1, le=64_000_000)
+    field: str | None = Field(
+        None,
+        min_length=1,
+        description="The feature (path, e.g. txn.price) that field-level mutators corrupt; default: the first "
+        "numeric feature of the service's request schema.",
+    )
+    oversize_bytes: int | None = Field(
+        None,
+        ge=1,
+        le=64_000_000,
+        description="Size of the `oversized` body; default: 1 KiB past the input contract's max_body_bytes, or "
+        "1.1 MB when it declares none.",
+    )
     nest_depth: int = Field(5_000, ge=2, le=1_000_000)
+
+    def send(self, contract: InputContract) -> CorruptSend:
+        return CorruptSend(
+            mutators=self.mutators,
+            field=self.field,
+            oversize_bytes=self.oversize_bytes,
+            nest_depth=self.nest_depth,
+            contract=contract,
+        )
+
+    def service_problems(
+        self, response: ResponseFields, schema: RequestSchema | None
+    ) -> list[tuple[tuple[int | str, ...], str]]:
+        """An unknown ``field``, out_of_range on a field that is no number, or no feature to corrupt at all."""
+        return [] if schema is None else input_problems(self.send(InputContract()), schema)
 
 
 class CorruptedInputsUndo(Undo):
@@ -41,16 +74,12 @@ class CorruptedInputsInjector:
 
     def plan(self, spec: CorruptedInputs, target: TargetEndpoints) -> FaultPlan[CorruptedInputsUndo]:
         names = ", ".join(m.value for m in spec.mutators)
+        field = f"; field-level ones in {spec.field}" if spec.field else ""
         return FaultPlan(
             touches=(f"the requests sent to {target.service_url} ({spec.share:.0%} corrupted: {names})",),
-            description=f"corrupt {spec.share:.0%} of the requests for {spec.duration:g}s ({names})",
+            description=f"corrupt {spec.share:.0%} of the requests for {spec.duration:g}s ({names}{field})",
             undo=CorruptedInputsUndo(service_url=target.service_url),
-            inputs=CorruptSend(
-                mutators=spec.mutators,
-                field=spec.field,
-                oversize_bytes=spec.oversize_bytes,
-                nest_depth=spec.nest_depth,
-            ),
+            inputs=spec.send(target.input_contract),
             share=spec.share,
         )
 

@@ -1,12 +1,16 @@
 """``distribution_shift``: from ``at`` for ``duration``, a share of the requests come from another distribution
 — one of:
 
-- ``covariate``: the clean requests' features moved (``scale``, ``offset`` per feature, ``swap`` two features),
-  tagged ``shift:covariate``: what a drift monitor must notice;
+- ``covariate``: the clean requests' numeric features moved (``scale``, ``offset`` per feature, ``swap`` two
+  features) and category features re-drawn with new shares (``categories``), tagged ``shift:covariate``: what a
+  drift monitor must notice;
 - ``label_prior``: requests re-drawn from the labelled dataset so that ``fraud_share`` of them are fraud (the
   canary mix changes, the features of each request do not), tagged ``shift:label_prior`` with their true labels;
-- ``ood``: out-of-distribution inputs that pass the schema (``extreme``, ``impossible``, ``garbage``), tagged
-  ``ood:<kind>``: what OOD routing must flag.
+- ``ood``: out-of-distribution inputs that fit the service's request schema (``extreme``, ``impossible``,
+  ``garbage``; see :mod:`mlchaos.experiments.inputs.shift`), tagged ``ood:<kind>``: what OOD routing must flag.
+
+Every feature named must be one of the service's request schema (declared or inferred), of the right type:
+checked when the scenario is validated, or before the run when part of the schema comes from the service.
 
 The window is programmed into the load before it starts; ``inject``/``revert`` only mark it in the journal.
 """
@@ -17,17 +21,28 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mlchaos.experiments.inputs.checks import input_problems
+from mlchaos.experiments.inputs.schema import Choice, RequestSchema
 from mlchaos.experiments.inputs.windows import CovariateSend, InputSend, LabelPriorSend, OodKind, OodSend
-from mlchaos.experiments.targets import TargetEndpoints
+from mlchaos.experiments.targets import ResponseFields, TargetEndpoints
 from mlchaos.injectors.base import FaultPlan, InputFaultSpec, Undo
 
 
 class Covariate(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    scale: dict[str, float] = Field(default_factory=dict, description="Feature → factor, e.g. {amount: 4}.")
-    offset: dict[str, float] = Field(default_factory=dict, description="Feature → added after scaling.")
-    swap: tuple[str, str] | None = Field(None, description="Two features whose values trade places.")
+    scale: dict[str, float] = Field(
+        default_factory=dict, description="Numeric feature → factor, e.g. {value_eur: 4}."
+    )
+    offset: dict[str, float] = Field(
+        default_factory=dict, description="Numeric feature → added after scaling."
+    )
+    swap: tuple[str, str] | None = Field(None, description="Two numeric features whose values trade places.")
+    categories: dict[str, dict[Choice, float]] = Field(
+        default_factory=dict,
+        description="Category feature → {value: share}: re-drawn with these shares, e.g. {channel: {web: 0.2, "
+        "phone: 0.8}} (shares are weights, normalised to sum to 1).",
+    )
 
 
 class LabelPrior(BaseModel):
@@ -54,18 +69,27 @@ class DistributionShift(InputFaultSpec):
                 f"distribution_shift needs exactly one of covariate, label_prior or ood (got {given or 'none'})"
             )
         if self.covariate is not None:
-            CovariateSend(
-                **self.covariate.model_dump()
-            )  # the same check the load applies: it must move something
+            self.send()  # the same check the load applies: it must move something
         return self
 
     def send(self) -> InputSend:
         if self.covariate is not None:
-            return CovariateSend(**self.covariate.model_dump())
+            shift = self.covariate
+            categories = {name: tuple(shares.items()) for name, shares in shift.categories.items()}
+            return CovariateSend(
+                scale=shift.scale, offset=shift.offset, swap=shift.swap, categories=categories
+            )
         if self.label_prior is not None:
             return LabelPriorSend(fraud_share=self.label_prior.fraud_share)
         assert self.ood is not None
         return OodSend(kinds=self.ood)
+
+    def service_problems(
+        self, response: ResponseFields, schema: RequestSchema | None
+    ) -> list[tuple[tuple[int | str, ...], str]]:
+        """Features the shift names that the request schema lacks (or has with another type), and OOD kinds the
+        schema gives nothing to build from."""
+        return [] if schema is None else input_problems(self.send(), schema)
 
 
 class DistributionShiftUndo(Undo):
@@ -77,6 +101,10 @@ def _describe(send: InputSend) -> str:
         moves = [f"{name} ×{factor:g}" for name, factor in send.scale.items()]
         moves += [f"{name} {offset:+g}" for name, offset in send.offset.items()]
         moves += [f"swap {send.swap[0]}↔{send.swap[1]}"] if send.swap else []
+        moves += [
+            f"{name} re-drawn ({', '.join(f'{value}: {share:g}' for value, share in pairs)})"
+            for name, pairs in send.categories.items()
+        ]
         return "covariate shift: " + ", ".join(moves)
     if isinstance(send, LabelPriorSend):
         return f"label-prior shift to {send.fraud_share:.0%} fraud"

@@ -27,17 +27,23 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from matplotlib.typing import RcKeyType
 
-from mlchaos.reports.series import NO_ANSWER, NOT_READY, READY, UNKNOWN, Timeline
+from mlchaos.reports.series import NO_ANSWER, NOT_READY, READY, UNKNOWN, UNKNOWN_TIER, Timeline
 
-TIER_COLORS = {
-    "primary": "#2f6fb3",
-    "fallback": "#3aa17e",
-    "rules": "#e0a526",
-    "cache": "#8a63c9",
-    "static": "#8795a8",
-    "other": "#c5cbd3",
-    NO_ANSWER: "#d64545",
-}
+TIER_PALETTE = (
+    "#2f6fb3",
+    "#3aa17e",
+    "#e0a526",
+    "#8a63c9",
+    "#8795a8",
+    "#2aa5b8",
+    "#c96a9b",
+    "#7d8f2f",
+    "#b7754a",
+    "#5a6fd6",
+)
+"""Tier colours by place on the target's ladder, best first (the reference stack's five are the first five); a
+longer ladder repeats them."""
+BAND_COLORS = {UNKNOWN_TIER: "#c5cbd3", NO_ANSWER: "#d64545"}
 STATE_COLORS = {
     "closed": "#b7e4c7",
     "half_open": "#f6c667",
@@ -48,6 +54,8 @@ STATE_COLORS = {
 }
 INK, MUTED, FAULT, FAULT_BAR = "#1f2933", "#616e7c", "#d64545", "#f4b4b4"
 PHASE_COLORS = ("#e4e9f0", "#d3dbe6")
+WARMUP, WARMUP_COLOR = "warmup", "#f1f2f4"
+"""The warm-up phase (``load.warmup``): drawn apart, hatched and labelled as not judged."""
 RC: dict[RcKeyType, Any] = {
     "svg.fonttype": "none",
     "text.parse_math": False,
@@ -158,12 +166,18 @@ def _tiers(ax: Axes, timeline: Timeline) -> None:
     names = list(timeline.tiers)
     if names:
         values = np.vstack([timeline.tiers[n] * 100 for n in names])
-        colors = [TIER_COLORS.get(n, TIER_COLORS["other"]) for n in names]
+        colors = [_tier_color(n, timeline.ladder) for n in names]
         ax.stackplot(timeline.centers, values, labels=names, colors=colors, linewidth=0, step="mid")
     ax.set_ylim(0, 100)
     ax.set_ylabel("%")
     ax.grid(False)
     _legend(ax, ncol=len(names) or 1)
+
+
+def _tier_color(name: str, ladder: tuple[str, ...]) -> str:
+    if name in ladder:
+        return TIER_PALETTE[ladder.index(name) % len(TIER_PALETTE)]
+    return BAND_COLORS.get(name, BAND_COLORS[UNKNOWN_TIER])
 
 
 def _bands(ax: Axes, timeline: Timeline) -> None:
@@ -188,9 +202,16 @@ def _bands(ax: Axes, timeline: Timeline) -> None:
 def _strip(ax: Axes, phases: Sequence[Window], faults: Sequence[Window]) -> None:
     """The journal's timeline on top: phases as labelled segments, one row per fault window."""
     ax.set_title("Phases and faults (from the journal)", loc="left")
-    for i, (name, start, end) in enumerate(phases):
+    judged = [phase for phase in phases if phase[0] != WARMUP]
+    for i, (name, start, end) in enumerate(judged):
         ax.broken_barh([(start, end - start)], (-0.4, 0.8), facecolors=PHASE_COLORS[i % 2], edgecolor="white")
         ax.text((start + end) / 2, 0, name, ha="center", va="center", color=INK, fontsize=8, clip_on=True)
+    for _, start, end in (phase for phase in phases if phase[0] == WARMUP):
+        ax.broken_barh(
+            [(start, end - start)], (-0.4, 0.8), facecolors=WARMUP_COLOR, edgecolor="#9aa5b1", hatch="//"
+        )
+        label = "warm-up (not judged)"
+        ax.text((start + end) / 2, 0, label, ha="center", va="center", color=MUTED, fontsize=8, clip_on=True)
     for row, (_, start, end) in enumerate(faults, start=1):
         ax.broken_barh([(start, end - start)], (row - 0.4, 0.8), facecolors=FAULT_BAR, edgecolor=FAULT)
     labels = ["phase", *(f"fault {name}" for name, _, _ in faults)]
@@ -207,3 +228,5 @@ def _windows(ax: Axes, phases: Sequence[Window], faults: Sequence[Window]) -> No
         ax.axvline(start, color="#7b8794", linewidth=0.8, linestyle=(0, (2, 2)), zorder=1)
     for _, start, end in faults:
         ax.axvspan(start, end, color=FAULT, alpha=0.08, linewidth=0, zorder=0)
+    for _, start, end in (phase for phase in phases if phase[0] == WARMUP):
+        ax.axvspan(start, end, color="#7b8794", alpha=0.08, linewidth=0, zorder=0)

@@ -59,7 +59,8 @@ class RequestTotals:
     p50_ms: float | None
     p99_ms: float | None
     tiers: dict[str, float]
-    """Share of answered (2xx) requests per tier."""
+    """Share of answered (2xx) requests per tier: the target's ladder in order (best first), then any tier not on
+    it (``none``: no tier named), most frequent first."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,8 @@ class JournalLine:
 
 
 def zero(run: RunData[S]) -> float:
-    """The run's zero: the baseline's start (the first phase), as in the plan; else the first journal entry."""
+    """The run's zero: the baseline's start, as in the plan (a warm-up is before it); else the first phase or,
+    without one, the first journal entry."""
     return run.recording.started_at
 
 
@@ -134,7 +136,9 @@ def totals(run: RunData[S]) -> RequestTotals:
     latency = requests["latency_ms"].to_numpy(dtype=float)
     p50, p99 = np.percentile(latency, [50, 99])
     tiers = requests.loc[ok, "tier"].astype(object).where(requests.loc[ok, "tier"].notna(), "none")
-    shares = tiers.value_counts(normalize=True)
+    counted = tiers.value_counts(normalize=True)
+    ladder = [tier for tier in run.recording.tiers if tier in counted.index]
+    shares = pd.concat([counted[ladder], counted.drop(ladder)]) if ladder else counted
     return RequestTotals(
         requests=len(requests),
         available=float(((status >= 200) & (status < 500)).mean()),
@@ -156,7 +160,8 @@ class PhaseFacts:
 
 
 def phases(run: RunData[S]) -> list[PhaseFacts]:
-    """Per phase (baseline, fault, recovery, after), in run order; the trends compare p99 phase by phase."""
+    """Per phase (warmup, baseline, fault, recovery, after), in run order; the trends compare p99 phase by
+    phase."""
     requests = run.recording.requests
     rows = []
     for window in run.recording.phases:
@@ -233,6 +238,7 @@ def journal_lines(run: RunData[S]) -> list[JournalLine]:
         Event.REVERTED,
         Event.REVERT_FAILED,
         Event.GUARDRAIL_TRIPPED,
+        Event.INTERRUPTED,
         Event.ABORTED,
         Event.RUN_STARTED,
         Event.RUN_FINISHED,

@@ -166,6 +166,13 @@ def run_view(run: RunData[S], index: int) -> dict[str, Any]:
         "status": run.status.value,
         "status_label": STATUS_LABELS[run.status],
         "message": run.message,
+        "partial": None
+        if run.partial is None
+        else {
+            "by": run.redact(run.partial.by),
+            "at": stamp(run.partial.at),
+            "offset": seconds(run.partial.at - zero),
+        },
         "score": score_text(run.score),
         "held": held,
         "total": len(run.verdicts),
@@ -249,13 +256,14 @@ def trend_view(trend: ScenarioTrend) -> dict[str, Any]:
 class Overview:
     status: RunStatus
     score: float | None
-    """The suite's score: the mean of the runs' scores, a run without verdicts counting 0 (as ``mlchaos run``)."""
+    """The suite's score: the mean of the runs' scores, a run without verdicts — or with partial ones, stopped
+    early — counting 0 (as ``mlchaos run``)."""
 
 
 def overview(runs: Sequence[RunData[S]]) -> Overview:
     order = list(RunStatus)
     worst = max((run.status for run in runs), key=order.index)
-    scores = [run.score or 0.0 for run in runs]
+    scores = [0.0 if run.partial else run.score or 0.0 for run in runs]
     return Overview(worst, sum(scores) / len(scores) if scores else None)
 
 

@@ -4,7 +4,7 @@ Shape (valid against both the Ant JUnit schema and Jenkins' ``junit-10.xsd``; te
 
     <testsuites name="mlchaos" tests failures errors time>
       <testsuite name=SCENARIO package="mlchaos" id=N timestamp hostname tests failures errors skipped time>
-        <properties> status, exit_code, resilience_score, run_dir, message </properties>
+        <properties> status, exit_code, resilience_score, run_dir, message, partial[, stopped] </properties>
         <testcase name=VERIFIER classname="mlchaos.SCENARIO" time="0">          (one per verifier)
           <failure type=VERIFIER message="measured … vs target …: explanation">details</failure>
         </testcase>
@@ -14,7 +14,10 @@ Shape (valid against both the Ant JUnit schema and Jenkins' ``junit-10.xsd``; te
     </testsuites>
 
 A run that aborted, failed its rollback or never started has no verdicts; it is reported as one errored test
-``run``, so CI cannot mistake "nothing was judged" for "nothing failed".
+``run``, so CI cannot mistake "nothing was judged" for "nothing failed". A run stopped by a guardrail or a signal
+after its baseline began has partial verdicts: its testcases are there, each failure message starting with
+``partial:``, beside the errored ``run``; the properties ``partial`` (``true``) and ``stopped`` (why and when)
+mark it.
 """
 
 from __future__ import annotations
@@ -43,6 +46,10 @@ def failure_message(verdict: Verdict) -> str:
     return (
         f"measured {number(verdict.measured, verdict.unit)} vs target {verdict.target}: {verdict.explanation}"
     )
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _timestamp(run: RunData[S]) -> str:
@@ -77,12 +84,16 @@ def _suite(run: RunData[S], index: int, host: str) -> tuple[ET.Element, int, int
     )
     properties = ET.SubElement(suite, "properties")
     score = run.score
+    stop = run.partial
+    stopped = [] if stop is None else [("stopped", f"by {run.redact(stop.by)} at {_iso(stop.at)}")]
     for key, value in (
         ("status", run.status.value),
         ("exit_code", str(run.status.exit_code)),
         ("resilience_score", "" if score is None else f"{score:.4f}"),
         ("run_dir", str(run.run_dir)),
         ("message", run.message),
+        ("partial", "true" if stop is not None else "false"),
+        *stopped,
     ):
         ET.SubElement(properties, "property", {"name": key, "value": _text(value)})
     classname = _text(f"mlchaos.{name}")
@@ -91,9 +102,8 @@ def _suite(run: RunData[S], index: int, host: str) -> tuple[ET.Element, int, int
             suite, "testcase", {"name": _text(verdict.name), "classname": classname, "time": "0"}
         )
         if not verdict.passed:
-            failure = ET.SubElement(
-                case, "failure", {"type": verdict.verifier, "message": _text(failure_message(verdict))}
-            )
+            message = ("partial: " if stop is not None else "") + failure_message(verdict)
+            failure = ET.SubElement(case, "failure", {"type": verdict.verifier, "message": _text(message)})
             lines = [verdict.explanation, *(f"{k}: {v}" for k, v in verdict.details.items())]
             failure.text = _text("\n".join(lines))
     if errors:

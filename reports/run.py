@@ -22,7 +22,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
-from mlchaos.experiments.journal import JOURNAL_NAME, Entry, Event, outstanding_faults, read_journal
+from mlchaos.experiments.journal import (
+    JOURNAL_NAME,
+    Entry,
+    Event,
+    Stop,
+    outstanding_faults,
+    partial_stop,
+    read_journal,
+)
 from mlchaos.experiments.targets import EmbeddedTarget, ExternalTarget, KubernetesTarget
 from mlchaos.experiments.verifiers import resilience_score
 from mlchaos.experiments.verifiers.base import (
@@ -34,6 +42,7 @@ from mlchaos.experiments.verifiers.base import (
     empty_requests,
 )
 from mlchaos.experiments.verifiers.steady_state import SteadyState
+from mlchaos.experiments.verifiers.tiers import ladder_of
 
 SCENARIO_NAME = "scenario.yaml"
 SUMMARY_NAME = "summary.json"
@@ -170,12 +179,16 @@ class RunData(Generic[S]):
     """RUN_DIR/scenario.yaml as recorded (secrets masked by ``mlchaos run``, and again by :class:`Redactor`)."""
     recording: Recording
     verdicts: list[Verdict]
-    """Empty unless the run finished: an aborted run's verdicts would judge a partial recording."""
+    """Empty unless the run finished — or was stopped by a guardrail or a signal after its baseline began: then
+    they judge what was recorded up to the stop, and :attr:`partial` says so."""
     status: RunStatus
     message: str
     entries: list[Entry]
     redact: Redactor
     recorded_by: Environment | None
+    partial: Stop | None = None
+    """The stop (reason and time) of a run whose verdicts are partial; ``None`` for a run judged whole or not at
+    all."""
 
     @property
     def score(self) -> float | None:
@@ -191,7 +204,8 @@ class RunData(Generic[S]):
 
 
 def run_status(entries: list[Entry], verdicts: list[Verdict] | None) -> tuple[RunStatus, str]:
-    """How the run ended according to its journal (and, once it finished, its verdicts), and why."""
+    """How the run ended according to its journal (and, once it finished or was judged partially, its
+    verdicts), and why."""
     if not entries:
         return RunStatus.INVALID, "the run never started: no journal (the target was not usable)"
     left = outstanding_faults(entries)
@@ -207,7 +221,10 @@ def run_status(entries: list[Entry], verdicts: list[Verdict] | None) -> tuple[Ru
     if aborted is not None:
         if not finished and not any(e.event == Event.PHASE for e in entries):
             return RunStatus.INVALID, f"did not start: {aborted.detail or 'no reason recorded'}"
-        return RunStatus.ABORTED, f"aborted: {aborted.detail or 'no reason recorded'} — rollback done"
+        message = f"aborted: {aborted.detail or 'no reason recorded'} — rollback done"
+        if verdicts and partial_stop(entries) is not None:
+            message += "; " + Stop.verdicts_note(sum(v.passed for v in verdicts), len(verdicts))
+        return RunStatus.ABORTED, message
     if not finished:
         return RunStatus.ABORTED, "the run did not finish (its process was killed?); nothing was left applied"
     if verdicts is None:
@@ -244,11 +261,13 @@ def read_run(
         recording = reader.load_recording(run_dir, scenario)
     else:  # never got to its baseline (preflight failed, no target): nothing was measured, and no phase to read
         ts = entries[0].ts if entries else path.stat().st_mtime
-        recording = Recording(empty_requests(), empty_probes(), (), (), ts, ts, scenario.steady_state)
+        tiers = ladder_of(scenario.target)
+        recording = Recording(empty_requests(), empty_probes(), (), (), ts, ts, scenario.steady_state, tiers)
     finished = any(e.event == Event.RUN_FINISHED for e in entries)
-    judged = (
-        finished and not outstanding_faults(entries) and not any(e.event == Event.ABORTED for e in entries)
-    )
+    stop = partial_stop(entries)
+    aborted = any(e.event == Event.ABORTED for e in entries)
+    # A run stopped by a guardrail or a signal is judged on what it recorded up to the stop (partially).
+    judged = finished and not outstanding_faults(entries) and (not aborted or stop is not None)
     found: list[Verdict] = []
     if judged:
         found = list(verdicts) if verdicts else reader.compute_verdicts(recording, scenario)
@@ -264,4 +283,5 @@ def read_run(
         entries=entries,
         redact=redact,
         recorded_by=recorded_by or Environment.recorded(run_dir),
+        partial=stop if judged and aborted else None,
     )

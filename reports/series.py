@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from mlchaos.experiments.records import Tier
 from mlchaos.experiments.verifiers.base import Recording
 
 MAX_BINS = 600
@@ -27,6 +26,9 @@ FILL_BINS = 2
 """A breaker keeps its last sampled state over this many bins without a sample; beyond that it is unknown."""
 NO_ANSWER = "no answer"
 """The tier band of non-2xx responses, so the tier shares add up to all requests."""
+UNKNOWN_TIER = "unknown tier"
+"""The tier band of 2xx answers whose tier is not on the target's ladder (or missing). Tier names have no spaces,
+so neither band can be mistaken for a tier."""
 STATE_RANK = {"closed": 0, "half_open": 1, "open": 2}
 UNKNOWN = "unknown"
 READY, NOT_READY = "ready", "not ready"
@@ -46,9 +48,12 @@ class Timeline:
     p50_ms: np.ndarray
     p99_ms: np.ndarray
     tiers: dict[str, np.ndarray] = field(default_factory=dict)
-    """Share of *all* requests in each bin per tier, plus :data:`NO_ANSWER`; they add up to 1 where there are any."""
+    """Share of *all* requests in each bin per tier that answered any, in ladder order (best first), then
+    :data:`UNKNOWN_TIER` if any answer had one, then :data:`NO_ANSWER`; they add up to 1 where there are any."""
     breakers: dict[str, list[Band]] = field(default_factory=dict)
     ready: list[Band] = field(default_factory=list)
+    ladder: tuple[str, ...] = ()
+    """The target's tier ladder, best first: the chart colours a tier by its place on it."""
 
     @property
     def centers(self) -> np.ndarray:
@@ -145,16 +150,17 @@ def timeline(recording: Recording, zero: float) -> Timeline:
         error_rate = np.where(sizes > 0, bad / sizes, np.nan)
         p50, p99 = _percentiles(requests["latency_ms"].to_numpy(dtype=float), index, count, (50, 99))
         answered = (status >= 200) & (status < 300)
-        known = [t.value for t in Tier]
-        codes = pd.Categorical(requests["tier"].astype(object), categories=known).codes
+        ladder = recording.tiers
+        position = {tier: code for code, tier in enumerate(ladder)}
+        codes = requests["tier"].map(position).fillna(-1).to_numpy(dtype=np.int64)  # -1: not on the ladder
         tiers: dict[str, np.ndarray] = {}
-        for code, tier in enumerate(known):
+        for code, tier in enumerate(ladder):
             share = np.bincount(index[answered & (codes == code)], minlength=count) / sizes
             if np.nansum(share) > 0:
                 tiers[tier] = np.nan_to_num(share)
         other = np.bincount(index[answered & (codes < 0)], minlength=count) / sizes
         if np.nansum(other) > 0:
-            tiers["other"] = np.nan_to_num(other)
+            tiers[UNKNOWN_TIER] = np.nan_to_num(other)
         tiers[NO_ANSWER] = np.nan_to_num(np.bincount(index[~answered], minlength=count) / sizes)
     grid = Timeline(starts, width, sizes / width, error_rate, p50, p99, tiers)
     probes = recording.probes
@@ -164,4 +170,4 @@ def timeline(recording: Recording, zero: float) -> Timeline:
     ready_rows = probes[probes["check"] == "ready"]
     ready_probes = ready_rows.assign(value=np.where(ready_rows["ok"].to_numpy(dtype=bool), READY, NOT_READY))
     ready = _state_bands(ready_probes, "ready", {READY: 0, NOT_READY: 1}, zero, grid)
-    return Timeline(starts, width, grid.rps, error_rate, p50, p99, tiers, breakers, ready)
+    return Timeline(starts, width, grid.rps, error_rate, p50, p99, tiers, breakers, ready, ladder)

@@ -16,6 +16,11 @@ shares are fractions 0..1; ``null`` means "not measured / not applicable", never
       "passed": true,                            # status == "passed"
       "score": 1.0,                              # resilience score 0..1 (weighted share of verifiers that held);
                                                  #   null when nothing was judged (the run did not finish)
+      "partial": false,                          # true: stopped by a guardrail or a signal after the baseline
+                                                 #   began; verdicts and score judge what was recorded up to the
+                                                 #   stop (status stays "aborted", exit_code 3)
+      "stopped": null,                           # when partial: {"by": "SIGTERM" | "guardrail …",
+                                                 #   "reason": "interrupted by SIGTERM", "at": "…Z"}
       "verifiers": {"total": 10, "held": 10, "failed": 0},
       "started_at": "…Z", "finished_at": "…Z", "duration_s": 40.4,   # from the journal; null if none
       "target": {"kind": "embedded" | "external", …},                # described, never a header value
@@ -29,7 +34,8 @@ shares are fractions 0..1; ``null`` means "not measured / not applicable", never
                    "reverted_at": "…Z" | null, "heals_itself": false,
                    "mttd_s": 0.0 | null, "mttr_s": 0.14 | null} ],   # null: no such verifier, or never recovered
       "phases": [ {"phase": "baseline", "requests": 1012, "available": 1.0, "p99_ms": 48.2} ],
-                                                 # baseline | fault | recovery | after, as the run went
+                                                 # warmup (not judged) | baseline | fault | recovery | after,
+                                                 #   as the run went
       "error_budget": [ {"name": "error_budget (run, SLO 99.50%)", "burned_pct": 0.0, "passed": true,
                          "bad": 0, "allowed": 20.1, "requests": 4021} ],   # burned_pct: 100 = all of it
       "recorded_by": {"mlchaos": "0.1.0", "python": "3.11.2", "host": "…", "platform": "…", "user": "…"}
@@ -48,11 +54,12 @@ A suite directory (``mlchaos suite``) has its own ``summary.json`` beside its ru
       "suite_dir": "20261122-030000-suite-monthly",
       "status": "failed", "exit_code": 1,        # the worst of its scenarios'
       "passed": false,
-      "score": 0.93,                             # mean of the scenarios' scores; a scenario not judged counts 0
+      "score": 0.93,                             # mean of the scenarios' scores; a scenario not judged, or
+                                                 #   judged partially (stopped early), counts 0
       "scenarios": {"total": 5, "passed": 4},
       "started_at": "…Z", "finished_at": "…Z",
       "runs": [ {"scenario": "…", "run_dir": "…", "status": "passed", "exit_code": 0, "score": 1.0,
-                 "message": "…"} ],              # run_dir: relative to the suite directory; each has its own
+                 "partial": false, "message": "…"} ],   # run_dir: relative to the suite directory; each has its own
                                                  #   summary.json with the full detail
       "recorded_by": {…}
     }
@@ -112,6 +119,14 @@ def summary(run: RunData[S], *, recorded_by: Environment | None = None) -> dict[
         "message": run.message,
         "passed": run.status == RunStatus.PASSED,
         "score": run.score,
+        "partial": run.partial is not None,
+        "stopped": None
+        if run.partial is None
+        else {
+            "by": run.redact(run.partial.by),
+            "reason": run.redact(run.partial.reason),
+            "at": facts.iso(run.partial.at),
+        },
         "verifiers": {"total": len(run.verdicts), "held": held, "failed": len(run.verdicts) - held},
         "started_at": facts.iso(run.started_at),
         "finished_at": facts.iso(run.finished_at),
@@ -186,6 +201,7 @@ def suite_summary(
                 "status": run.status.value,
                 "exit_code": run.status.exit_code,
                 "score": run.score,
+                "partial": run.partial is not None,
                 "message": run.message,
             }
             for run in runs

@@ -50,12 +50,14 @@ DECLARATION: Final[dict[str, Any]] = {
         },
     },
     "request": {
+        # `typical`: the range the models were trained on (data.py draws amounts below ~5000, any merchant risk),
+        # wider than a small dataset shows; out-of-distribution inputs are built beyond or across it.
         "features": {
             "entity_id": {"type": "id"},
-            "amount": {"type": "number", "min": 0, "max": 1e9},
-            "hour": {"type": "integer", "min": 0, "max": 23},
-            "merchant_risk": {"type": "number", "min": 0, "max": 1},
-            "is_foreign": {"type": "bool"},
+            "amount": {"type": "number", "min": 0, "max": 1e9, "typical": [0, 5000]},
+            "hour": {"type": "integer", "min": 0, "max": 23, "required": False},
+            "merchant_risk": {"type": "number", "min": 0, "max": 1, "typical": [0, 1], "required": False},
+            "is_foreign": {"type": "bool", "required": False},
         },
     },
     "input_contract": {"extra_fields": "reject", "content_type": "strict", "max_body_bytes": 16 * 1024},

@@ -14,6 +14,8 @@ The target is seen only through ``query`` (one call = one request, answering a p
 
 Only the numeric features named in ``features`` move, within their ranges (integer features rounded); every other
 field of the request is copied unchanged, and a feature the clean input lacks (``None``, absent) is left alone.
+Feature names are paths into the body (``txn.value``, ``items.0.price``: see
+:mod:`mlchaos.experiments.inputs.paths`).
 Distances are L2 over the range-normalised attacked features divided by √d: 0 is the clean input, 1 the opposite
 corner of the ranges, whatever the number of features. A sample is returned only if the target really answered its
 adversarial point with another prediction than the clean one, at a distance ≤ ``max_distance``.
@@ -41,6 +43,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from mlchaos.experiments.inputs.paths import get_path, set_path
 
 Vector = npt.NDArray[np.float64]
 
@@ -142,7 +146,7 @@ class _Space:
 
     def __init__(self, clean: Mapping[str, Any], features: Sequence[FeatureRange]) -> None:
         self.clean = dict(clean)
-        self.features = tuple(f for f in features if _is_number(clean.get(f.name)))
+        self.features = tuple(f for f in features if _is_number(get_path(clean, f.name)))
         self.low = np.array([f.low for f in self.features], dtype=float)
         self.span = np.array([f.high - f.low for f in self.features], dtype=float)
         self.origin = self.normalise(clean)
@@ -152,10 +156,10 @@ class _Space:
         return len(self.features)
 
     def accepts(self, other: Mapping[str, Any]) -> bool:
-        return all(_is_number(other.get(f.name)) for f in self.features)
+        return all(_is_number(get_path(other, f.name)) for f in self.features)
 
     def normalise(self, body: Mapping[str, Any]) -> Vector:
-        values = np.array([float(body[f.name]) for f in self.features], dtype=float)
+        values = np.array([float(get_path(body, f.name)) for f in self.features], dtype=float)
         point: Vector = (values - self.low) / self.span
         return point
 
@@ -166,9 +170,9 @@ class _Space:
         for feature, value in zip(self.features, values, strict=True):
             if feature.integer:
                 lowest, highest = math.ceil(feature.low), math.floor(feature.high)
-                body[feature.name] = min(max(round(float(value)), lowest), highest)
+                body = set_path(body, feature.name, min(max(round(float(value)), lowest), highest))
             else:
-                body[feature.name] = float(value)
+                body = set_path(body, feature.name, float(value))
         return body
 
     def snap(self, point: Vector) -> Vector:

@@ -3,6 +3,7 @@ metamorphic requests. Shared by the injectors (which declare them), the engine a
 them); pure Python, no I/O."""
 
 from mlchaos.experiments.inputs.outgoing import Outgoing
+from mlchaos.experiments.inputs.relations import Effect, Relation
 from mlchaos.experiments.inputs.windows import (
     CorruptSend,
     CovariateSend,
@@ -13,15 +14,14 @@ from mlchaos.experiments.inputs.windows import (
     Mutator,
     OodKind,
     OodSend,
-    Relation,
     ReplaySample,
     ReplaySend,
-    Transformation,
 )
 
 __all__ = [
     "CorruptSend",
     "CovariateSend",
+    "Effect",
     "InputSend",
     "InputWindow",
     "LabelPriorSend",
@@ -33,5 +33,4 @@ __all__ = [
     "Relation",
     "ReplaySample",
     "ReplaySend",
-    "Transformation",
 ]

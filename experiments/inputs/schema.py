@@ -7,19 +7,23 @@ categories): see :mod:`mlchaos.experiments.inputs.inference`. Out-of-distributio
 covariate shift, metamorphic relations and the boundary attack are all built from the resolved schema, so no code
 outside the reference stack names a feature.
 
-Feature names are paths into the JSON body: ``amount`` is a top-level field, ``txn.amount`` a nested one.
+Feature names are paths into the JSON body: ``amount`` is a top-level field, ``txn.amount`` a nested one,
+``items.0.price`` one inside a list (see :mod:`mlchaos.experiments.inputs.paths`). The order of ``features`` matters:
+the first numeric feature is what field-level mutators corrupt unless the scenario names another.
 """
 
 from __future__ import annotations
 
 import enum
+import re
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 _MODEL = ConfigDict(extra="forbid", frozen=True)
 
-FeaturePath = Annotated[str, Field(pattern=r"^[A-Za-z0-9_$@-]+(\.[A-Za-z0-9_$@-]+)*$", max_length=200)]
+FEATURE_PATH = re.compile(r"^[A-Za-z0-9_$@-]+(\.[A-Za-z0-9_$@-]+)*$")
+FeaturePath = Annotated[str, Field(pattern=FEATURE_PATH.pattern, max_length=200)]
 Choice = str | int | bool
 
 
@@ -46,7 +50,15 @@ class Feature(BaseModel):
         None, description="[low, high] of normal traffic (number, integer); default: observed in the dataset."
     )
     choices: tuple[Choice, ...] = Field(
-        (), description="The valid values of a category, best known first; default: observed in the dataset."
+        (),
+        description="The valid values of a category, most common first (the last is the rarest); default: "
+        "observed in the dataset, by frequency.",
+    )
+    required: bool = Field(
+        True,
+        description="Whether every request must carry it. An optional feature may be left out: a request "
+        "without it is valid (default: optional when the OpenAPI spec does not require it or some dataset "
+        "requests lack it).",
     )
 
     @model_validator(mode="after")
@@ -59,12 +71,21 @@ class Feature(BaseModel):
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min ({self.min:g}) is above max ({self.max:g})")
         if self.typical is not None and self.typical[0] > self.typical[1]:
-            raise ValueError(f"typical is [low, high], got low {self.typical[0]:g} > high {self.typical[1]:g}")
+            raise ValueError(
+                f"typical is [low, high], got low {self.typical[0]:g} > high {self.typical[1]:g}"
+            )
         return self
 
     @property
     def numeric(self) -> bool:
         return self.type in (FeatureType.NUMBER, FeatureType.INTEGER)
+
+    @property
+    def textual(self) -> bool:
+        """An id, or a category of strings: where a string value goes."""
+        return self.type is FeatureType.ID or (
+            self.type is FeatureType.CATEGORY and all(isinstance(c, str) for c in self.choices)
+        )
 
 
 class RequestSchema(BaseModel):
@@ -83,3 +104,13 @@ class RequestSchema(BaseModel):
     infer_from_dataset: bool = Field(
         True, description="Infer undeclared features, ranges and categories from the scenario's dataset."
     )
+
+    def numeric(self) -> list[str]:
+        """The number and integer features, in schema order."""
+        return [path for path, feature in self.features.items() if feature.numeric]
+
+    def describe(self) -> str:
+        """``amount (number), channel (category), …`` — for messages that name the known features."""
+        if not self.features:
+            return "none"
+        return ", ".join(f"{path} ({feature.type.value})" for path, feature in self.features.items())

@@ -17,6 +17,10 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mlchaos.experiments.inputs.contract import InputContract
+from mlchaos.experiments.inputs.relations import Relation
+from mlchaos.experiments.inputs.schema import Choice
+
 _MODEL = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -42,73 +46,40 @@ class Mutator(enum.StrEnum):
 
 
 class OodKind(enum.StrEnum):
-    """Inputs that pass the schema but lie far outside the training data (tag ``ood:<name>``)."""
+    """Inputs that fit the service's request schema but lie far outside its training data (tag ``ood:<name>``);
+    built from the resolved schema (:mod:`~mlchaos.experiments.inputs.shift` says exactly how)."""
 
     EXTREME = "extreme"
-    """Amounts of 10⁶..10⁹, thousands of times any amount seen in training."""
+    """The numeric features far beyond their typical range, within their declared bounds."""
     IMPOSSIBLE = "impossible"
-    """A purchase of (almost) nothing — 0 to 0.01 — at the riskiest merchant, abroad, at 3 am."""
+    """Values each typical but jointly implausible: numeric features at the far end of their typical range,
+    bools flipped, categories at their rarest value."""
     GARBAGE = "garbage"
-    """Every field drawn uniformly over its whole schema range (amount log-uniform over 10⁻²..10⁹), for an
-    entity the feature store does not know."""
-
-
-class Relation(enum.StrEnum):
-    """What a metamorphic transformation must do to the answer."""
-
-    SAME = "same"
-    """The prediction must not change."""
-    HIGHER = "higher"
-    """The fraud score must not go down."""
-    LOWER = "lower"
-    """The fraud score must not go up."""
-
-
-class Transformation(enum.StrEnum):
-    """A metamorphic test: the original request and a transformed one, sent back to back by one user."""
-
-    KEY_ORDER = "key_order"
-    """The JSON keys in reverse order: irrelevant to any reader of JSON (relation ``same``)."""
-    WHITESPACE = "whitespace"
-    """The same JSON, pretty-printed with indentation and spaces (``same``)."""
-    AMOUNT_AS_FLOAT = "amount_as_float"
-    """The amount as a whole number, written ``100`` in the original and ``100.0`` in the transformed request: a
-    unit-preserving rewrite (``same``)."""
-    MERCHANT_RISK_UP = "merchant_risk_up"
-    """``merchant_risk`` raised by 0.5 (capped at 1): a riskier merchant must not lower the fraud score
-    (``higher``)."""
-    FOREIGN_ON = "foreign_on"
-    """``is_foreign`` false → true: a card used abroad must not lower the fraud score (``higher``)."""
-
-    @property
-    def relation(self) -> Relation:
-        return _RELATIONS[self]
-
-
-_RELATIONS = {
-    Transformation.KEY_ORDER: Relation.SAME,
-    Transformation.WHITESPACE: Relation.SAME,
-    Transformation.AMOUNT_AS_FLOAT: Relation.SAME,
-    Transformation.MERCHANT_RISK_UP: Relation.HIGHER,
-    Transformation.FOREIGN_ON: Relation.HIGHER,
-}
+    """Every feature drawn over its whole valid range, with ids the service does not know."""
 
 
 class CorruptSend(BaseModel):
-    """Clean requests corrupted by one of ``mutators`` each (drawn per request)."""
+    """Clean requests corrupted by one of ``mutators`` each (drawn per request), each tagged with what the
+    service's input ``contract`` expects of it (see :mod:`~mlchaos.experiments.inputs.mutators`)."""
 
     model_config = _MODEL
 
     kind: Literal["corrupt"] = "corrupt"
     mutators: tuple[Mutator, ...] = Field(min_length=1)
-    field: str = Field(
-        "amount",
+    field: str | None = Field(
+        None,
         min_length=1,
-        description="The field that field-level mutators (null, NaN, ±Inf, wrong type, out of range, missing, "
-        "renamed, deeply nested) corrupt.",
+        description="The feature (path) that field-level mutators (null, NaN, ±Inf, wrong type, out of range, "
+        "missing, renamed, deeply nested) corrupt; default: the first numeric feature of the request schema.",
     )
-    oversize_bytes: int = Field(
-        1_100_000, ge=1, description="Whitespace appended by `oversized`: past a 1 MiB body limit."
+    oversize_bytes: int | None = Field(
+        None,
+        ge=1,
+        description="Size of the body `oversized` sends (valid JSON padded with whitespace); default: 1 KiB "
+        "past the contract's max_body_bytes, or 1.1 MB without one.",
+    )
+    contract: InputContract = Field(
+        default_factory=InputContract, description="The service's input contract: what each mutation expects."
     )
     nest_depth: int = Field(
         5_000, ge=2, description="Depth of the nested arrays `deeply_nested` puts in the field."
@@ -139,9 +110,11 @@ class ReplaySend(BaseModel):
 
 
 class CovariateSend(BaseModel):
-    """Clean requests with their feature distributions moved: ``value × scale + offset``, then ``swap``.
+    """Clean requests with their feature distributions moved: ``value × scale + offset``, then ``swap``, then
+    each of ``categories`` re-drawn with its new shares.
 
-    Integer fields stay integers (rounded); fields a request does not carry are left out, not invented.
+    Integer features stay integers (rounded), scaled and offset numbers within their declared bounds (swapped
+    values trade places as they are); features a request does not carry are left out, not invented.
     """
 
     model_config = _MODEL
@@ -149,12 +122,21 @@ class CovariateSend(BaseModel):
     kind: Literal["covariate"] = "covariate"
     scale: dict[str, float] = Field(default_factory=dict)
     offset: dict[str, float] = Field(default_factory=dict)
-    swap: tuple[str, str] | None = Field(None, description="Two fields whose values trade places.")
+    swap: tuple[str, str] | None = Field(None, description="Two numeric features whose values trade places.")
+    categories: dict[str, tuple[tuple[Choice, float], ...]] = Field(
+        default_factory=dict,
+        description="Category feature → (value, share) pairs: its value re-drawn with these shares (weights, "
+        "normalised to sum to 1). Pairs, not a mapping: JSON would turn a category's number keys into strings.",
+    )
 
     @model_validator(mode="after")
     def _does_something(self) -> CovariateSend:
-        if not self.scale and not self.offset and self.swap is None:
-            raise ValueError("a covariate shift needs at least one of scale, offset or swap")
+        if not self.scale and not self.offset and self.swap is None and not self.categories:
+            raise ValueError("a covariate shift needs at least one of scale, offset, swap or categories")
+        for name, pairs in self.categories.items():
+            shares = [share for _, share in pairs]
+            if not shares or any(share < 0 for share in shares) or sum(shares) <= 0:
+                raise ValueError(f"categories.{name}: shares must be ≥ 0 with at least one above 0")
         return self
 
 
@@ -178,12 +160,13 @@ class OodSend(BaseModel):
 
 
 class MetamorphicSend(BaseModel):
-    """Metamorphic pairs: a clean request and its transformation, back to back (drawn per pair)."""
+    """Metamorphic pairs: a clean request and its transformation by one of the declared ``relations`` (drawn
+    per pair), back to back."""
 
     model_config = _MODEL
 
     kind: Literal["metamorphic"] = "metamorphic"
-    transformations: tuple[Transformation, ...] = Field(min_length=1)
+    relations: tuple[Relation, ...] = Field(min_length=1)
 
 
 InputSend = Annotated[

@@ -5,7 +5,8 @@ production.
 segment (split on anything that is not a letter or digit) of the context name, the API server's host or the
 namespace: ``gke_acme_europe-west1_prod-eu``, ``api.live.example.com`` and ``fraud-prd`` match; ``product-search``
 and ``delivery`` do not. The override is deliberate and explicit: ``--allow-production`` on the command line or
-``allow_production: true`` in the target.
+``allow_production: true`` in the target. The same rule (:func:`production_words`) refuses, at validation, every
+host and Service name a target's URLs name (:mod:`mlchaos.experiments.hosts`).
 """
 
 from __future__ import annotations

@@ -77,6 +77,14 @@ class DatasetBodies:
         return itertools.cycle(self._items[start:] + self._items[:start])
 
 
+class NoBodies:
+    """The bodies of a load whose users are a team's locustfile: none, they make their own requests."""
+
+    def for_user(self, index: int) -> Iterator[Body]:
+        del index
+        return iter(())
+
+
 class _NativeSandbox(ImmutableSandboxedEnvironment, NativeEnvironment):
     """Sandboxed (templates come from scenario files), native (``"{{ randint(1, 9) }}"`` renders an int)."""
 
@@ -208,10 +216,14 @@ def body_source(spec: LoadSpec) -> BodySource:
     """
     if spec.requests and spec.template is not None:
         raise BodyError("LoadSpec has both `requests` and `template`: give one source of request bodies")
+    if spec.locustfile is not None:  # the spec itself refuses bodies next to a locustfile
+        return NoBodies()
     if spec.requests:
         return DatasetBodies(spec)
     if spec.template is None:
-        raise BodyError("LoadSpec needs request bodies: set `requests` (a dataset) or `template` (Jinja2)")
+        raise BodyError(
+            "LoadSpec needs request bodies: set `requests` (a dataset) or `template` (Jinja2), or a `locustfile`"
+        )
     source = TemplateBodies(spec)
     for _ in itertools.islice(source.for_user(0), _VALIDATION_RENDERS):
         pass
@@ -228,6 +240,7 @@ __all__ = [
     "BodyError",
     "BodySource",
     "DatasetBodies",
+    "NoBodies",
     "TemplateBodies",
     "body_source",
     "entity",

@@ -24,6 +24,9 @@ exit 0 — or 1 if a task raised (say a template that failed to render mid-run):
 run that did not send what the scenario asked for must not pass. A SIGALRM backstop kills the process
 outright if stopping ever takes far longer than it may.
 
+The users are mlchaos' own (posting the spec's bodies) or a team's, from the locustfile the spec carries
+(:mod:`~mlchaos.experiments.load.team`); either way every request they make through a Locust client is recorded.
+
 ML input faults (corrupted, adversarial, shifted, out-of-distribution, metamorphic requests) are mixed into each
 user's bodies by :class:`~mlchaos.experiments.load.mix.InputMixer` on the load's own clock, so a fault window
 opens on time without the orchestrator reaching into this process; a mutated request is raw bytes with its own
@@ -51,6 +54,7 @@ from mlchaos.experiments.load import distributed, wire
 from mlchaos.experiments.load.bodies import BodyError, BodySource, body_source
 from mlchaos.experiments.load.mix import InputMixer
 from mlchaos.experiments.load.spec import LoadSpec, parse_host_port
+from mlchaos.experiments.load.team import TeamUsersError
 from mlchaos.experiments.load.users import (
     BACKSTOP_SLACK_S,
     EXIT_BAD_SPEC,
@@ -58,6 +62,7 @@ from mlchaos.experiments.load.users import (
     Recorder,
     exit_code,
     exit_when_orphaned,
+    fire_init,
     load_environment,
     on_stop_request,
     write_line,
@@ -75,6 +80,7 @@ def run(
     gate = Gate()
     env = load_environment(spec, source, mixer, gate)
     runner = env.create_local_runner()
+    fire_init(env, runner)
     recorder = Recorder(
         spec, ship=lambda rows: write_line(out, wire.encode_batch(time.time(), runner.user_count, rows))
     )
@@ -97,7 +103,8 @@ def run(
     flusher.kill()
     recorder.flush()
     write_line(out, wire.encode_done(recorder.sent))
-    return exit_code([(error["count"], error["msg"]) for error in runner.exceptions.values()])
+    task_errors = [(error["count"], error["msg"]) for error in runner.exceptions.values()]
+    return exit_code(task_errors, team=spec.locustfile is not None)
 
 
 def _claim_stdout() -> BinaryIO:
@@ -152,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
         if spec.workers:
             return distributed.run_master(spec, source, mixer, out, stop_on_stdin_eof=args.stop_on_stdin_eof)
         return run(spec, source, mixer, out, stop_on_stdin_eof=args.stop_on_stdin_eof)
+    except TeamUsersError as exc:  # raised before the load starts (no `started` line yet)
+        print(f"mlchaos load child: invalid load spec {args.spec}: {exc}", file=sys.stderr)
+        return EXIT_BAD_SPEC
     finally:
         out.close()
 

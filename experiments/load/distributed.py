@@ -22,6 +22,9 @@ load: its last rows are gone, and a verdict on partial data would be wrong. Lost
 worker: noticed at once) or its heartbeats stopped for :data:`MISSING_GRACE_S` (a worker elsewhere; a shorter gap
 is a busy machine, and its rows still arrive).
 
+With a team's locustfile the spec carries its text (at most ``MAX_LOCUSTFILE_BYTES``), so a worker imports the
+same users; modules it imports from its own folder must be installed where the worker runs.
+
 ``slot``/``slots`` interleave the workers' user indices, so N workers together use the indices one process would
 (which pick each user's bodies and input draws).
 """
@@ -29,7 +32,7 @@ is a busy machine, and its rows still arrive).
 from __future__ import annotations
 
 # isort: off
-import locust  # noqa: F401 - first: it monkey-patches for gevent, which must precede every other import
+import locust  # first: it monkey-patches for gevent, which must precede every other import
 
 # isort: on
 import contextlib
@@ -54,10 +57,11 @@ from locust.rpc import Message
 from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 from pydantic import ValidationError
 
-from mlchaos.experiments.load import wire
+from mlchaos.experiments.load import guard, wire
 from mlchaos.experiments.load.bodies import BodyError, BodySource, body_source
 from mlchaos.experiments.load.mix import InputMixer
 from mlchaos.experiments.load.spec import WORKER_EXIT_BUSY, LoadSpec, parse_host_port
+from mlchaos.experiments.load.team import TeamUsersError
 from mlchaos.experiments.load.users import (
     BACKSTOP_SLACK_S,
     EXIT_FAILED,
@@ -65,9 +69,10 @@ from mlchaos.experiments.load.users import (
     Gate,
     Recorder,
     exit_code,
+    fire_init,
     load_environment,
     on_stop_request,
-    user_class,
+    users_for,
     write_line,
 )
 
@@ -176,6 +181,7 @@ def run_master(
         logger.error("cannot listen for load workers on %s:%d: %s", host, port, exc)
         return EXIT_FAILED
     port = runner.server.port
+    fire_init(env, runner)
     fleet = _Fleet()
 
     def fail(problem: str) -> None:
@@ -223,7 +229,8 @@ def run_master(
             elif fleet.done[client][1]:
                 fail(f"load worker {client} failed (see its log above): records may be missing")
         write_line(out, wire.encode_done(sum(sent for sent, _ in fleet.done.values())))
-        code = exit_code([(error["count"], error["msg"]) for error in runner.exceptions.values()])
+        task_errors = [(error["count"], error["msg"]) for error in runner.exceptions.values()]
+        code = exit_code(task_errors, team=spec.locustfile is not None)
         return EXIT_FAILED if fleet.problems else code
     finally:
         if local is not None:
@@ -356,13 +363,14 @@ class _WorkerSession:
         try:
             spec = LoadSpec.model_validate_json(msg.data["spec"])
             source, mixer = body_source(spec), InputMixer(spec)
-        except (ValidationError, BodyError) as exc:
+            self._env.user_classes = users_for(spec, source, mixer, self._gate, user_index=self._user_index)
+        except (ValidationError, BodyError, TeamUsersError) as exc:
             self._reject(f"invalid load spec: {exc}")
             return
         self._spec = spec
         recorder = self._recorder = Recorder(spec, ship=self._ship)
-        self._env.user_classes = [user_class(spec, source, mixer, self._gate, user_index=self._user_index)]
         self._env.events.request.add_listener(recorder.on_request)  # type: ignore[no-untyped-call]
+        fire_init(self._env, self._runner)
         self._runner.send_message(READY, {"pid": os.getpid()})
 
     def on_start(self, msg: Any, **_: Any) -> None:
@@ -395,7 +403,10 @@ class _WorkerSession:
         if self._flusher is not None:
             self._flusher.kill()
         self._recorder.flush()
-        failed = bool(locust_log.unhandled_greenlet_exception)
+        refused = guard.refused_hosts()
+        if refused:
+            logger.error("refused requests to hosts the target does not allow: %s", dict(refused))
+        failed = bool(locust_log.unhandled_greenlet_exception or refused)
         self._runner.send_message(DONE, {"sent": self._recorder.sent, "failed": failed})
         signal.setitimer(signal.ITIMER_REAL, 0)
         # One load per worker process: Locust's master forgets a stopped worker (never sends it "quit"), and a
@@ -433,7 +444,8 @@ def run_worker(master_host: str, master_port: int, *, stop_on_stdin_eof: bool = 
     on_stop_request(request_stop, stdin_eof=stop_on_stdin_eof)
     if not _await_master(master_host, master_port, stopped):
         return EXIT_OK
-    env = Environment(user_classes=[])
+    # Locust's global events, as the master's: a locustfile registers its hooks there
+    env = Environment(user_classes=[], events=locust.events)
     try:
         runner = env.create_worker_runner(master_host, master_port)
     except ConnectionError:

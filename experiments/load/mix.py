@@ -16,7 +16,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from mlchaos.experiments.inputs import metamorphic, mutators, shift
+from mlchaos.experiments.inputs.checks import input_problems
 from mlchaos.experiments.inputs.outgoing import Outgoing, encode
+from mlchaos.experiments.inputs.schema import RequestSchema
 from mlchaos.experiments.inputs.windows import (
     CorruptSend,
     CovariateSend,
@@ -39,16 +41,27 @@ class InputMixer:
     def __init__(self, spec: LoadSpec) -> None:
         self._seed = spec.seed
         self._windows = spec.inputs
+        self._schema = spec.request_schema
         self._pools: dict[bool, list[Body]] = {True: [], False: []}
         for window in self._windows:
             if isinstance(window.send, LabelPriorSend):
                 self._pools = _label_pools(spec, window.send)
+            # the engine checked this before the run; a spec built elsewhere fails here, not mid-load
+            if problems := input_problems(window.send, self._schema):
+                found = "; ".join(message for _, message in problems)
+                raise BodyError(f"input fault '{window.fault_id}' does not fit the request schema: {found}")
 
     def for_user(self, index: int, clean: Iterator[Body], clock: Clock) -> Iterator[Outgoing]:
         if not self._windows:
             return (Outgoing(raw, label=label) for raw, label in clean)
         return _UserMix(
-            self._windows, self._pools, index, clean, clock, random.Random(f"{self._seed}/mix/{index}")
+            self._windows,
+            self._pools,
+            index,
+            clean,
+            clock,
+            random.Random(f"{self._seed}/mix/{index}"),
+            self._schema,
         )
 
 
@@ -79,8 +92,10 @@ class _UserMix:
         clean: Iterator[Body],
         clock: Clock,
         rng: random.Random,
+        schema: RequestSchema,
     ) -> None:
         self._windows = windows
+        self._schema = schema
         self._pools = pools
         self._index = index
         self._clean = clean
@@ -103,10 +118,10 @@ class _UserMix:
         draws = [self._rng.random() for _ in self._windows]
         for window, draw in zip(self._windows, draws, strict=True):
             if draw < window.share and window.is_open(elapsed):
-                return self._apply(window, raw)
+                return self._apply(window, raw) or Outgoing(raw, label=label)
         return Outgoing(raw, label=label)
 
-    def _apply(self, window: InputWindow, raw: bytes) -> Outgoing:
+    def _apply(self, window: InputWindow, raw: bytes) -> Outgoing | None:
         send, rng = window.send, self._rng
         if isinstance(send, ReplaySend):
             self._replayed += 1
@@ -124,14 +139,16 @@ class _UserMix:
             return Outgoing(body, label=label, input="shift:label_prior")
         clean: dict[str, Any] = json.loads(raw)
         if isinstance(send, CorruptSend):
-            return mutators.mutate(rng.choice(send.mutators), clean, send)
+            return mutators.mutate(rng.choice(send.mutators), clean, send, self._schema)
         if isinstance(send, CovariateSend):
-            return shift.covariate(clean, send)
+            return shift.covariate(clean, send, self._schema, rng)
         if isinstance(send, OodSend):
-            return shift.ood(rng.choice(send.kinds), clean, rng)
+            return shift.ood(rng.choice(send.kinds), clean, self._schema, rng)
         assert isinstance(send, MetamorphicSend)
-        original, transformed = metamorphic.pair(
-            rng.choice(send.transformations), clean, f"{window.fault_id}/{self._index}/{self._seq}"
-        )
+        pair_id = f"{window.fault_id}/{self._index}/{self._seq}"
+        made = metamorphic.pair(rng.choice(send.relations), clean, pair_id, self._schema.features)
+        if made is None:  # the request lacks the number the relation starts from: it goes out clean
+            return None
+        original, transformed = made
         self._pending.append(transformed)
         return original

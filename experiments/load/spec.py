@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from mlchaos.experiments.inputs.schema import RequestSchema
 from mlchaos.experiments.inputs.windows import InputWindow
 
 WORKER_EXIT_BUSY = 3
@@ -41,6 +42,30 @@ class Stage(BaseModel):
     spawn_rate: float = Field(gt=0)
 
 
+MAX_LOCUSTFILE_BYTES = 512 * 1024
+"""A team's locustfile travels inside the spec (to workers elsewhere too); this bounds what a spec carries."""
+
+
+class Locustfile(BaseModel):
+    """A team's own Locust users: the locustfile's text, and which of its User classes to run.
+
+    The text, not a path, so a worker pod that has no copy of the scenario's folder runs the same users; modules
+    the locustfile imports from its folder are found there when it exists (on the machine of the run), and must
+    be installed in the worker's image otherwise.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str = Field(
+        description="Where it was read from: for messages, tracebacks and its folder's imports."
+    )
+    source: str = Field(max_length=MAX_LOCUSTFILE_BYTES)
+    user_classes: tuple[str, ...] = Field(
+        (),
+        description="Names of the User classes to run; empty: every User class it defines, as Locust does.",
+    )
+
+
 class LoadSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -58,19 +83,35 @@ class LoadSpec(BaseModel):
     tier_field: str = "tier"
     confidence_field: str = "confidence"
     prediction_field: str = "prediction"
-    score_field: str = Field("score", description="Where the target reports its fraud score (→ ``score``).")
-    review_field: str = Field(
-        "review",
-        description="Where the target flags an answer for review (→ ``flagged``; also ``X-Review: 1``).",
+    score_field: str | None = Field(
+        None, description="Where the target reports its positive-class score (→ ``score``); None: not read."
     )
-    shed_field: str = Field(
-        "shed", description="Where the target says it shed a request (also ``X-Shed: 1``)."
+    review_field: str | None = Field(
+        None, description="Where the target flags an answer for review (→ ``flagged``); None: not read."
+    )
+    shed_field: str | None = Field(
+        None, description="Where the target says it shed a request (→ ``shed``); None: not read."
     )
     requests: tuple[RequestTemplate, ...] = Field(
         default=(), description="Bodies cycled through in order (dataset), each user from its own offset."
     )
     template: dict[str, Any] | None = Field(
         None, description="A body whose string values may be Jinja2 expressions rendered per request."
+    )
+    locustfile: Locustfile | None = Field(
+        None,
+        description="The team's own users instead of mlchaos' (no requests, template or inputs with it): every "
+        "request they make is recorded, read with the response fields above.",
+    )
+    allowed_hosts: tuple[str, ...] = Field(
+        (),
+        description="The target's allowed_hosts: hosts besides base_url's and loopback that requests may go to "
+        "(a locustfile's users may name absolute URLs); a request to any other host is refused before it is "
+        "sent, and fails the load.",
+    )
+    allow_production: bool = Field(
+        False,
+        description="The target's allow_production: an allowed host that looks like production may be used.",
     )
     seed: int = 0
     flush_interval_s: float = Field(0.2, gt=0, description="How often the child flushes a batch of records.")
@@ -88,6 +129,12 @@ class LoadSpec(BaseModel):
         default=(),
         description="ML input faults: in each window, a share of the requests is replaced by corrupted, "
         "adversarial, shifted, out-of-distribution or metamorphic ones (checked in this order).",
+    )
+    request_schema: RequestSchema = Field(
+        default_factory=RequestSchema,
+        description="The service's resolved request schema (the engine completed it before the load): what the "
+        "input windows' corrupted, shifted and out-of-distribution requests are built from. (Not `schema`: "
+        "that name is a method of every pydantic model.)",
     )
     workers: int = Field(
         0,
@@ -116,6 +163,14 @@ class LoadSpec(BaseModel):
         if bind is not None:
             parse_host_port(bind)
         return bind
+
+    @model_validator(mode="after")
+    def _team_users_send_their_own(self) -> LoadSpec:
+        if self.locustfile is not None and (self.requests or self.template is not None or self.inputs):
+            raise ValueError(
+                "a locustfile's users send their own requests: no requests, template or input windows with it"
+            )
+        return self
 
     @field_validator("stages")
     @classmethod

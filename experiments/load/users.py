@@ -1,22 +1,24 @@
-"""Locust building blocks of the load child: the user class, the recorder that turns Locust's request events into
-wire rows, the load shape and the gate that makes ``duration_s`` exact.
+"""Locust building blocks of the load child: the users (mlchaos' own, or a team's locustfile), the recorder that
+turns Locust's request events into wire rows, the load shape and the gate that makes ``duration_s`` exact.
 
 Imported only by the child's modules (:mod:`~mlchaos.experiments.load.child`,
 :mod:`~mlchaos.experiments.load.distributed`): importing Locust monkey-patches the process for gevent.
 
 One row per request is built in a ``request`` event listener, not with ``catch_response``: the listener gets
 the response, the exception, the wall-clock start and Locust's latency already computed, so recording costs a
-list and a JSON parse per request and no context manager.
+list and a JSON parse per request and no context manager — and it records every request any user makes
+through a Locust client, a team's users included. A request's context (Locust's ``context=``) carries its
+tags: ``mlchaos_label`` (a canary's true label: a team's users may set it too), and for mlchaos' own input
+faults ``mlchaos_input``, ``mlchaos_pair`` and ``mlchaos_expected``.
 """
 
 from __future__ import annotations
 
 # isort: off
-import locust  # noqa: F401 - first: it monkey-patches for gevent, which must precede every other import
+import locust  # first: it monkey-patches for gevent, which must precede every other import
 
 # isort: on
 import itertools
-import json
 import logging
 import math
 import os
@@ -30,16 +32,18 @@ import gevent
 import gevent.monkey
 import gevent.os
 from gevent.event import Event
-from locust import FastHttpUser, LoadTestShape, between, task
+from locust import FastHttpUser, LoadTestShape, User, between, task
 from locust import log as locust_log
-from locust.contrib.fasthttp import LocustBadStatusCode
 from locust.env import Environment
+from locust.runners import Runner
 
 from mlchaos.experiments.inputs.outgoing import JSON, Outgoing
-from mlchaos.experiments.load import wire
+from mlchaos.experiments.load import guard, wire
+from mlchaos.experiments.load.answers import AnswerReader
 from mlchaos.experiments.load.bodies import BodySource
 from mlchaos.experiments.load.mix import InputMixer
 from mlchaos.experiments.load.spec import LoadSpec
+from mlchaos.experiments.load.team import team_user_classes
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -48,7 +52,6 @@ BACKSTOP_SLACK_S = 10.0
 """How long past ``duration_s + stop_grace_s`` the SIGALRM backstop waits before killing a stuck process."""
 
 logger = logging.getLogger("mlchaos.load.child")
-_decode_json = json.JSONDecoder().decode
 
 
 class Recorder:
@@ -59,22 +62,7 @@ class Recorder:
         self._ship = ship
         self._rows: list[wire.Row] = []
         self.sent = 0
-        self._tier = wire.field_reader(spec.tier_field)
-        self._confidence = wire.field_reader(spec.confidence_field)
-        self._prediction = wire.field_reader(spec.prediction_field)
-        self._score = wire.field_reader(spec.score_field)
-        self._review = wire.field_reader(spec.review_field)
-        self._shed = wire.field_reader(spec.shed_field)
-        self._review_header = wire.field_reader("header:X-Review")
-        self._shed_header = wire.field_reader("header:X-Shed")
-        self._parse_body = wire.needs_body(
-            spec.tier_field,
-            spec.confidence_field,
-            spec.prediction_field,
-            spec.score_field,
-            spec.review_field,
-            spec.shed_field,
-        )
+        self._answer = AnswerReader(spec)
 
     def on_request(
         self,
@@ -85,33 +73,14 @@ class Recorder:
         start_time: float,
         **_kwargs: Any,
     ) -> None:
-        status: int = response.status_code if response is not None else 0
-        tier = confidence = prediction = error = score = flagged = shed = None
+        # 0 without a response: FastHttpUser's ErrorResponse and HttpUser's (requests) error response say 0
+        status: int = (response.status_code or 0) if response is not None else 0
         if status:
-            doc = None
-            if self._parse_body and response.content:
-                try:  # str first: json.loads(bytes) sniffs the encoding and costs ~3x more per response
-                    doc = _decode_json(response.content.decode())
-                except ValueError:  # UnicodeDecodeError included
-                    error = "response body is not JSON"
-            headers = response.headers
-            tier = wire.as_text(self._tier(doc, headers))
-            confidence = wire.as_float(self._confidence(doc, headers))
-            prediction = wire.as_text(self._prediction(doc, headers))
-            score = wire.as_float(self._score(doc, headers))
-            flagged = wire.as_flag(self._review(doc, headers))
-            if flagged is None and self._review_header(doc, headers) is not None:
-                flagged = wire.as_flag(self._review_header(doc, headers))
-            shed = wire.as_flag(self._shed(doc, headers))
-            if not shed and self._shed_header(doc, headers) is not None:
-                shed = wire.as_flag(self._shed_header(doc, headers))
-            if isinstance(exception, LocustBadStatusCode):
-                # bad_input_handling wants every rejection to explain itself in a JSON object
-                json_error = isinstance(doc, dict) or not 400 <= status < 500
-                error = f"HTTP {status}" if json_error else f"HTTP {status}: body is not JSON"
-            elif exception is not None:  # a status line arrived but the body did not
-                error = wire.describe(exception)
+            tier, confidence, prediction, score, flagged, shed, error = self._answer.read(
+                status, response, exception
+            )
         else:
+            tier = confidence = prediction = score = flagged = shed = None
             error = wire.describe(exception) if exception is not None else "no response"
         self._rows.append(
             [
@@ -122,10 +91,10 @@ class Recorder:
                 confidence,
                 prediction,
                 error,
-                context.get("label"),
-                context.get("input"),
-                context.get("pair"),
-                context.get("expected"),
+                context.get("mlchaos_label"),
+                context.get("mlchaos_input"),
+                context.get("mlchaos_pair"),
+                context.get("mlchaos_expected"),
                 score,
                 flagged,
                 shed,
@@ -165,7 +134,8 @@ class StagedShape(LoadTestShape):
 
 
 class Gate:
-    """Open until the deadline or a stop request; every user checks it right before each request.
+    """Open until the deadline or a stop request; checked right before each request (by mlchaos' own user, and
+    for every user by :mod:`~mlchaos.experiments.load.guard`).
 
     Locust stops users asynchronously, so without it a user whose wait ends in the few milliseconds between
     the deadline and Locust reaching it would still start a request: the gate makes ``duration_s`` exact.
@@ -197,13 +167,48 @@ class Gate:
 
 
 def load_environment(spec: LoadSpec, source: BodySource, mixer: InputMixer, gate: Gate) -> Environment:
-    """The Locust environment of the spec's users: run here, or handed out to workers by a master."""
+    """The Locust environment of the spec's users: run here, or handed out to workers by a master.
+
+    Its events are Locust's global ones, as under ``locust -f``: a team's locustfile registers its hooks there.
+    Raises :class:`~mlchaos.experiments.load.team.TeamUsersError` if a locustfile's users cannot be had.
+    """
     return Environment(
-        user_classes=[user_class(spec, source, mixer, gate)],
+        user_classes=users_for(spec, source, mixer, gate),
         shape_class=StagedShape(spec) if spec.stages else None,
         host=spec.base_url.rstrip("/"),
         stop_timeout=spec.stop_grace_s,
+        events=locust.events,
     )
+
+
+def users_for(
+    spec: LoadSpec,
+    source: BodySource,
+    mixer: InputMixer,
+    gate: Gate,
+    user_index: Callable[[int], int] = lambda spawned: spawned,
+) -> list[type[User]]:
+    """The user classes that send the spec's load: a team's locustfile's, or mlchaos' own (:func:`user_class`).
+
+    Also puts the gate and the host checks into this process's HTTP clients (:mod:`~.guard`), and for a team's
+    users the target's headers, which mlchaos' own user sends itself.
+    """
+    team = spec.locustfile is not None
+    guard.guard_requests(
+        gate.is_open,
+        spec.base_url,
+        allowed_hosts=spec.allowed_hosts,
+        allow_production=spec.allow_production,
+        headers=spec.headers if team else {},
+    )
+    if spec.locustfile is not None:
+        return team_user_classes(spec.locustfile)
+    return [user_class(spec, source, mixer, gate, user_index)]
+
+
+def fire_init(env: Environment, runner: Runner) -> None:
+    """Locust's ``init`` event, fired as ``locust -f`` fires it once the runner exists (a locustfile's setup)."""
+    env.events.init.fire(environment=env, runner=runner, web_ui=None)  # type: ignore[no-untyped-call]
 
 
 def user_class(
@@ -240,7 +245,12 @@ def user_class(
             if not gate.is_open():
                 return  # not StopUser: a user that ends itself races Locust's own stopping of it
             out = next(self._requests)
-            context = {"label": out.label, "input": out.input, "pair": out.pair, "expected": out.expected}
+            context = {
+                "mlchaos_label": out.label,
+                "mlchaos_input": out.input,
+                "mlchaos_pair": out.pair,
+                "mlchaos_expected": out.expected,
+            }
             self.client.request(
                 "POST",
                 path,
@@ -257,18 +267,32 @@ def user_class(
     return LoadUser
 
 
-def exit_code(task_errors: Iterable[tuple[int, str]]) -> int:
+def exit_code(task_errors: Iterable[tuple[int, str]], *, team: bool = False) -> int:
     """1 if anything in the child itself failed (Locust only logs it and carries on), else 0.
 
-    A task error is a request that was never sent (say a template render that fails on a rare random draw);
-    the records are complete, but the load was not what the scenario asked for, so the run must not pass.
+    A task error of mlchaos' own user is a request that was never sent (say a template render that fails on a
+    rare random draw); the records are complete, but the load was not what the scenario asked for, so the run
+    must not pass. A ``team``'s tasks raise for their own reasons — often on purpose, at an answer a fault made
+    bad — after the request was sent and recorded: logged, not failed. A request refused for its host always
+    fails the load: the team's users did not run as written.
     """
     errors = sorted(task_errors, reverse=True)
     for count, message in errors[:5]:
-        logger.error("load task failed %d times: %s", count, message)
+        if team:
+            logger.warning("the locustfile's tasks raised %d times: %s", count, message)
+        else:
+            logger.error("load task failed %d times: %s", count, message)
+    refused = guard.refused_hosts()
+    for host, count in refused.most_common():
+        logger.error(
+            "refused %d requests to %s (see the task errors above for why)",
+            count,
+            host,
+        )
     if locust_log.unhandled_greenlet_exception:
         logger.error("an exception escaped a Locust greenlet or listener (see above): records may be missing")
-    return EXIT_FAILED if errors or locust_log.unhandled_greenlet_exception else EXIT_OK
+    failed = (errors and not team) or refused or locust_log.unhandled_greenlet_exception
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def write_line(out: BinaryIO, line: bytes) -> None:

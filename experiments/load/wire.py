@@ -22,7 +22,7 @@ stack, and the orchestrator decodes with it without ever touching gevent.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,7 +51,7 @@ ERROR_MAX_CHARS = 200
 _ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False, ensure_ascii=False)
 
 Row = list[Any]
-FieldReader = Callable[[Mapping[str, Any] | None, Any], Any]
+FieldReader = Callable[[Any, Any], Any]
 """Reads one reported field from ``(parsed JSON body or None, response headers or None)``."""
 
 
@@ -109,41 +109,47 @@ def decode(line: bytes) -> Message:
 
 
 def field_reader(spec: str) -> FieldReader:
-    """A reader for a target's field spec: ``"header:X-Tier"`` reads a header, ``"a.b"`` walks the JSON body.
+    """A reader for a target's field spec: ``"header:X-Tier"`` reads a header, ``"a.b"`` walks the JSON body,
+    ``"outputs.0.data.1"`` through list indices too.
 
-    A plain name is looked up as is first, so a key that contains a dot still works.
+    A header name is looked up case-insensitively (both Locust clients' header mappings are). A spec with dots
+    is looked up as one key first, so a key that contains a dot still works. A step that is a digit string
+    indexes a list (``0`` is the first item); a negative or out-of-range index, a missing key, or a step into
+    a scalar reads ``None``.
     """
     if spec.startswith(HEADER_PREFIX):
         name = spec[len(HEADER_PREFIX) :]
 
-        def read_header(_doc: Mapping[str, Any] | None, headers: Any) -> Any:
+        def read_header(_doc: Any, headers: Any) -> Any:
             value = headers.get(name) if headers is not None else None
             return value[0] if isinstance(value, list) else value
 
         return read_header
 
-    if "." not in spec:  # the common case, kept to one dict lookup: it runs three times per request
+    if "." not in spec:  # the common case, kept to one dict lookup: it runs for every field of every request
 
-        def read_key(doc: Mapping[str, Any] | None, _headers: Any) -> Any:
+        def read_key(doc: Any, _headers: Any) -> Any:
             return doc.get(spec) if isinstance(doc, dict) else None
 
         return read_key
 
-    steps = spec.split(".")
+    # Resolved once here, not per request: each step is a key, and also an index when it is a digit string.
+    steps = [(step, int(step) if step.isascii() and step.isdigit() else None) for step in spec.split(".")]
 
-    def read_body(doc: Mapping[str, Any] | None, _headers: Any) -> Any:
-        if not isinstance(doc, Mapping):
-            return None
-        if spec in doc:
+    def read_path(doc: Any, _headers: Any) -> Any:
+        if isinstance(doc, dict) and spec in doc:
             return doc[spec]
         value: Any = doc
-        for step in steps:
-            if not isinstance(value, Mapping):
+        for key, index in steps:
+            if isinstance(value, dict):
+                value = value.get(key)
+            elif isinstance(value, list) and index is not None and index < len(value):
+                value = value[index]
+            else:
                 return None
-            value = value.get(step)
         return value
 
-    return read_body
+    return read_path
 
 
 def needs_body(*specs: str) -> bool:

@@ -1,28 +1,36 @@
-"""``bad_input_handling``: every corrupted request is rejected cleanly or answered in a flagged, degraded way — and
-the service survives them.
+"""``bad_input_handling``: every corrupted request gets what the service's input contract says it should — a clean
+rejection, or an answer where the contract allows one — and the service survives them.
 
 Measured over the requests tagged ``corrupt:<mutator>`` (only ``mutators`` if given; only inside fault ``fault``'s
-window if given). A corrupted request is *handled* when the target answered it with
+window if given). Each carries what the target's input contract expects of it (``expected``, set when the load
+built it; see :mod:`mlchaos.experiments.inputs.mutators`). A corrupted request is *handled* when
 
-- a 4xx whose body is a JSON error (a 4xx with an HTML or empty body is not handled: clients cannot read it), or
-- a 2xx it flagged for review, or served from a tier other than ``primary`` (it noticed something was off).
+- it must be refused (``reject``): the target answered a 4xx whose body is a JSON error (a 4xx with an HTML or
+  empty body is not handled: clients cannot read it), or a 2xx it flagged for review or served from a tier below
+  the best of its ladder (it noticed something was off);
+- the contract allows it (``accept``: an extra field a lenient service ignores, say): it is judged as clean
+  traffic — it must be answered with a 2xx; a refusal is not handled. These are counted in the table's
+  "allowed by contract" column and named in the explanation;
+- the contract does not say (``either``): a JSON 4xx or any 2xx.
 
-Anything else — a 2xx from the primary model without a flag (the corruption was silently "understood"), a 4xx
-without a JSON error, a 5xx, no response at all — is not handled. The verdict holds when the handled share is
-≥ ``min_handled`` (default: all of them), 5xx ≤ ``max_5xx`` (default 0), hangs (status 0: timeout, reset,
-refused) ≤ ``max_hangs`` (default 0), and the liveness probe stayed ok through the corrupted-inputs faults' windows
-(only ``fault``'s when given; the span of the corrupted requests when the journal shows no such fault); with no
-liveness sample there the verdict fails: that the service survived was not observed. Measured: the handled
-share. The table has one row per mutator.
+A 5xx or no response at all (status 0: timeout, reset, refused) is never handled. Records without ``expected``
+(runs made before input contracts) are judged as ``reject``. The verdict holds when the handled share is
+≥ ``min_handled`` (default: all of them), 5xx ≤ ``max_5xx`` (default 0), hangs ≤ ``max_hangs`` (default 0), and the
+liveness probe stayed ok through the corrupted-inputs faults' windows (only ``fault``'s when given; the span of the
+corrupted requests when the journal shows no such fault); with no liveness sample there the verdict fails: that
+the service survived was not observed. Measured: the handled share. The table has one row per mutator, with what
+the contract expects of it.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
+import pandas as pd
 from pydantic import Field
 
-from mlchaos.experiments.verifiers.base import Recording, Verdict, VerifierSpec
+from mlchaos.experiments.inputs.contract import Expectation
+from mlchaos.experiments.verifiers.base import OutcomeTable, Recording, Verdict, VerifierSpec
 from mlchaos.experiments.verifiers.phases import answered, fault_end, fault_not_applied
 from mlchaos.experiments.verifiers.tagged import (
     client_error,
@@ -52,6 +60,23 @@ class BadInputHandling(VerifierSpec):
 
 
 CORRUPTED_INPUTS = "corrupted_inputs"
+REJECT, ACCEPT, EITHER = (e.value for e in (Expectation.REJECT, Expectation.ACCEPT, Expectation.EITHER))
+UNTAGGED = "—"
+"""The contract column of a request recorded without ``expected`` (judged as ``reject``)."""
+
+
+def _expected(requests: pd.DataFrame) -> pd.Series:
+    """What the contract expects of each request: ``reject``, ``accept``, ``either``, or :data:`UNTAGGED`."""
+    if "expected" not in requests.columns:
+        return pd.Series(UNTAGGED, index=requests.index, dtype=object)
+    known = requests["expected"].isin([REJECT, ACCEPT, EITHER])
+    return requests["expected"].where(known, UNTAGGED).astype(object)
+
+
+def _with_contract(table: OutcomeTable, contract: pd.Series) -> OutcomeTable:
+    """``table`` with a ``contract`` column after ``sent``: what the input contract expects of each mutator."""
+    rows = tuple((row[0], row[1], str(contract.get(row[0], UNTAGGED)), *row[2:]) for row in table.rows)
+    return OutcomeTable(table.title, (*table.columns[:2], "contract", *table.columns[2:]), rows)
 
 
 def _liveness(recording: Recording, windows: list[tuple[str, float, float]]) -> tuple[int, int]:
@@ -93,23 +118,33 @@ def verify(recording: Recording, spec: BadInputHandling) -> Verdict:
             if f.kind == CORRUPTED_INPUTS
         ] or [("requests", float(requests["start"].min()), float(arrived.max()))]
     json_4xx, bare_4xx = json_client_error(requests), client_error(requests) & ~json_client_error(requests)
-    safe_200 = flagged(requests) | degraded(requests)
-    unflagged_200 = answered(requests) & ~safe_200
+    served = answered(requests)
+    expected = _expected(requests)
+    must_reject, allowed = expected.isin([REJECT, UNTAGGED]), expected.isin([ACCEPT, EITHER])
+    safe_200 = must_reject & (flagged(requests) | degraded(requests, recording.tiers))
+    unflagged_200 = must_reject & served & ~safe_200
+    allowed_200 = allowed & served
     errors, hangs = server_error(requests), hung(requests)
-    handled = json_4xx | safe_200
+    handled = (must_reject & (json_4xx | safe_200)) | (allowed_200 | (expected.eq(EITHER) & json_4xx))
     handled_share = float(handled.mean())
     live_samples, live_failed = _liveness(recording, windows)
-    table = counts_table(
-        "Corrupted requests by mutator",
-        names(requests).rename("mutator"),
-        {
-            "4xx JSON": json_4xx,
-            "4xx not JSON": bare_4xx,
-            "flagged/degraded 200": safe_200,
-            "unflagged 200": unflagged_200,
-            "5xx": errors,
-            "hangs": hangs,
-        },
+    mutator = names(requests).rename("mutator")
+    table = _with_contract(
+        counts_table(
+            "Corrupted requests by mutator",
+            mutator,
+            {
+                "4xx JSON": json_4xx,
+                "4xx not JSON": bare_4xx,
+                "flagged/degraded 2xx": safe_200,
+                "unflagged 2xx": unflagged_200,
+                "allowed by contract": allowed_200,
+                "5xx": errors,
+                "hangs": hangs,
+                "handled": handled,
+            },
+        ),
+        expected.groupby(mutator.to_numpy()).agg(lambda seen: "/".join(sorted(set(seen)))),
     )
     details: dict[str, float | str | None] = {
         "requests": float(len(requests)),
@@ -117,6 +152,8 @@ def verify(recording: Recording, spec: BadInputHandling) -> Verdict:
         "json_4xx": float(json_4xx.sum()),
         "flagged_or_degraded_200": float(safe_200.sum()),
         "unflagged_200": float(unflagged_200.sum()),
+        "allowed_by_contract": float(allowed.sum()),
+        "allowed_by_contract_2xx": float(allowed_200.sum()),
         "non_json_4xx": float(bare_4xx.sum()),
         "5xx": float(errors.sum()),
         "hangs": float(hangs.sum()),
@@ -138,6 +175,13 @@ def verify(recording: Recording, spec: BadInputHandling) -> Verdict:
     explanation = f"{len(requests)} corrupted requests in {scope}: " + "; ".join(
         f"{'✓' if ok else '✗'} {text}" for ok, text in checks
     )
+    accepted = expected.eq(ACCEPT)
+    if accepted.any():
+        which = ", ".join(sorted(set(names(requests)[accepted])))
+        explanation += (
+            f"; {int(accepted.sum())} allowed by the input contract ({which}) and judged as clean traffic: "
+            f"{int((accepted & served).sum())} answered 2xx"
+        )
     if unhandled:
         explanation += "; mutators not always handled: " + ", ".join(unhandled)
     return Verdict(

@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlchaos.experiments.records import PROBE_SCHEMA, REQUEST_SCHEMA
+from mlchaos.experiments.targets import DEFAULT_TIERS
 from mlchaos.experiments.verifiers.steady_state import SteadyState
+from mlchaos.experiments.verifiers.tiers import Loc, unknown_references
 
 
 class Phase(enum.StrEnum):
-    """Parts of a run, in order. ``fault`` spans from the first fault's start to the last fault's end."""
+    """Parts of a run, in order. ``fault`` spans from the first fault's start to the last fault's end.
+    ``warmup`` (only when the scenario sets ``load.warmup``) is never judged: verdicts start at the baseline."""
 
+    WARMUP = "warmup"
     BASELINE = "baseline"
     FAULT = "fault"
     RECOVERY = "recovery"
@@ -59,6 +64,9 @@ class Recording:
     ended_at: float
     steady_state: SteadyState
     """The scenario's hypothesis, which verifiers such as ``mttr`` are defined in terms of."""
+    tiers: tuple[str, ...] = DEFAULT_TIERS
+    """The target's tier ladder, best first (:mod:`~mlchaos.experiments.verifiers.tiers`). A run's recording
+    always has its target's; the default (the glossary's ladder) is for recordings built in tests."""
 
     def phase(self, phase: Phase) -> PhaseWindow | None:
         return next((p for p in self.phases if p.phase == phase), None)
@@ -89,6 +97,14 @@ class VerifierSpec(BaseModel):
     type: str
     """The verifier's name in the registry; each verifier narrows it to its own literal."""
     weight: float = Field(1.0, gt=0, description="Weight of this verifier in the resilience score.")
+
+    tier_fields: ClassVar[tuple[str, ...]] = ()
+    """Fields naming tiers of the target's ladder, which the loader checks against the target's tiers."""
+
+    def ladder_problems(self, ladder: tuple[str, ...]) -> list[tuple[Loc, str]]:
+        """What is wrong with this verifier on a target with this tier ladder: by default, tiers it does not
+        have. Field paths are relative to the verifier; the loader places them at their lines."""
+        return unknown_references(self, self.tier_fields, ladder)
 
 
 Cell = str | float | int | None

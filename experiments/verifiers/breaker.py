@@ -14,8 +14,9 @@ state samples or the ``transitions:<dependency>:<from>><to>`` counters, whicheve
 - **flaps**: ``closed>open`` transitions over the whole run ≤ ``max_flaps`` (the larger of the counter's
   increase and the number of ``closed`` → not-``closed`` changes in the state samples; both are lower bounds).
 
-Measured: seconds from the injection to the opening. No probe data for the dependency, or a fault that was never
-applied, fails with nothing measured.
+Measured: seconds from the injection to the opening. No probe data for the dependency (the target declares no
+breaker signals, names it otherwise, or its samples could not be read — the explanation says which), or a fault
+that was never applied, fails with nothing measured.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from mlchaos.experiments.verifiers.phases import fault_end
 class Breaker(VerifierSpec):
     type: Literal["breaker"]
     dependency: str = Field(
-        min_length=1, description="The breaker's dependency, as the target's metrics name it."
+        min_length=1, description="The breaker's dependency, as the target's declared signals name it."
     )
     fault: str = Field(description="Id of the fault in the timeline that should open the breaker.")
     open_within: PositiveSeconds = Field(5.0, description="Longest acceptable delay from injection to open.")
@@ -95,14 +96,10 @@ def verify(recording: Recording, spec: Breaker) -> Verdict:
     if fault is None:
         return undefined(f"fault '{spec.fault}' was never applied")
     probes = recording.probes
-    if spec.dependency not in signals.dependencies(probes):
+    missing = signals.missing_data(probes, spec.dependency)
+    if missing is not None:
         unreadable = int((probes["check"] == "metrics").sum())
-        known = ", ".join(signals.dependencies(probes)) or "none"
-        return undefined(
-            f"no probe data for breaker '{spec.dependency}' (no breaker:{spec.dependency} or "
-            f"transitions:{spec.dependency}:* samples; breakers seen: {known}; {unreadable} unreadable /metrics)",
-            {"metrics_unreadable": float(unreadable)},
-        )
+        return undefined(missing, {"metrics_unreadable": float(unreadable)})
     until = fault_end(recording, fault)
     states = signals.states(probes, spec.dependency)
     opened = signals.first_reaction(probes, spec.dependency, fault.injected_at, until)

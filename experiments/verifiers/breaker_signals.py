@@ -129,3 +129,47 @@ def first_reaction(probes: pd.DataFrame, dependency: str, since: float, until: f
         first_increase(counter(probes, dependency, CLOSED, OPEN), since, until),
     ]
     return min((t for t in seen if t is not None), default=None)
+
+
+UNDECLARED = "the target declares no breaker signals (signals.breakers or signals.transitions)"
+"""Why a run has no breaker data at all: the prober samples declared signals only."""
+
+
+def missing_data(probes: pd.DataFrame, dependency: str) -> str | None:
+    """Why the probes cannot show breaker ``dependency``'s behaviour, or ``None`` when they can (a state sample,
+    or a transition counter). Names the declaration that is missing, the breakers that were seen instead, and
+    the samples that could not be read (a value no declared state maps, an unreadable /metrics or Prometheus)."""
+    has_counter = (
+        probes["check"].astype(str).str.startswith(f"transitions:{dependency}:") & probes["number"].notna()
+    )
+    if len(states(probes, dependency)) or has_counter.any():
+        return None
+    checks = probes["check"].astype(str)
+    about = (
+        (checks == f"breaker:{dependency}")
+        | checks.str.startswith(("signal:breakers", "signal:transitions"))
+        | (checks == "metrics")
+    )
+    failed = probes[
+        about & (probes["error"].notna() | (checks == "metrics"))
+    ]  # "metrics": only when unreadable
+    others = [d for d in dependencies(probes) if d != dependency]
+    reasons = []
+    if others:
+        reasons.append(
+            f"breakers seen: {', '.join(others)} (is '{dependency}' named so in the target's signals?)"
+        )
+    if not failed.empty:
+        errors = failed["error"].dropna()
+        first = f" (first: {errors.iloc[0]})" if len(errors) else ""
+        reasons.append(f"{len(failed)} probe samples could not be read{first}")
+    return f"no probe data for breaker '{dependency}': " + ("; ".join(reasons) or UNDECLARED)
+
+
+def blind_spots(probes: pd.DataFrame, wanted: tuple[str, ...]) -> str:
+    """What the probes cannot show of the breakers ``wanted`` (any breaker when empty), as a parenthesis for an
+    explanation that found no breaker reacting; empty when every one of them has data."""
+    if not wanted:
+        return "" if dependencies(probes) else f" ({UNDECLARED})"
+    missing = [reason for dependency in wanted if (reason := missing_data(probes, dependency)) is not None]
+    return f" ({'; '.join(missing)})" if missing else ""

@@ -8,24 +8,28 @@ share the selection (phase, tiers) and the per-phase/per-tier breakdown here.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import ClassVar
 
 import pandas as pd
 from pydantic import Field
 
-from mlchaos.experiments.records import Tier
+from mlchaos.experiments.targets import TierName
 from mlchaos.experiments.verifiers.base import Recording, VerifierSpec
-from mlchaos.experiments.verifiers.phases import NO_PHASE, PhaseOrRun, answered, phase_labels, tier_labels
+from mlchaos.experiments.verifiers.phases import NO_PHASE, PhaseOrRun, answered, phase_labels
+from mlchaos.experiments.verifiers.tiers import labels
 
 
 class CanarySpec(VerifierSpec):
     """Fields of the verifiers computed on canaries."""
 
     phase: PhaseOrRun = "run"
-    tiers: tuple[Tier, ...] = Field((), description="Only canaries answered by these tiers; empty = all.")
+    tiers: tuple[TierName, ...] = Field((), description="Only canaries answered by these tiers; empty = all.")
     min_canaries: int = Field(20, ge=1, description="Fewer answered canaries than this is too few to judge.")
 
+    tier_fields: ClassVar[tuple[str, ...]] = ("tiers",)
+
     def scope(self) -> str:
-        return self.phase + (f", {'/'.join(t.value for t in self.tiers)}" if self.tiers else "")
+        return self.phase + (f", {'/'.join(self.tiers)}" if self.tiers else "")
 
 
 def canaries(recording: Recording) -> pd.DataFrame:
@@ -35,7 +39,7 @@ def canaries(recording: Recording) -> pd.DataFrame:
     prediction, label = rows["prediction"].astype(object), rows["label"].astype(object)
     return rows.assign(
         phase=phase_labels(recording, rows),
-        tier_label=tier_labels(rows),
+        tier_label=labels(rows),
         correct=(prediction.notna() & (prediction == label)).astype(bool),
     )
 
@@ -44,7 +48,7 @@ def select(frame: pd.DataFrame, spec: CanarySpec) -> pd.DataFrame:
     if spec.phase != "run":
         frame = frame[frame["phase"] == spec.phase]
     if spec.tiers:
-        frame = frame[frame["tier_label"].isin([t.value for t in spec.tiers])]
+        frame = frame[frame["tier_label"].isin(spec.tiers)]
     return frame
 
 
@@ -55,10 +59,10 @@ def breakdown(
     details: dict[str, float | str | None] = {}
     groupings: list[list[str]] = [["phase"], ["tier_label"], ["phase", "tier_label"]]
     for columns in groupings:
-        for labels, group in frame.groupby(columns, sort=True):
-            if "phase" in columns and labels[0] == NO_PHASE:
+        for keys, group in frame.groupby(columns, sort=True):
+            if "phase" in columns and keys[0] == NO_PHASE:
                 continue
-            suffix = ".".join(str(label) for label in labels)
+            suffix = ".".join(str(key) for key in keys)
             details[f"{key}.{suffix}"] = statistic(group)
             details[f"n.{suffix}"] = float(len(group))
     return details

@@ -1,8 +1,9 @@
 """``clean_traffic_unharmed``: while bad inputs flow, the good ones are served as well as before.
 
-Measured over the *clean* requests (no ``input`` tag) that started inside the input-fault windows: the windows of
-the faults named in ``faults``, else of every input fault (corrupted, adversarial, shifted, metamorphic inputs); a
-run without any falls back to its fault phase.
+Measured over the *clean* requests (no ``input`` tag — and corrupted requests that the service's input contract
+allows, ``expected`` = ``accept``, such as an extra field a lenient service ignores) that started inside the
+input-fault windows: the windows of the faults named in ``faults``, else of every input fault (corrupted,
+adversarial, shifted, metamorphic inputs); a run without any falls back to its fault phase.
 
 - availability: the share of them answered with a 2xx ≥ ``min_availability`` (a clean request rejected with a
   4xx, a 429 included, was harmed too — it was valid);
@@ -17,13 +18,16 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+import pandas as pd
 from pydantic import Field
 
+from mlchaos.experiments.inputs.contract import Expectation
 from mlchaos.experiments.verifiers.base import Cell, OutcomeTable, Recording, Verdict, VerifierSpec
 from mlchaos.experiments.verifiers.phases import answered, fault_not_applied, requests_in
 from mlchaos.experiments.verifiers.tagged import clean, input_fault_windows, within
 
 DEFAULT_RATIO = 2.0
+ACCEPT = Expectation.ACCEPT.value
 
 
 class CleanTrafficUnharmed(VerifierSpec):
@@ -38,6 +42,14 @@ class CleanTrafficUnharmed(VerifierSpec):
     )
 
 
+def _clean(requests: pd.DataFrame) -> pd.DataFrame:
+    """The clean requests, and the corrupted ones the input contract allows: both must be served."""
+    if "expected" not in requests.columns:
+        return clean(requests)
+    allowed = requests["input"].str.startswith("corrupt:", na=False) & requests["expected"].eq(ACCEPT)
+    return requests[requests["input"].isna() | allowed]
+
+
 def _p99(latency_ms: np.ndarray) -> float | None:
     return float(np.percentile(latency_ms, 99)) if len(latency_ms) else None
 
@@ -45,7 +57,7 @@ def _p99(latency_ms: np.ndarray) -> float | None:
 def _per_window(recording: Recording, windows: list[tuple[str, float, float]]) -> OutcomeTable:
     rows: list[tuple[Cell, ...]] = []
     for fault_id, start, end in windows:
-        requests = clean(recording.requests_between(start, end))
+        requests = _clean(recording.requests_between(start, end))
         ok = answered(requests)
         rows.append(
             (
@@ -71,11 +83,11 @@ def verify(recording: Recording, spec: CleanTrafficUnharmed) -> Verdict:
     windows = input_fault_windows(recording, spec.faults)
     scope = "the input-fault windows"
     if windows:
-        requests = clean(recording.requests)
+        requests = _clean(recording.requests)
         requests = requests[within(requests["start"], windows)]
     else:
         requests, scope = (
-            clean(requests_in(recording, "fault")),
+            _clean(requests_in(recording, "fault")),
             "the fault phase (no input fault was applied)",
         )
     max_ms, ratio = spec.max_p99_ms, spec.max_p99_ratio

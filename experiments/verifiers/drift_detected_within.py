@@ -1,17 +1,17 @@
 """``drift_detected_within``: the target's own drift monitor raises its alarm soon after the inputs shift.
 
-Read from the prober's samples of the target's ``/metrics`` (``drift:alarm``: the alarm gauge, 1/0;
-``drift:alarms_total``: the counter of alarm onsets). The alarm *fires* at the first sample at or after the onset of
-fault ``fault`` (its injection) that shows
+Read from the prober's samples of the signals the target declares (``signals.drift``, from its ``/metrics`` or
+through PromQL): ``drift:alarm``, the alarm gauge, 1/0, and ``drift:alarms_total``, the counter of alarm onsets.
+The alarm *fires* at the first sample at or after the onset of fault ``fault`` (its injection) that shows
 
 - the gauge at 1 after a sample at 0 (or as the very first sample: nothing showed it off before), or
 - the onset counter above its last value before the onset (so an alarm shorter than a sampling interval counts).
 
 An alarm already raised before the onset that simply stays on is not a detection of this shift. The verdict holds
 when the alarm fires within ``within`` seconds of the onset, and the alarm was quiet during the baseline (a monitor
-that is always alarmed detects nothing) unless ``allow_baseline_alarm``. It fails, saying so, when the target
-exposes no drift metrics at all. Measured: seconds from onset to the alarm (detection is searched until the end of
-the run, so a late alarm is still reported).
+that is always alarmed detects nothing) unless ``allow_baseline_alarm``. It fails, saying which, when the target
+declares no drift signals or they could not be read. Measured: seconds from onset to the alarm (detection is
+searched until the end of the run, so a late alarm is still reported).
 """
 
 from __future__ import annotations
@@ -73,6 +73,24 @@ def _baseline_alarms(recording: Recording, onset: float) -> tuple[int, int]:
     return int((gauge >= 1).sum()), int(onsets)
 
 
+def _no_drift_data(probes: pd.DataFrame) -> str:
+    """Why there is no drift sample: the declaration is missing, or its samples could not be read."""
+    checks = probes["check"].astype(str)
+    failed = probes[checks.str.startswith("signal:drift.") & probes["error"].notna()]
+    unreadable = probes[(checks == "metrics") & probes["error"].notna()]
+    if not failed.empty:
+        why = f"the drift alarm could not be read ({len(failed)} samples; first: {failed['error'].iloc[0]})"
+    elif not unreadable.empty:
+        why = (
+            f"no drift samples: the target declares no drift signals (signals.drift.alarm or "
+            f"signals.drift.onsets), or its /metrics could not be read ({len(unreadable)} samples; first: "
+            f"{unreadable['error'].iloc[0]})"
+        )
+    else:
+        why = "the target declares no drift signals (signals.drift.alarm or signals.drift.onsets)"
+    return why + ": nothing can show it detected the shift"
+
+
 def verify(recording: Recording, spec: DriftDetectedWithin) -> Verdict:
     name = f"drift_detected_within ({spec.fault})"
     target = f"≤ {spec.within:g}s"
@@ -82,16 +100,7 @@ def verify(recording: Recording, spec: DriftDetectedWithin) -> Verdict:
     probes = recording.probes
     drift = probes[probes["check"].isin([ALARM, ONSETS])]
     if drift.empty:
-        return Verdict(
-            "drift_detected_within",
-            name,
-            False,
-            None,
-            target,
-            "s",
-            "the target exposes no drift metrics (no mlchaos_gateway_drift_alarm / _alarms_total in /metrics): "
-            "nothing can show it detected the shift",
-        )
+        return Verdict("drift_detected_within", name, False, None, target, "s", _no_drift_data(probes))
     onset = fault.injected_at
     rises = _gauge_rises(probes)
     signals = {

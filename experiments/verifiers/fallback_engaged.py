@@ -1,32 +1,36 @@
 """``fallback_engaged``: while a fault is applied, the allowed tiers serve — and start serving promptly.
 
 Measured: the share of requests started between ``injected + within`` and the revert that were answered (2xx) by
-one of ``tiers``. ``within`` is the grace period a breaker needs to notice the fault. Also reported: how long after
-the injection the first allowed-tier answer came (MTTD as the traffic sees it).
+one of ``tiers`` (names on the target's ladder). ``within`` is the grace period a breaker needs to notice the
+fault. Also reported: how long after the injection the first allowed-tier answer came (MTTD as the traffic sees
+it). Answers from a tier not on the ladder are counted and named, and are not from an allowed tier.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
 from mlchaos.experiments.durations import Seconds
-from mlchaos.experiments.records import Tier
+from mlchaos.experiments.targets import TierName
 from mlchaos.experiments.verifiers.base import Recording, Verdict, VerifierSpec
-from mlchaos.experiments.verifiers.phases import fault_end, fault_not_applied
+from mlchaos.experiments.verifiers.phases import answered, fault_end, fault_not_applied
+from mlchaos.experiments.verifiers.tiers import from_tiers, labels, unknown_tiers, with_unknown
 
 
 class FallbackEngaged(VerifierSpec):
     type: Literal["fallback_engaged"]
     fault: str = Field(description="Id of the fault in the timeline.")
-    tiers: tuple[Tier, ...] = Field(min_length=1, description="Tiers allowed to serve during the fault.")
+    tiers: tuple[TierName, ...] = Field(min_length=1, description="Tiers allowed to serve during the fault.")
     within: Seconds = Field(2.0, description="Grace period after the injection before the share is counted.")
     min_share: float = Field(0.95, ge=0, le=1)
 
+    tier_fields: ClassVar[tuple[str, ...]] = ("tiers",)
+
 
 def verify(recording: Recording, spec: FallbackEngaged) -> Verdict:
-    allowed = "/".join(t.value for t in spec.tiers)
+    allowed = "/".join(spec.tiers)
     name = f"fallback_engaged ({spec.fault} → {allowed})"
     target = f"≥ {spec.min_share:.0%} within {spec.within:g}s"
     fault = recording.fault(spec.fault)
@@ -44,13 +48,12 @@ def verify(recording: Recording, spec: FallbackEngaged) -> Verdict:
             "%",
             f"no requests between {spec.within:g}s after the injection and the revert",
         )
-    status = during["status"]
-    served = during["tier"].isin([t.value for t in spec.tiers]) & (status >= 200) & (status < 300)
+    served = from_tiers(during, spec.tiers, recording.tiers) & answered(during)
     share = float(served.mean())
-    tiers_seen = during["tier"].fillna("none").value_counts(normalize=True)
+    tiers_seen = labels(during).value_counts(normalize=True)
     seen = ", ".join(f"{tier} {share_:.0%}" for tier, share_ in tiers_seen.items())
     after = recording.requests_between(fault.injected_at, end)
-    first = after[after["tier"].isin([t.value for t in spec.tiers])]["start"]
+    first = after[from_tiers(after, spec.tiers, recording.tiers) & answered(after)]["start"]
     detect_s = float(first.min() - fault.injected_at) if not first.empty else None
     passed = share >= spec.min_share
     explanation = (
@@ -58,6 +61,12 @@ def verify(recording: Recording, spec: FallbackEngaged) -> Verdict:
     )
     if detect_s is not None:
         explanation += f"; first {allowed} answer {detect_s:.2f}s after injection"
+    unknown = unknown_tiers(during[answered(during)], recording.tiers)
+    details: dict[str, float | str | None] = {
+        "requests": float(len(during)),
+        "first_allowed_after_s": detect_s,
+        **unknown.details(),
+    }
     return Verdict(
         "fallback_engaged",
         name,
@@ -65,6 +74,6 @@ def verify(recording: Recording, spec: FallbackEngaged) -> Verdict:
         share * 100,
         target,
         "%",
-        explanation,
-        {"requests": float(len(during)), "first_allowed_after_s": detect_s},
+        with_unknown(explanation, unknown),
+        details,
     )

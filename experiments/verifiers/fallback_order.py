@@ -1,59 +1,71 @@
 """``fallback_order``: while a fault is applied, answers come from the best tier the fault left healthy.
 
-The fault makes the tiers in ``unavailable`` unusable (default: ``primary``). The *expected* tier is the best
-(primary > fallback > rules > cache > static) not among them. Counted: 2xx answers to requests started between
+The fault makes the tiers in ``unavailable`` unusable (default: the first, best tier of the target's ladder). The
+*expected* tier is the best one on the ladder not among them. Counted: 2xx answers to requests started between
 ``injected + within`` (the grace a breaker needs) and the revert.
 
 - measured: the share of those answers that came from a tier *worse* than the expected one — they skipped a
-  healthy, better tier (e.g. ``static`` while the fallback model is fine); pass when ≤ ``max_skip_share``;
-- also counted: answers *from* an unavailable tier. They should be impossible (a ``primary`` answer while the
+  healthy, better tier (e.g. the static default while the fallback model is fine); pass when ≤
+  ``max_skip_share``. An answer from a tier not on the ladder ranks worst (nothing says a better tier answered):
+  it counts as skipping, and is named;
+- also counted: answers *from* an unavailable tier. They should be impossible (a best-tier answer while the
   feature store it needs is down is a mislabelled answer), so their share must be ≤ ``max_impossible_share``
   (default 0: any one of them fails the verifier).
 """
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from mlchaos.experiments.durations import Seconds
-from mlchaos.experiments.records import Tier
+from mlchaos.experiments.targets import TierName
 from mlchaos.experiments.verifiers.base import Recording, Verdict, VerifierSpec
-from mlchaos.experiments.verifiers.phases import (
-    TIER_RANK,
-    answered,
-    fault_end,
-    fault_not_applied,
-    tier_labels,
-)
+from mlchaos.experiments.verifiers.phases import answered, fault_end, fault_not_applied
+from mlchaos.experiments.verifiers.tiers import Loc, labels, ranks, unknown_tiers, with_unknown
 
 
 class FallbackOrder(VerifierSpec):
     type: Literal["fallback_order"]
     fault: str = Field(description="Id of the fault in the timeline.")
-    unavailable: tuple[Tier, ...] = Field((Tier.PRIMARY,), description="Tiers the fault makes unavailable.")
+    unavailable: tuple[TierName, ...] | None = Field(
+        None,
+        min_length=1,
+        description="Tiers the fault makes unavailable; default: the first (best) tier of the target's ladder.",
+    )
     within: Seconds = Field(2.0, description="Grace period after the injection before answers are counted.")
     max_skip_share: float = Field(
         0.01, ge=0, le=1, description="Largest share of answers below the expected tier."
     )
     max_impossible_share: float = Field(0.0, ge=0, le=1, description="Largest share from unavailable tiers.")
 
-    @model_validator(mode="after")
-    def _leaves_a_tier(self) -> Self:
-        if set(self.unavailable) >= set(Tier):
-            raise ValueError("'unavailable' names every tier; at least one must remain to answer")
-        return self
+    tier_fields: ClassVar[tuple[str, ...]] = ("unavailable",)
 
-    @property
-    def expected(self) -> Tier:
-        return next(t for t in Tier if t not in self.unavailable)
+    def unavailable_on(self, ladder: tuple[str, ...]) -> tuple[str, ...]:
+        return self.unavailable if self.unavailable is not None else ladder[:1]
+
+    def expected(self, ladder: tuple[str, ...]) -> str | None:
+        """The best tier of ``ladder`` the fault leaves healthy; ``None`` if it names every one."""
+        unavailable = self.unavailable_on(ladder)
+        return next((tier for tier in ladder if tier not in unavailable), None)
+
+    def ladder_problems(self, ladder: tuple[str, ...]) -> list[tuple[Loc, str]]:
+        problems = super().ladder_problems(ladder)
+        if not problems and self.expected(ladder) is None:
+            message = f"names every tier ({', '.join(ladder)}); at least one must remain to answer"
+            problems.append((("unavailable",), message))
+        return problems
 
 
 def verify(recording: Recording, spec: FallbackOrder) -> Verdict:
-    expected = spec.expected
-    name = f"fallback_order ({spec.fault} → {expected.value})"
-    target = f"≤ {spec.max_skip_share:.1%} below {expected.value}"
+    ladder = recording.tiers
+    expected, unavailable = spec.expected(ladder), spec.unavailable_on(ladder)
+    name = f"fallback_order ({spec.fault} → {expected})"
+    target = f"≤ {spec.max_skip_share:.1%} below {expected}"
+    if expected is None:  # the loader refuses this; a recording of another target could still meet it
+        explanation = f"'unavailable' names every tier of the ladder ({', '.join(ladder)})"
+        return Verdict("fallback_order", name, False, None, target, "%", explanation)
     fault = recording.fault(spec.fault)
     if fault is None:
         return fault_not_applied("fallback_order", name, target, "%", spec.fault)
@@ -70,30 +82,31 @@ def verify(recording: Recording, spec: FallbackOrder) -> Verdict:
             f"no answered (2xx) requests from {spec.within:g}s after the injection to the revert "
             f"({len(during)} requests in all)",
         )
-    tiers = tier_labels(answers)
-    # Answers without a known tier rank worst: nothing says a better tier answered.
-    ranks = tiers.map(TIER_RANK).fillna(len(TIER_RANK)).to_numpy()
-    skipped = int((ranks > TIER_RANK[expected.value]).sum())
-    impossible = int(tiers.isin([t.value for t in spec.unavailable]).sum())
+    # Answers without a tier on the ladder rank worst (tiers.ranks): they count as skipping.
+    skipped = int((ranks(answers, ladder) > ladder.index(expected)).sum())
+    impossible = int(answers["tier"].isin(unavailable).sum())
     skip_share, impossible_share = skipped / len(answers), impossible / len(answers)
     failed = []
     if skip_share > spec.max_skip_share:
-        failed.append(f"{skip_share:.2%} skipped {expected.value} (> {spec.max_skip_share:.1%})")
+        failed.append(f"{skip_share:.2%} skipped {expected} (> {spec.max_skip_share:.1%})")
     if impossible_share > spec.max_impossible_share:
-        unavailable = "/".join(t.value for t in spec.unavailable)
-        failed.append(f"{impossible} answers claim an unavailable tier ({unavailable})")
-    seen = ", ".join(f"{tier} {share:.1%}" for tier, share in tiers.value_counts(normalize=True).items())
-    explanation = (
+        failed.append(f"{impossible} answers claim an unavailable tier ({'/'.join(unavailable)})")
+    shares = labels(answers).value_counts(normalize=True)
+    seen = ", ".join(f"{tier} {share:.1%}" for tier, share in shares.items())
+    unknown = unknown_tiers(answers, ladder)
+    explanation = with_unknown(
         f"{skipped} of {len(answers)} answers during '{spec.fault}' ({skip_share:.2%}) came from a tier worse "
-        f"than {expected.value}; {impossible} from an unavailable tier (seen: {seen})"
+        f"than {expected}; {impossible} from an unavailable tier (seen: {seen})",
+        unknown,
     )
     if failed:
         explanation += " — " + "; ".join(failed)
     details: dict[str, float | str | None] = {
         "answered": float(len(answers)),
-        "expected_tier": expected.value,
+        "expected_tier": expected,
         "skipped": float(skipped),
         "impossible": float(impossible),
         "impossible_share": impossible_share,
+        **unknown.details(),
     }
     return Verdict("fallback_order", name, not failed, skip_share * 100, target, "%", explanation, details)

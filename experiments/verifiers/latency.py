@@ -8,14 +8,15 @@ can show where the time went without a second verifier.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
 
-from mlchaos.experiments.records import Tier
+from mlchaos.experiments.targets import TierName
 from mlchaos.experiments.verifiers.base import Recording, Verdict, VerifierSpec
-from mlchaos.experiments.verifiers.phases import PhaseOrRun, requests_in, tier_labels
+from mlchaos.experiments.verifiers.phases import PhaseOrRun, requests_in
+from mlchaos.experiments.verifiers.tiers import from_tiers, labels
 
 BREAKDOWN_PERCENTILES = (50, 95, 99)
 
@@ -25,7 +26,9 @@ class Latency(VerifierSpec):
     phase: PhaseOrRun = "run"
     percentile: float = Field(99, gt=0, le=100)
     max_ms: float = Field(gt=0)
-    tiers: tuple[Tier, ...] = Field((), description="Only requests answered by these tiers; empty = all.")
+    tiers: tuple[TierName, ...] = Field((), description="Only requests answered by these tiers; empty = all.")
+
+    tier_fields: ClassVar[tuple[str, ...]] = ("tiers",)
 
 
 def breakdown(recording: Recording) -> dict[str, float | str | None]:
@@ -38,7 +41,7 @@ def breakdown(recording: Recording) -> dict[str, float | str | None]:
         latency = requests["latency_ms"]
         groups = [
             ("", latency),
-            *((f".{tier}", group) for tier, group in latency.groupby(tier_labels(requests))),
+            *((f".{tier}", group) for tier, group in latency.groupby(labels(requests))),
         ]
         for suffix, values in groups:
             percentiles = np.percentile(values.to_numpy(dtype=float), BREAKDOWN_PERCENTILES)
@@ -48,12 +51,12 @@ def breakdown(recording: Recording) -> dict[str, float | str | None]:
 
 
 def verify(recording: Recording, spec: Latency) -> Verdict:
-    scope = spec.phase + (f", {'/'.join(t.value for t in spec.tiers)}" if spec.tiers else "")
+    scope = spec.phase + (f", {'/'.join(spec.tiers)}" if spec.tiers else "")
     name = f"latency p{spec.percentile:g} ({scope})"
     target = f"≤ {spec.max_ms:g} ms"
     requests = requests_in(recording, spec.phase)
     if spec.tiers:
-        requests = requests[requests["tier"].isin([t.value for t in spec.tiers])]
+        requests = requests[from_tiers(requests, spec.tiers, recording.tiers)]
     details: dict[str, float | str | None] = {"requests": float(len(requests))}
     details.update(breakdown(recording))
     if requests.empty:

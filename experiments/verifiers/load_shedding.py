@@ -3,9 +3,10 @@
 During the spike (the window of fault ``fault``: injection to revert; without ``fault``, the ``fault`` phase)
 every request is either
 
-- **shed**: status 429, or an answer the target marked as shed (the reference gateway's ``X-Shed: 1``, recorded
-  as ``shed``); for a target that does not say (``shed`` not recorded), a 2xx from one of ``shed_tiers``
-  (default ``rules``: a cheap answer instead of the model) — these must be answered fast: p99 ≤ ``shed_p99_ms``;
+- **shed**: status 429, or an answer the target marked as shed (its response's ``shed`` field, recorded as
+  ``shed``: the reference gateway's ``X-Shed: 1``); where the target said nothing, a 2xx from one of
+  ``shed_tiers`` (tiers of its ladder; default none: only what the target marks counts) — these must be
+  answered fast: p99 ≤ ``shed_p99_ms``;
 - **admitted**: everything else (including failures, with the time they took) — their p99 ≤ ``admitted_p99_ms``.
 
 And no request may fail outright: 5xx and no-response (status 0) count ≤ ``max_errors`` (default 0). A spike the
@@ -15,14 +16,15 @@ shedding with ``min_shed_share``. Measured: the admitted requests' p99.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
 
-from mlchaos.experiments.records import Tier
+from mlchaos.experiments.targets import TierName
 from mlchaos.experiments.verifiers.base import Recording, Verdict, VerifierSpec
 from mlchaos.experiments.verifiers.phases import answered, fault_end, fault_not_applied, requests_in
+from mlchaos.experiments.verifiers.tiers import from_tiers
 
 SHED_STATUS = 429
 
@@ -34,12 +36,15 @@ class LoadShedding(VerifierSpec):
     )
     admitted_p99_ms: float = Field(gt=0, description="Largest p99 of admitted (not shed) requests.")
     shed_p99_ms: float = Field(50.0, gt=0, description="Largest p99 of shed requests.")
-    shed_tiers: tuple[Tier, ...] = Field(
-        (Tier.RULES,),
-        description="Tiers whose 2xx answers count as shed, for targets that do not mark shed answers.",
+    shed_tiers: tuple[TierName, ...] = Field(
+        (),
+        description="Tiers whose 2xx answers count as shed where the target does not mark shed answers "
+        "(e.g. a cheap rules tier); default none: only what the target marks as shed, and 429s.",
     )
     max_errors: int = Field(0, ge=0, description="Most 5xx / no-response requests allowed during the spike.")
     min_shed_share: float = Field(0.0, ge=0, le=1, description="Least share of requests that must be shed.")
+
+    tier_fields: ClassVar[tuple[str, ...]] = ("shed_tiers",)
 
 
 def verify(recording: Recording, spec: LoadShedding) -> Verdict:
@@ -56,7 +61,7 @@ def verify(recording: Recording, spec: LoadShedding) -> Verdict:
     if requests.empty:
         return Verdict("load_shedding", name, False, None, target, "ms", f"no requests during {scope}")
     status = requests["status"].to_numpy()
-    by_tier = answered(requests) & requests["tier"].isin([t.value for t in spec.shed_tiers])
+    by_tier = answered(requests) & from_tiers(requests, spec.shed_tiers, recording.tiers)
     said = requests["shed"]
     # The target's own word where it gave one; the tier only stands in where it did not.
     marked = said.astype("boolean").fillna(by_tier.astype("boolean")).to_numpy(dtype=bool)

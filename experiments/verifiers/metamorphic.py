@@ -1,7 +1,9 @@
-"""``metamorphic``: declared transformations of an input change the answer only the way they are declared to.
+"""``metamorphic``: the scenario's declared metamorphic relations change the answer only the way they are declared
+to.
 
-Measured over the requests tagged ``metamorphic:<transformation>`` (only ``transformations`` if given), paired by
-``pair``: the original (``expected`` = ``original``) and the transformed request (``expected`` = the relation). A
+Measured over the requests tagged ``metamorphic:<relation name>`` (only ``relations`` if given), paired by
+``pair``: the original (``expected`` = ``original``) and the transformed request (``expected`` = the declared
+effect, ``same``/``higher``/``lower``: everything the verdict needs is in the records, not in the scenario). A
 pair is *judged* when both sides were answered with a 2xx by the same tier (two tiers are two models: comparing
 their scores says nothing about the transformation); then it is a **violation** when
 
@@ -12,7 +14,7 @@ their scores says nothing about the transformation); then it is a **violation** 
 Pairs not judged are reported, not counted as violations: *incomplete* (a side missing or not a 2xx — a 4xx, a
 5xx, no answer), *mixed tiers*, or *no score* (a ``higher``/``lower`` pair without both scores). The verdict holds
 when there is at least one judged pair and violations ≤ ``max_violations``. Measured: the violations. The table
-has one row per transformation.
+has one row per declared relation (and effect).
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ from mlchaos.experiments.verifiers.phases import answered
 from mlchaos.experiments.verifiers.tagged import names, tagged
 
 ORIGINAL = "original"
-RELATIONS = ("same", "higher", "lower")
+EFFECTS = ("same", "higher", "lower")
+"""What a transformed request's ``expected`` says (an original's says ``original``)."""
 COLUMNS = (
-    "transformation",
     "relation",
+    "expect",
     "pairs",
     "judged",
     "violations",
@@ -43,7 +46,7 @@ COLUMNS = (
 
 class Metamorphic(VerifierSpec):
     type: Literal["metamorphic"]
-    transformations: tuple[str, ...] = Field((), description="Only these transformations; empty = all.")
+    relations: tuple[str, ...] = Field((), description="Only the relations of these names; empty = all.")
     max_violations: int = Field(
         0, ge=0, description="Most pairs whose answers broke their declared relation."
     )
@@ -54,15 +57,16 @@ class Metamorphic(VerifierSpec):
 
 def pairs_of(requests: pd.DataFrame) -> pd.DataFrame:
     """One row per pair: the transformed request's columns, the original's with suffix ``_o`` (NaN for a side
-    that is missing — an original whose transformation never went out has relation ``?``)."""
+    that is missing — an original whose transformation never went out expects ``?``), and ``relation``, the
+    relation's name from the tag."""
     sides = requests[requests["pair"].notna()]
     columns = ["pair", "input", "status", "tier", "prediction", "score"]
     originals = sides[sides["expected"] == ORIGINAL].drop_duplicates("pair")[columns]
-    transformed = sides[sides["expected"].isin(RELATIONS)].drop_duplicates("pair")[[*columns, "expected"]]
+    transformed = sides[sides["expected"].isin(EFFECTS)].drop_duplicates("pair")[[*columns, "expected"]]
     joined = transformed.merge(originals, on="pair", how="outer", suffixes=("", "_o"), sort=True)
     joined["input"] = joined["input"].where(joined["input"].notna(), joined["input_o"])
     joined["expected"] = joined["expected"].where(joined["expected"].notna(), "?")
-    joined["transformation"] = names(joined).to_numpy()
+    joined["relation"] = names(joined).to_numpy()
     return joined
 
 
@@ -94,27 +98,27 @@ def judge(pairs: pd.DataFrame, tolerance: float) -> dict[str, pd.Series]:
 
 def _table(pairs: pd.DataFrame, outcome: dict[str, pd.Series]) -> OutcomeTable:
     frame = pd.DataFrame({key: mask.to_numpy(dtype=bool) for key, mask in outcome.items()})
-    frame["transformation"] = pairs["transformation"].to_numpy()
-    frame["relation"] = pairs["expected"].to_numpy()
+    frame["relation"] = pairs["relation"].to_numpy()
+    frame["expect"] = pairs["expected"].to_numpy()
     frame["pairs"] = 1
-    sums = frame.groupby(["transformation", "relation"], sort=True).sum(numeric_only=True)
+    sums = frame.groupby(["relation", "expect"], sort=True).sum(numeric_only=True)
     rows: list[tuple[Cell, ...]] = [
         (
-            str(transformation),
             str(relation),
+            str(expect),
             *(int(count) for count in counts),
         )
-        for (transformation, relation), *counts in sums[
+        for (relation, expect), *counts in sums[
             ["pairs", "judged", "violation", "incomplete", "mixed", "no_score"]
         ].itertuples(name=None)
     ]
-    return OutcomeTable("Metamorphic pairs by transformation", COLUMNS, tuple(rows))
+    return OutcomeTable("Metamorphic pairs by relation", COLUMNS, tuple(rows))
 
 
 def verify(recording: Recording, spec: Metamorphic) -> Verdict:
-    name = f"metamorphic ({', '.join(spec.transformations) or 'all'})"
+    name = f"metamorphic ({', '.join(spec.relations) or 'all'})"
     target = f"≤ {spec.max_violations} violations"
-    requests = tagged(recording.requests, "metamorphic", spec.transformations)
+    requests = tagged(recording.requests, "metamorphic", spec.relations)
     pairs = pairs_of(requests)
     if pairs.empty:
         return Verdict(
@@ -151,7 +155,7 @@ def verify(recording: Recording, spec: Metamorphic) -> Verdict:
             details,
             table=table,
         )
-    broken = sorted(set(pairs["transformation"][outcome["violation"]]))
+    broken = sorted(set(pairs["relation"][outcome["violation"]]))
     passed = violations <= spec.max_violations
     explanation = (
         f"{violations} of {judged} judged pairs broke their relation (≤ {spec.max_violations} allowed)"

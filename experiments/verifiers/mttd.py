@@ -2,13 +2,15 @@
 
 From the fault's injection to the first moment the system visibly reacts, whichever comes first:
 
-- the first 2xx answer *arriving* (``start + latency``) at or after the injection from a known tier other than
-  ``primary`` (a request already in flight at the injection counts: the fault hit it too);
+- the first 2xx answer *arriving* (``start + latency``) at or after the injection from a tier of the target's
+  ladder other than its first, best one (a request already in flight at the injection counts: the fault hit it
+  too); an answer from a tier not on the ladder is no reaction — it is counted and named instead;
 - the first sign of a breaker leaving ``closed`` after the injection: a state sample going from ``closed`` to
   ``open``/``half_open``, or the ``closed>open`` counter rising (only ``dependencies`` if given, else any).
 
 Undefined — and failed — if neither happens before the fault is reverted (or the run ends, if never reverted).
-Non-primary answers in the baseline would make any MTTD look instant, so their share is reported alongside.
+Answers not from the best tier in the baseline would make any MTTD look instant, so their share is reported
+alongside.
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ from typing import Literal
 from pydantic import Field
 
 from mlchaos.experiments.durations import PositiveSeconds
-from mlchaos.experiments.records import Tier
 from mlchaos.experiments.verifiers import breaker_signals as signals
 from mlchaos.experiments.verifiers.base import Recording, Verdict, VerifierSpec
 from mlchaos.experiments.verifiers.phases import answered, fault_end, fault_not_applied, requests_in
+from mlchaos.experiments.verifiers.tiers import from_tiers, unknown_tiers, with_unknown
 
 
 class Mttd(VerifierSpec):
@@ -34,8 +36,8 @@ class Mttd(VerifierSpec):
 def _first_fallback_answer(recording: Recording, since: float, until: float) -> float | None:
     requests = recording.requests
     arrived = requests["start"].to_numpy() + requests["latency_ms"].to_numpy() / 1000.0
-    others = [t.value for t in Tier if t is not Tier.PRIMARY]
-    fallback = (answered(requests) & requests["tier"].isin(others)).to_numpy()
+    degraded = from_tiers(requests, recording.tiers[1:], recording.tiers)
+    fallback = (answered(requests) & degraded).to_numpy()
     hits = arrived[fallback & (arrived >= since) & (arrived < until)]
     return float(hits.min()) if len(hits) else None
 
@@ -58,13 +60,15 @@ def verify(recording: Recording, spec: Mttd) -> Verdict:
             candidates[f"breaker {dependency}"] = reaction
     baseline = requests_in(recording, "baseline")
     baseline_answers = baseline[answered(baseline)]
-    noise = (
-        float((baseline_answers["tier"] != Tier.PRIMARY.value).mean()) if not baseline_answers.empty else None
-    )
+    best = recording.tiers[0]
+    noise = float((baseline_answers["tier"] != best).mean()) if not baseline_answers.empty else None
+    during = recording.requests_between(since, until)
+    unknown = unknown_tiers(during[answered(during)], recording.tiers)
     details: dict[str, float | str | None] = {
         f"{signal.replace(' ', '.')}_after_s": moment - since for signal, moment in candidates.items()
     }
-    details["baseline_non_primary_share"] = noise
+    details["baseline_not_best_share"] = noise
+    details.update(unknown.details())
     if not candidates:
         return Verdict(
             "mttd",
@@ -73,8 +77,11 @@ def verify(recording: Recording, spec: Mttd) -> Verdict:
             None,
             target,
             "s",
-            f"no reaction to '{spec.fault}' before it was reverted: no non-primary answer and no breaker left "
-            "closed",
+            with_unknown(
+                f"no reaction to '{spec.fault}' before it was reverted: no answer from a tier below {best} and "
+                "no breaker left closed" + signals.blind_spots(recording.probes, spec.dependencies),
+                unknown,
+            ),
             details,
         )
     signal, moment = min(candidates.items(), key=lambda item: item[1])
@@ -88,4 +95,4 @@ def verify(recording: Recording, spec: Mttd) -> Verdict:
     others = [f"{s} {m - since:.2f}s" for s, m in candidates.items() if s != signal]
     if others:
         explanation += f"; then {', '.join(others)}"
-    return Verdict("mttd", name, passed, mttd, target, "s", explanation, details)
+    return Verdict("mttd", name, passed, mttd, target, "s", with_unknown(explanation, unknown), details)

@@ -1,16 +1,22 @@
 """``ood_routing``: inputs far outside the training data are not served as if the model knew them.
 
-Measured over the requests tagged ``ood:<kind>`` (only ``kinds`` if given). One is *handled safely* when the target
+Measured over the requests tagged ``ood:<kind>`` (only ``kinds`` if given). Out-of-distribution requests are built
+to fit the service's request schema, so that they reach its model; one is *handled safely* when the target answered
+it (2xx)
 
-- rejected it with a 4xx, or
-- answered it flagged for review, or from a tier other than ``primary`` (routed away from the main model), or
-- answered it with a confidence ≤ ``max_confidence`` (only when the scenario sets one: a near coin-flip answer
-  does not pretend to know).
+- flagged for review, or
+- from a tier below the best of its ladder (routed away from the main model), or
+- with a confidence ≤ ``max_confidence`` (only when the scenario sets one: a near coin-flip answer does not pretend
+  to know).
 
-An unflagged primary answer above that confidence is *confidently wrong-footed*; 5xx and no response are not safe
-either. The verdict holds when the safe share is ≥ ``min_share``. Measured: the safe share. Also reported: the
-median confidence of the unflagged 2xx answers — the number that shows a model confidently answering garbage. The
-table has one row per OOD kind.
+A 4xx is *rejected as invalid*, not handled: the request never reached a model, so it says nothing of routing (it
+did not fit the service's schema). An unflagged answer from the best tier above that confidence is *served
+unsafely*; 5xx and no response are not safe either. Measured: the safe share of all the OOD requests; the verdict
+holds when it is ≥ ``min_share``. When more than ``1 - min_share`` of them were rejected with a 4xx, the
+explanation says first that the OOD requests do not fit the service (declare ``request.features`` in the target —
+types, ranges, choices — and check its input contract): such a run proves nothing about routing, and fails. Also
+reported: the median confidence of the unflagged 2xx answers — the number that shows a model confidently answering
+garbage. The table has one row per OOD kind.
 """
 
 from __future__ import annotations
@@ -62,16 +68,18 @@ def verify(recording: Recording, spec: OodRouting) -> Verdict:
         )
     ok = answered(requests)
     confidence = pd.to_numeric(requests["confidence"], errors="coerce")
-    rejected, is_flagged, routed = client_error(requests), flagged(requests), degraded(requests)
+    rejected, is_flagged = client_error(requests), flagged(requests)
+    routed = degraded(requests, recording.tiers)
     low_confidence = (
         ok & (confidence <= spec.max_confidence)
         if spec.max_confidence is not None
         else pd.Series(False, index=requests.index)
     )
-    safe = rejected | is_flagged | routed | low_confidence
+    safe = is_flagged | routed | low_confidence
     unflagged = ok & ~is_flagged
     failed = server_error(requests) | hung(requests)
     safe_share = float(safe.mean())
+    rejected_share = float(rejected.mean())
     kinds = names(requests).rename("kind")
     median_unflagged = confidence[unflagged].median() if unflagged.any() else None
     per_kind_median = confidence[unflagged].groupby(kinds[unflagged]).median()
@@ -79,11 +87,11 @@ def verify(recording: Recording, spec: OodRouting) -> Verdict:
         "Out-of-distribution requests by kind",
         kinds,
         {
-            "rejected 4xx": rejected,
+            "rejected 4xx (invalid)": rejected,
             "flagged": is_flagged,
-            "non-primary tier": routed & ~is_flagged,
+            "lower tier": routed & ~is_flagged,
             "low confidence": low_confidence & ~is_flagged & ~routed,
-            "unsafe": ~safe,
+            "served unsafely": ok & ~safe,
             "5xx or no answer": failed,
         },
         {"median confidence (unflagged)": per_kind_median},
@@ -94,18 +102,31 @@ def verify(recording: Recording, spec: OodRouting) -> Verdict:
         if median_unflagged is not None
         else "; no answer went unflagged"
     )
-    unsafe_kinds = sorted(set(kinds[~safe]))
     explanation = (
         f"{safe_share:.1%} of {len(requests)} out-of-distribution requests handled safely "
-        f"({int(rejected.sum())} rejected, {int(is_flagged.sum())} flagged, {int((routed & ~is_flagged).sum())} "
-        f"routed to a lower tier) — {'meets' if passed else 'below'} {spec.min_share:.0%}{confidently}"
+        f"({int(is_flagged.sum())} flagged, {int((routed & ~is_flagged).sum())} routed to a lower tier, "
+        f"{int((low_confidence & ~is_flagged & ~routed).sum())} low confidence) — "
+        f"{'meets' if passed else 'below'} {spec.min_share:.0%}{confidently}"
     )
+    if rejected.any():
+        explanation += (
+            f"; {int(rejected.sum())} rejected with a 4xx: invalid for the service, they never reached a model "
+            "(not handled)"
+        )
+    if rejected_share > 1 - spec.min_share:
+        explanation = (
+            f"the OOD requests do not fit the service's schema: {rejected_share:.0%} of them were rejected with a "
+            "4xx, so routing was not tested — declare request.features in the target (types, ranges, choices) and "
+            f"check its input contract; {explanation}"
+        )
+    unsafe_kinds = sorted(set(kinds[ok & ~safe]))
     if unsafe_kinds:
         explanation += f"; served unsafely: {', '.join(unsafe_kinds)}"
     details: dict[str, float | str | None] = {
         "requests": float(len(requests)),
         "safe": float(safe.sum()),
         "rejected_4xx": float(rejected.sum()),
+        "answered_2xx": float(ok.sum()),
         "flagged": float(is_flagged.sum()),
         "non_primary": float(routed.sum()),
         "low_confidence": float(low_confidence.sum()),

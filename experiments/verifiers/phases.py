@@ -11,13 +11,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from mlchaos.experiments.records import Tier
 from mlchaos.experiments.verifiers.base import FaultWindow, Phase, Recording, Verdict
 
 PhaseOrRun = Literal["run", "baseline", "fault", "recovery", "after"]
-
-TIER_RANK: dict[str, int] = {tier.value: rank for rank, tier in enumerate(Tier)}
-"""Tier -> position in the fallback chain, 0 = primary (best)."""
 
 NO_PHASE = ""
 """The phase label of requests that started outside every phase window (e.g. before the baseline)."""
@@ -56,8 +52,3 @@ def phase_labels(recording: Recording, requests: pd.DataFrame) -> pd.Series:
     for window in recording.phases:
         labels[(starts >= window.start) & (starts < window.end)] = window.phase.value
     return pd.Series(labels, index=requests.index, dtype=object)
-
-
-def tier_labels(requests: pd.DataFrame) -> pd.Series:
-    """The tier of each request, ``none`` where the response named none (failures, unknown targets)."""
-    return requests["tier"].astype(object).where(requests["tier"].notna(), "none")

@@ -1,12 +1,14 @@
 """The steady-state hypothesis, and the sliding-window test MTTR is built on.
 
-The hypothesis is what must hold before any fault and again after recovery, e.g. "availability ≥ 99 %, primary
-tier serves ≥ 95 %, p99 ≤ 250 ms". A request is *available* when the service answered it without a server error:
-a status in [200, 500). Timeouts and refused connections (status 0) and 5xx are not available.
+The hypothesis is what must hold before any fault and again after recovery, e.g. "availability ≥ 99 %, the best
+tier serves ≥ 95 %, p99 ≤ 250 ms" (tiers named as on the target's ladder). A request is *available* when the
+service answered it without a server error: a status in [200, 500). Timeouts and refused connections (status 0)
+and 5xx are not available. Answers from a tier not on the ladder count for no tier, and are named.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,7 +16,14 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlchaos.experiments.durations import PositiveSeconds
-from mlchaos.experiments.records import Tier
+from mlchaos.experiments.targets import TierName
+from mlchaos.experiments.verifiers.tiers import (
+    Loc,
+    UnknownTiers,
+    from_tiers,
+    unknown_references,
+    unknown_tiers,
+)
 
 MAX_GAP_S = 1.0
 """A window with a silence longer than this between requests is not evidence that anything holds."""
@@ -29,15 +38,20 @@ class SteadyState(BaseModel):
         10.0, description="Length of the baseline and the after-recovery windows."
     )
     min_availability: float = Field(0.99, ge=0, le=1)
-    min_tier_share: dict[Tier, float] = Field(
+    min_tier_share: dict[TierName, float] = Field(
         default_factory=dict,
-        description="Tier -> least share of responses it must serve, e.g. {primary: 0.95}.",
+        description="Tier (of the target's ladder) -> least share of responses it must serve, e.g. "
+        "{primary: 0.95}.",
     )
     max_p99_ms: float | None = Field(None, gt=0)
 
+    def ladder_problems(self, ladder: tuple[str, ...]) -> list[tuple[Loc, str]]:
+        """Tiers the hypothesis names that the target's ladder lacks (the loader places them at their lines)."""
+        return unknown_references(self, ("min_tier_share",), ladder)
+
     def describe(self) -> str:
         parts = [f"availability ≥ {self.min_availability:.2%}"]
-        parts += [f"{tier.value} share ≥ {share:.0%}" for tier, share in self.min_tier_share.items()]
+        parts += [f"{tier} share ≥ {share:.0%}" for tier, share in self.min_tier_share.items()]
         if self.max_p99_ms is not None:
             parts.append(f"p99 ≤ {self.max_p99_ms:g} ms")
         return ", ".join(parts)
@@ -56,6 +70,8 @@ class Evaluation:
     tier_shares: dict[str, float]
     p99_ms: float | None
     failed: tuple[str, ...]
+    unknown: UnknownTiers
+    """Answers (2xx) from a tier not on the target's ladder: they count for no tier of the hypothesis."""
 
     def summary(self) -> str:
         if self.requests == 0:
@@ -65,25 +81,32 @@ class Evaluation:
             text += ", " + ", ".join(f"{t} {s:.1%}" for t, s in self.tier_shares.items())
         if self.p99_ms is not None:
             text += f", p99 {self.p99_ms:.0f} ms"
+        if self.unknown.counts:
+            text += f"; {self.unknown.sentence()}"
         return text
 
 
-def evaluate(hypothesis: SteadyState, requests: pd.DataFrame) -> Evaluation:
-    """Whether the hypothesis holds over ``requests`` (all of them, as one window)."""
+def evaluate(hypothesis: SteadyState, requests: pd.DataFrame, *, tiers: Sequence[str]) -> Evaluation:
+    """Whether the hypothesis holds over ``requests`` (all of them, as one window), on a target whose tier
+    ladder is ``tiers``."""
     if requests.empty:
-        return Evaluation(False, 0, None, {}, None, ("no requests in the window",))
+        return Evaluation(
+            False, 0, None, {}, None, ("no requests in the window",), UnknownTiers((), tuple(tiers))
+        )
+    status = requests["status"]
+    unknown = unknown_tiers(requests[(status >= 200) & (status < 300)], tiers)
     availability = float(available(requests).mean())
-    shares = {t.value: float((requests["tier"] == t.value).mean()) for t in hypothesis.min_tier_share}
+    shares = {t: float(from_tiers(requests, (t,), tiers).mean()) for t in hypothesis.min_tier_share}
     p99 = float(np.percentile(requests["latency_ms"], 99))
     failed = []
     if availability < hypothesis.min_availability:
         failed.append(f"availability {availability:.2%} < {hypothesis.min_availability:.2%}")
     for tier, least in hypothesis.min_tier_share.items():
-        if shares[tier.value] < least:
-            failed.append(f"{tier.value} share {shares[tier.value]:.1%} < {least:.0%}")
+        if shares[tier] < least:
+            failed.append(f"{tier} share {shares[tier]:.1%} < {least:.0%}")
     if hypothesis.max_p99_ms is not None and p99 > hypothesis.max_p99_ms:
         failed.append(f"p99 {p99:.0f} ms > {hypothesis.max_p99_ms:g} ms")
-    return Evaluation(not failed, len(requests), availability, shares, p99, tuple(failed))
+    return Evaluation(not failed, len(requests), availability, shares, p99, tuple(failed), unknown)
 
 
 def first_sustained_hold(
@@ -118,7 +141,7 @@ def first_sustained_hold(
         np.zeros(len(window), dtype=bool) if hypothesis.min_tier_share else np.ones(len(window), bool)
     )
     for tier, least in hypothesis.min_tier_share.items():
-        in_tier = (window["tier"] == tier.value).to_numpy()
+        in_tier = (window["tier"] == tier).to_numpy()
         candidate &= share_ok(in_tier, least)
         required_tiers |= in_tier
     # The window must open on a good answer: otherwise the tolerance the shares allow (5 % of a 3 s window)

@@ -4,7 +4,8 @@ The hypothesis (:class:`~mlchaos.experiments.verifiers.steady_state.SteadyState`
 request that started in the phase (in ``baseline``: and finished before the first fault), by
 :func:`~mlchaos.experiments.verifiers.steady_state.evaluate`: availability (status in [200, 500)) ≥ its minimum,
 each named tier's share of *all* requests ≥ its minimum, and p99 latency ≤ its bound. Measured: availability
-in %. No requests in the phase fails with nothing measured.
+in %. No requests in the phase fails with nothing measured. Answers from a tier not on the target's ladder count
+for no tier, and are named.
 
 Every run reports ``baseline`` and ``after`` anyway (:func:`steady_state_verdict`); declaring the verifier lets a
 scenario weight it or check only one of them.
@@ -33,12 +34,13 @@ def steady_state_verdict(recording: Recording, phase: Phase) -> Verdict:
     if phase == Phase.BASELINE and window is not None:
         # A request still in flight when the first fault hit says nothing about the system *before* it.
         requests = requests[requests["start"] + requests["latency_ms"] / 1000 <= window.end]
-    result = evaluate(hypothesis, requests)
+    result = evaluate(hypothesis, requests, tiers=recording.tiers)
     explanation = result.summary() + ("" if result.holds else " — " + "; ".join(result.failed))
     if window is None:
         explanation = f"the run never reached the {phase.value} phase — " + explanation
     measured = result.availability * 100 if result.availability is not None else None
     details: dict[str, float | str | None] = {"requests": float(result.requests), "p99_ms": result.p99_ms}
+    details.update(result.unknown.details())
     details.update({f"share.{tier}": share for tier, share in result.tier_shares.items()})
     return Verdict(
         "steady_state",

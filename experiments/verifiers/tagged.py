@@ -8,20 +8,21 @@ What the target answered, per request:
 - **4xx JSON**: a 4xx whose body was a JSON error (the load child writes ``error`` = ``"HTTP <status>"``; a body that
   is not JSON makes it ``"HTTP <status>: body is not JSON"``);
 - **flagged**: a 2xx the target marked for review (response ``review``; the ``flagged`` column);
-- **degraded**: a 2xx served by a known tier other than ``primary`` (the fallback chain, not the main model);
+- **degraded**: a 2xx served by a tier of the target's ladder other than its first, best one (the fallback chain,
+  not the main model); a tier not on the ladder is not degraded: nothing says the service noticed anything;
 - **5xx** and **hang** (status 0: no response — timeout, reset, refused).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from mlchaos.experiments.records import Tier
 from mlchaos.experiments.verifiers.base import Cell, OutcomeTable, Recording
 from mlchaos.experiments.verifiers.phases import answered, fault_end
+from mlchaos.experiments.verifiers.tiers import from_tiers
 
 INPUT_FAULT_KINDS = frozenset(
     {"corrupted_inputs", "adversarial_samples", "distribution_shift", "metamorphic"}
@@ -60,10 +61,9 @@ def flagged(requests: pd.DataFrame) -> pd.Series:
     return answered(requests) & requests["flagged"].eq(True)
 
 
-def degraded(requests: pd.DataFrame) -> pd.Series:
-    """2xx answers from a known tier other than primary."""
-    lower = [tier.value for tier in Tier if tier is not Tier.PRIMARY]
-    return answered(requests) & requests["tier"].isin(lower)
+def degraded(requests: pd.DataFrame, tiers: Sequence[str]) -> pd.Series:
+    """2xx answers from a tier of the ladder ``tiers`` (the recording's, best first) other than its first."""
+    return answered(requests) & from_tiers(requests, tiers[1:], tiers)
 
 
 def client_error(requests: pd.DataFrame) -> pd.Series:

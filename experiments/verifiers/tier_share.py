@@ -3,26 +3,35 @@
 Share = (2xx answers in ``phase`` whose tier is in ``tiers``) / (all 2xx answers in ``phase``). Only answered
 requests count: a 5xx, a timeout or a 4xx carries no tier, and availability is measured elsewhere — this is the
 *quality of service* view, e.g. seed 001's SLA "95 % of responses from tier 1 or 2" is
-``{type: tier_share, tiers: [primary, fallback], min: 0.95}``.
+``{type: tier_share, tiers: [primary, fallback], min: 0.95}`` (names from the target's ladder).
+
+An answer whose tier is not on the ladder could have come from any tier, so it never helps the verdict: it counts
+as not from ``tiers`` against ``min``, and as possibly from them against ``max``; both shares are reported, and
+the unknown tiers named.
 """
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import ClassVar, Literal, Self
 
 from pydantic import Field, model_validator
 
-from mlchaos.experiments.records import Tier
+from mlchaos.experiments.targets import TierName
 from mlchaos.experiments.verifiers.base import Recording, Verdict, VerifierSpec
-from mlchaos.experiments.verifiers.phases import PhaseOrRun, answered, requests_in, tier_labels
+from mlchaos.experiments.verifiers.phases import PhaseOrRun, answered, requests_in
+from mlchaos.experiments.verifiers.tiers import from_tiers, labels, unknown_tiers, with_unknown
 
 
 class TierShare(VerifierSpec):
     type: Literal["tier_share"]
-    tiers: tuple[Tier, ...] = Field(min_length=1, description="The tiers whose combined share is bounded.")
+    tiers: tuple[TierName, ...] = Field(
+        min_length=1, description="The tiers whose combined share is bounded."
+    )
     phase: PhaseOrRun = "run"
     min: float | None = Field(None, ge=0, le=1, description="Least share of answers from these tiers.")
     max: float | None = Field(None, ge=0, le=1, description="Largest share of answers from these tiers.")
+
+    tier_fields: ClassVar[tuple[str, ...]] = ("tiers",)
 
     @model_validator(mode="after")
     def _has_a_bound(self) -> Self:
@@ -34,7 +43,7 @@ class TierShare(VerifierSpec):
 
 
 def verify(recording: Recording, spec: TierShare) -> Verdict:
-    tiers = "/".join(t.value for t in spec.tiers)
+    tiers = "/".join(spec.tiers)
     name = f"tier_share ({tiers}, {spec.phase})"
     bounds = []
     if spec.min is not None:
@@ -54,18 +63,23 @@ def verify(recording: Recording, spec: TierShare) -> Verdict:
             "%",
             f"no answered (2xx) requests in {spec.phase} ({len(requests)} requests in all)",
         )
-    shares = tier_labels(answers).value_counts(normalize=True)
-    share = float(shares.reindex([t.value for t in spec.tiers], fill_value=0.0).sum())
-    passed = (spec.min is None or share >= spec.min) and (spec.max is None or share <= spec.max)
+    shares = labels(answers).value_counts(normalize=True)
+    share = float(from_tiers(answers, spec.tiers, recording.tiers).mean())
+    unknown = unknown_tiers(answers, recording.tiers)
+    at_most = share + unknown.total / len(answers)  # if every unknown answer came from these tiers
+    passed = (spec.min is None or share >= spec.min) and (spec.max is None or at_most <= spec.max)
     seen = ", ".join(f"{tier} {value:.1%}" for tier, value in shares.items())
     explanation = (
         f"{share:.2%} of {len(answers)} answered (2xx) requests in {spec.phase} came from {tiers}"
-        f" — {'within' if passed else 'outside'} {target} (seen: {seen}; "
+        + (f" (up to {at_most:.2%} with the unknown tiers)" if unknown.counts else "")
+        + f" — {'within' if passed else 'outside'} {target} (seen: {seen}; "
         f"{len(requests) - len(answers)} unanswered requests not counted)"
     )
     details: dict[str, float | str | None] = {
         "answered": float(len(answers)),
         "unanswered": float(len(requests) - len(answers)),
+        **unknown.details(),
     }
     details.update({f"share.{tier}": float(value) for tier, value in shares.items()})
+    explanation = with_unknown(explanation, unknown)
     return Verdict("tier_share", name, passed, share * 100, target, "%", explanation, details)

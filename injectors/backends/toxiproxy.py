@@ -29,19 +29,29 @@ _GLOBAL_CLIENT_LOCK = threading.Lock()
 
 
 class _TimeoutRequests:
-    """Stands in for the ``requests`` module inside ``toxiproxy.api``: the same calls, always with a timeout."""
+    """Stands in for the ``requests`` module inside ``toxiproxy.api``: the same calls, always with a timeout, and
+    never following a redirect (it could lead to a host the target does not allow)."""
 
     def __init__(self, timeout_s: float) -> None:
         self._timeout_s = timeout_s
 
     def get(self, url: str, **kwargs: Any) -> requests.Response:
-        return requests.get(url, timeout=self._timeout_s, **kwargs)
+        return _not_redirected(requests.get(url, timeout=self._timeout_s, allow_redirects=False, **kwargs))
 
     def post(self, url: str, **kwargs: Any) -> requests.Response:
-        return requests.post(url, timeout=self._timeout_s, **kwargs)
+        return _not_redirected(requests.post(url, timeout=self._timeout_s, allow_redirects=False, **kwargs))
 
     def delete(self, url: str, **kwargs: Any) -> requests.Response:
-        return requests.delete(url, timeout=self._timeout_s, **kwargs)
+        return _not_redirected(requests.delete(url, timeout=self._timeout_s, allow_redirects=False, **kwargs))
+
+
+def _not_redirected(response: requests.Response) -> requests.Response:
+    if response.is_redirect:
+        where = response.headers.get("location", "?")
+        raise TargetMisconfigured(
+            f"toxiproxy at {response.url} answered HTTP {response.status_code}: redirect to {where}, not followed"
+        )
+    return response
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,13 @@ test can still look at toxiproxy and supervisord and see exactly what the run le
 
 from __future__ import annotations
 
+import json
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import requests
+import xmlschema
 import yaml
 from cli_runs import DATASET
 
@@ -61,3 +64,23 @@ def proxy_state(stack: StackEndpoints, proxy: str) -> dict[str, object]:
 
 def program_state(stack: StackEndpoints, program: str) -> str:
     return SupervisorClient(stack.supervisor_url).program(program).state
+
+
+JUNIT_XSD = Path(__file__).resolve().parents[1] / "reports" / "junit.xsd"
+
+
+def assert_judged_partially(run_dir: Path, by: str) -> None:
+    """A run stopped early (``by`` a signal or a guardrail) after its baseline began: verdicts on what it
+    recorded, and every output says they are partial."""
+    verdicts = json.loads((run_dir / "verdicts.json").read_text(encoding="utf-8"))
+    assert verdicts["partial"] is True and verdicts["passed"] is False and verdicts["verdicts"]
+    assert verdicts["stopped"]["by"].startswith(by)
+    page = (run_dir / "report.html").read_text(encoding="utf-8").replace("&gt;", ">")
+    assert '<section class="partial-banner"' in page and f"partial: stopped by {by}" in page
+    junit = run_dir / "junit.xml"
+    xmlschema.XMLSchema(JUNIT_XSD).validate(junit)
+    properties = {p.get("name"): p.get("value") for p in ET.parse(junit).getroot().iter("property")}
+    assert properties["partial"] == "true" and properties["exit_code"] == "3"
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    assert summary["partial"] is True and summary["status"] == "aborted" and summary["exit_code"] == 3
+    assert len(summary["verdicts"]) == len(verdicts["verdicts"])

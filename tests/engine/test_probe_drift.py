@@ -1,4 +1,4 @@
-"""The prober's drift samples: the alarm gauge and the onset counter of the target's drift monitor."""
+"""The prober's drift samples of the reference stack's declaration: the alarm gauge and the onset counter."""
 
 from __future__ import annotations
 
@@ -9,31 +9,26 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
-from mlchaos.experiments.probes import Drift, Prober, read_drift
-from mlchaos.experiments.targets import TargetEndpoints
+from mlchaos.experiments.probes import Prober
+from mlchaos.experiments.records import ProbeSample
+from mlchaos.experiments.targets import REFERENCE_DECLARATION, declared_endpoints
 
 
 def metrics_text(*, alarm: float | None, onsets: int = 0) -> str:
-    """What a target's prometheus_client exposes: a breaker gauge always, the drift metrics when it has them."""
+    """What the reference gateway exposes: a breaker gauge always, the drift metrics when it has them."""
     registry = CollectorRegistry()
     Gauge("mlchaos_gateway_breaker_state", "", ["dependency", "state"], registry=registry).labels(
         "feature_store", "closed"
     ).set(1)
+    Counter(
+        "mlchaos_gateway_breaker_transitions", "", ["dependency", "from_state", "to_state"], registry=registry
+    )
     if alarm is not None:
         scores = Gauge("mlchaos_gateway_drift_score", "", ["feature"], registry=registry)
         scores.labels("amount").set(3.2)
         Gauge("mlchaos_gateway_drift_alarm", "", registry=registry).set(alarm)
         Counter("mlchaos_gateway_drift_alarms", "", registry=registry).inc(onsets)
     return generate_latest(registry).decode()
-
-
-def test_reads_the_alarm_and_the_onset_counter() -> None:
-    assert read_drift(metrics_text(alarm=1, onsets=3)) == Drift(alarm=1.0, alarms_total=3.0)
-    assert read_drift(metrics_text(alarm=0, onsets=0)) == Drift(alarm=0.0, alarms_total=0.0)
-
-
-def test_a_target_without_a_drift_monitor_has_no_drift() -> None:
-    assert read_drift(metrics_text(alarm=None)) == Drift(alarm=None, alarms_total=None)
 
 
 class MetricsServer(ThreadingHTTPServer):
@@ -69,13 +64,15 @@ def target() -> Iterator[MetricsServer]:
         thread.join(timeout=5)
 
 
-def url(server: MetricsServer) -> str:
-    return f"http://127.0.0.1:{server.server_address[1]}"
+def sample(server: MetricsServer) -> dict[str, ProbeSample]:
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    prober = Prober(declared_endpoints(REFERENCE_DECLARATION, service_url=url))
+    return {s.check: s for s in prober.sample_once()}
 
 
 def test_samples_a_raised_alarm_as_not_ok(target: MetricsServer) -> None:
     target.metrics = metrics_text(alarm=1, onsets=2)
-    samples = {s.check: s for s in Prober(TargetEndpoints(service_url=url(target))).sample_once()}
+    samples = sample(target)
     alarm, onsets = samples["drift:alarm"], samples["drift:alarms_total"]
     assert (alarm.value, alarm.number, alarm.ok) == ("1", 1.0, False)
     assert (onsets.number, onsets.ok) == (2.0, True)
@@ -84,12 +81,20 @@ def test_samples_a_raised_alarm_as_not_ok(target: MetricsServer) -> None:
 
 def test_samples_a_quiet_monitor_as_ok(target: MetricsServer) -> None:
     target.metrics = metrics_text(alarm=0)
-    samples = {s.check: s for s in Prober(TargetEndpoints(service_url=url(target))).sample_once()}
+    samples = sample(target)
     assert (samples["drift:alarm"].value, samples["drift:alarm"].ok) == ("0", True)
     assert samples["drift:alarms_total"].number == 0.0
 
 
-def test_an_older_target_gives_no_drift_samples(target: MetricsServer) -> None:
+def test_a_target_without_the_declared_drift_metrics_gets_failed_samples_naming_them(
+    target: MetricsServer,
+) -> None:
     target.metrics = metrics_text(alarm=None)
-    checks = [s.check for s in Prober(TargetEndpoints(service_url=url(target))).sample_once()]
-    assert checks == ["ready", "live", "inference", "breaker:feature_store"]
+    samples = sample(target)
+    assert "drift:alarm" not in samples and "drift:alarms_total" not in samples
+    assert samples["signal:drift.alarm"].error == (
+        "signals.drift.alarm: no metric 'mlchaos_gateway_drift_alarm' in /metrics"
+    )
+    assert samples["signal:drift.onsets"].error == (
+        "signals.drift.onsets: no metric 'mlchaos_gateway_drift_alarms' in /metrics"
+    )

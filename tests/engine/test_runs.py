@@ -8,7 +8,7 @@ from pathlib import Path
 import psutil
 import pytest
 from cli_runs import load_children, run_mlchaos, start_run, wait_until_gone
-from engine_helpers import program_state, proxy_state, write_scenario
+from engine_helpers import assert_judged_partially, program_state, proxy_state, write_scenario
 
 from mlchaos.experiments.journal import Event, read_journal, stacks_started
 from mlchaos.staging.endpoints import StackEndpoints
@@ -32,6 +32,7 @@ def test_a_signal_mid_fault_reverts_the_toxic_and_exits_3(
     assert Event.ABORTED in events and events[-1] == Event.RUN_FINISHED
     assert f"interrupted by {signum.name}" in run.output()
     assert not wait_until_gone(load_children())
+    assert_judged_partially(run.run_dir(), signum.name)
 
 
 def test_sigterm_while_a_program_is_killed_leaves_it_running(stack: StackEndpoints, tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from cli_runs import run_mlchaos
-from engine_helpers import proxy_state, write_scenario
+from engine_helpers import assert_judged_partially, proxy_state, write_scenario
 
 from mlchaos.experiments.journal import Event, read_journal
 from mlchaos.staging.options import BreakerOptions, StackFlag, StackOptions
@@ -71,3 +71,6 @@ def test_a_tripped_guardrail_aborts_reverts_and_exits_3(tmp_path: Path) -> None:
         assert tripped.detail is not None and "error_rate > 50% for 2s" in tripped.detail
         reverted = [e for e in entries if e.event == Event.REVERTED]
         assert reverted and reverted[0].seq > tripped.seq
+        # Stopped in the fault phase: judged on what was recorded up to the trip, and said to be partial.
+        assert "verdicts are partial" in output and "PARTIAL — stopped by guardrail error_rate" in output
+        assert_judged_partially(run_dir, "guardrail error_rate > 50% for 2s")

@@ -16,14 +16,17 @@ import pytest
 import yaml
 from pydantic import TypeAdapter
 
-from mlchaos.experiments.inputs import CorruptSend, CovariateSend, MetamorphicSend, Mutator, OodSend
+from mlchaos.experiments.inputs import CorruptSend, CovariateSend, MetamorphicSend, Mutator, OodSend, Relation
+from mlchaos.experiments.inputs.inference import resolve_schema
+from mlchaos.experiments.inputs.schema import RequestSchema
 from mlchaos.experiments.loader import ScenarioInvalid, load_scenario
-from mlchaos.experiments.targets import TargetEndpoints
+from mlchaos.experiments.targets import ResponseFields, TargetEndpoints
 from mlchaos.injectors import INJECTORS, AnyFault, FaultSpec, InputContext
 from mlchaos.injectors.adversarial_samples import AdversarialSamples
-from mlchaos.injectors.base import InputFaultSpec
+from mlchaos.injectors.base import InputFaultSpec, TargetMisconfigured
 
 TARGET = TargetEndpoints(service_url="http://127.0.0.1:1")
+KEY_ORDER = {"name": "key_order", "operation": "reorder_keys", "expect": "same"}
 
 
 def fault(**fields: Any) -> FaultSpec:
@@ -40,8 +43,8 @@ def test_input_faults_plan_what_the_load_sends_and_touch_nothing_else() -> None:
         ),
         (fault(type="distribution_shift", ood=["extreme"]), OodSend(kinds=("extreme",))),
         (
-            fault(type="metamorphic", transformations=["key_order"]),
-            MetamorphicSend(transformations=("key_order",)),
+            fault(type="metamorphic", relations=[KEY_ORDER]),
+            MetamorphicSend(relations=(TypeAdapter(Relation).validate_python(KEY_ORDER),)),
         ),
     ]
     for spec, sends in cases:
@@ -94,6 +97,99 @@ def test_an_unknown_mutator_is_named_with_the_known_ones(tmp_path: Path) -> None
     assert "truncated_json" in problem
 
 
+# A checkout service unlike the reference stack: its own answer shape, no score, its own request features.
+CHECKOUT_TARGET = """\
+target:
+  kind: external
+  service_url: http://127.0.0.1:9
+  response: {tier: "header:X-Tier", confidence: outputs.0.data.0, prediction: outputs.0.label}
+"""
+CHECKOUT_RELATIONS = """\
+faults:
+  - id: m
+    type: metamorphic
+    duration: 5s
+    relations:
+      - {name: whitespace, operation: pretty_print, expect: same}
+      - name: value_up
+        operation: add
+        field: value
+        value: 3
+        expect: same
+      - {name: night_on, operation: set, field: night, from: false, to: true, expect: higher}
+      - {name: basket, operation: add, field: basket_items, value: 1, expect: same}
+verifiers: [{type: metamorphic}]
+"""
+
+
+def checkout_scenario(
+    tmp_path: Path, target: str = CHECKOUT_TARGET, relations: str = CHECKOUT_RELATIONS
+) -> Path:
+    rows = [
+        {"value_eur": 12.5, "night": False, "channel": "web", "basket_items": 2},
+        {"value_eur": 80, "night": True, "channel": "pos", "basket_items": 1},
+    ]
+    (tmp_path / "checkout.jsonl").write_text(
+        "".join(json.dumps({"body": r}) + "\n" for r in rows), encoding="utf-8"
+    )
+    path = tmp_path / "scenario.yaml"
+    text = "name: checkout\n" + target + "load: {users: 1, dataset: checkout.jsonl}\n" + relations
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_relations_are_checked_against_the_services_schema_and_answers_at_their_lines(tmp_path: Path) -> None:
+    """The schema is inferred from the dataset; the target reports no score, so `higher` cannot be judged."""
+    path = checkout_scenario(tmp_path)
+    assert problems(path) == [
+        f"{path}:15:9: faults[0].relations[1].field: relation 'value_up': no feature 'value' in the request "
+        "schema; its features: value_eur, night, channel, basket_items",
+        f"{path}:18:79: faults[0].relations[2].expect: relation 'night_on' expects a higher score, and the "
+        "target declares no response.score to read scores from: declare it, or expect 'same'",
+    ]
+    scored = CHECKOUT_TARGET.replace("outputs.0.label}", "outputs.0.label, score: outputs.0.data.1}")
+    fixed = CHECKOUT_RELATIONS.replace("field: value\n", "field: value_eur\n")
+    [loaded] = load_scenario(checkout_scenario(tmp_path, scored, fixed)).scenario.faults
+    assert [r.name for r in loaded.relations] == ["whitespace", "value_up", "night_on", "basket"]  # type: ignore[attr-defined]
+
+
+def test_relations_on_a_declared_schema_without_a_dataset_to_infer_from(tmp_path: Path) -> None:
+    declared = CHECKOUT_TARGET + (
+        "  request:\n    infer_from_dataset: false\n    features:\n"
+        "      value_eur: {type: number, min: 0, max: 50000}\n      night: {type: bool}\n"
+    )
+    found = problems(checkout_scenario(tmp_path, declared))
+    assert [p.split(": ", 2)[1] for p in found] == [
+        "faults[0].relations[1].field",
+        "faults[0].relations[2].expect",
+        "faults[0].relations[3].field",
+    ]
+    assert "its features: value_eur, night" in found[0]
+
+
+def test_an_unknown_operation_is_named_with_the_known_ones(tmp_path: Path) -> None:
+    relations = CHECKOUT_RELATIONS.replace("operation: pretty_print", "operation: shuffle")
+    [problem] = problems(checkout_scenario(tmp_path, relations=relations))
+    assert problem == (
+        f"{tmp_path / 'scenario.yaml'}:12:28: faults[0].relations[0].operation: unknown operation 'shuffle'; "
+        "known: reorder_keys, pretty_print, as_float, add, multiply, set"
+    )
+
+
+def test_relation_names_are_unique_per_fault(tmp_path: Path) -> None:
+    relations = CHECKOUT_RELATIONS.replace("name: basket,", "name: whitespace,")
+    [problem] = problems(checkout_scenario(tmp_path, relations=relations))
+    assert "faults[0].relations: each relation name once" in problem and "repeated: whitespace" in problem
+
+
+def test_a_target_without_a_score_refuses_higher_and_lower_when_planned() -> None:
+    spec = fault(type="metamorphic", relations=[{**KEY_ORDER, "name": "up", "expect": "lower"}])
+    with pytest.raises(TargetMisconfigured, match=r"relation 'up' expects a lower score.*no response\.score"):
+        INJECTORS["metamorphic"].plan(spec, TARGET)
+    scored = TargetEndpoints(service_url="http://127.0.0.1:1", response=ResponseFields(score="p.1"))
+    assert INJECTORS["metamorphic"].plan(spec, scored).inputs is not None
+
+
 def test_a_bad_sample_file_is_reported_at_its_line(tmp_path: Path) -> None:
     (tmp_path / "samples.jsonl").write_text(
         '{"input": {"amount": 1}}\n\n{"input": {"amount": 2}, "clen": {}}\nnot json\n', encoding="utf-8"
@@ -135,6 +231,7 @@ def model() -> Iterator[Model]:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms wait for an ACK
 
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -174,21 +271,17 @@ def context(model: Model, run_dir: Path, clean: tuple[dict[str, Any], ...] = CLE
         run_dir=run_dir,
         seed=3,
         request_timeout_s=5,
+        schema=resolve_schema(RequestSchema(), bodies=clean, openapi=None, predict_path="/predict"),
     )
 
 
-def attack_fault(budget: int) -> AdversarialSamples:
+NAMED_FEATURES = [{"name": "amount", "low": 0, "high": 400}, {"name": "merchant_risk", "low": 0, "high": 1}]
+
+
+def attack_fault(budget: int, features: list[dict[str, Any]] | None = NAMED_FEATURES) -> AdversarialSamples:
+    attack = {"budget": budget, "inputs": 6, "max_distance": 0.2}
     spec = fault(
-        type="adversarial_samples",
-        attack={
-            "budget": budget,
-            "inputs": 6,
-            "max_distance": 0.2,
-            "features": [
-                {"name": "amount", "low": 0, "high": 400},
-                {"name": "merchant_risk", "low": 0, "high": 1},
-            ],
-        },
+        type="adversarial_samples", attack=attack if features is None else {**attack, "features": features}
     )
     assert isinstance(spec, AdversarialSamples)
     return spec
@@ -214,6 +307,45 @@ def test_an_attack_is_the_same_under_the_same_seed(model: Model, tmp_path: Path)
     queries = model.queries
     second = injector.prepare(attack_fault(budget=120), context(model, tmp_path))
     assert first.inputs == second.inputs and model.queries == 2 * queries
+
+
+def test_by_default_an_attack_moves_the_numeric_features_of_the_schema(model: Model, tmp_path: Path) -> None:
+    """The schema is inferred from the clean requests: amount ranges over 60..200 (widened to 46..214);
+    merchant_risk is always 0.3 and has no declared bounds, so nothing says how far it may move."""
+    made = INJECTORS["adversarial_samples"].prepare(
+        attack_fault(150, features=None), context(model, tmp_path)
+    )  # type: ignore[attr-defined]
+    samples = made.inputs.samples
+    assert samples, "the model's boundary (amount 120) is within reach"
+    assert made.summary.startswith("boundary attack on amount: ")
+    clean = {c["entity_id"]: c for c in CLEAN}
+    for sample in samples:
+        original = clean[sample.body["entity_id"]]
+        assert sample.body["merchant_risk"] == original["merchant_risk"] == 0.3
+        assert 46 <= sample.body["amount"] <= 214 and sample.body["amount"] != original["amount"]
+
+
+def test_attack_features_must_be_numeric_features_of_the_schema(model: Model, tmp_path: Path) -> None:
+    injector: Any = INJECTORS["adversarial_samples"]
+    named = [{"name": "entity_id", "low": 0, "high": 1}, {"name": "amount", "low": 0, "high": 400}]
+    with pytest.raises(
+        TargetMisconfigured, match="feature 'entity_id' is id, not a number; the numeric ones: amount"
+    ):
+        injector.prepare(attack_fault(100, named), context(model, tmp_path))
+    assert model.queries == 0, "refused before the first query"
+    words = tuple({"entity_id": f"u{i}", "note": "x"} for i in range(4))
+    with pytest.raises(TargetMisconfigured, match="the request schema has none with a known range"):
+        injector.prepare(attack_fault(100, features=None), context(model, tmp_path, clean=words))
+
+
+def test_named_attack_features_are_checked_when_the_scenario_is_loaded(tmp_path: Path) -> None:
+    attack = {
+        "budget": 10,
+        "features": [{"name": "amount", "low": 0, "high": 9}, {"name": "merchant", "low": 0, "high": 1}],
+    }
+    spec = {"id": "a", "type": "adversarial_samples", "duration": "5s", "attack": attack}
+    [problem] = problems(write_scenario(tmp_path, [spec]))
+    assert "faults[0].attack.features[1].name: no feature 'merchant' in the request schema" in problem
 
 
 def test_supplied_samples_expect_what_the_target_answers_their_clean_counterparts(

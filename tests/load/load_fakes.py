@@ -19,6 +19,12 @@ OK_BODY = json.dumps(
     {"tier": "primary", "confidence": 0.9, "prediction": "legit", "score": 0.1, "review": False}
 ).encode()
 NOT_JSON_ERROR = b"bad request"
+NESTED_BODY = json.dumps(
+    {"outputs": [{"data": [0.12, 0.88]}], "result": {"label": "fraud"}, "review": True, "shed": True}
+).encode()
+"""The ``nested`` mode's answer: unlike the reference stack's, as a team's service may answer (with the reference
+stack's ``review`` and ``shed`` fields too, which a mapping that does not name them must not read)."""
+NESTED_HEADERS = {"X-Served-By": "gold", "X-Review": "1", "X-Shed": "1"}
 
 
 @dataclass
@@ -28,13 +34,17 @@ class FakeTarget:
     url: str = ""
     mode: str = "ok"
     """``ok``: 200 + prediction; ``error``: 500; ``close``: drop the connection unanswered; ``slow``: answer
-    after ``delay_s``."""
+    after ``delay_s``; ``nested``: 200 + :data:`NESTED_BODY` and :data:`NESTED_HEADERS`; ``redirect``: 307 to
+    ``location``."""
     delay_s: float = 1.0
+    location: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
     bodies: list[Any] = field(default_factory=list)
     """Every body received, decoded (or the raw bytes when they are not JSON)."""
     raw: list[tuple[bytes, str]] = field(default_factory=list)
     """Every body received as bytes, with its Content-Type."""
+    authorizations: list[str | None] = field(default_factory=list)
+    """Every request's Authorization header (``None`` when it had none)."""
 
     @property
     def count(self) -> int:
@@ -43,9 +53,10 @@ class FakeTarget:
 
     def reset(self) -> None:
         with self.lock:
-            self.mode, self.delay_s = "ok", 1.0
+            self.mode, self.delay_s, self.location = "ok", 1.0, ""
             self.bodies.clear()
             self.raw.clear()
+            self.authorizations.clear()
 
 
 def handler_for(target: FakeTarget) -> type[BaseHTTPRequestHandler]:
@@ -61,18 +72,25 @@ def handler_for(target: FakeTarget) -> type[BaseHTTPRequestHandler]:
             with target.lock:
                 target.bodies.append(decoded)
                 target.raw.append((raw, self.headers.get("Content-Type", "")))
-                mode, delay_s = target.mode, target.delay_s
+                target.authorizations.append(self.headers.get("Authorization"))
+                mode, delay_s, location = target.mode, target.delay_s, target.location
             if mode == "close":
                 self.close_connection = True
                 return
             if mode == "slow":
                 time.sleep(delay_s)
             status, body = (500, b'{"error": "boom"}') if mode == "error" else (200, OK_BODY)
+            headers = {"X-Tier": "fallback"}
+            if mode == "nested":
+                body, headers = NESTED_BODY, NESTED_HEADERS
+            elif mode == "redirect" and self.path != "/redirected":
+                status, body, headers = 307, b'{"moved": true}', {"Location": location}
             if decoded is raw:
                 status, body = 400, NOT_JSON_ERROR if not raw else b'{"error": "not JSON"}'
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
-            self.send_header("X-Tier", "fallback")
+            for name, value in headers.items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)

@@ -19,8 +19,11 @@ import psutil
 import pytest
 from load_fakes import DATASET, FakeTarget, poll, run_to_end
 
-from mlchaos.experiments.inputs import CorruptSend, InputWindow, MetamorphicSend, Mutator, Transformation
+from mlchaos.experiments.inputs import CorruptSend, InputWindow, MetamorphicSend, Mutator
+from mlchaos.experiments.inputs.inference import resolve_schema
 from mlchaos.experiments.inputs.mutators import mutate
+from mlchaos.experiments.inputs.relations import Add
+from mlchaos.experiments.inputs.schema import RequestSchema
 from mlchaos.experiments.load.runner import LoadError, LoadRunner
 from mlchaos.experiments.load.spec import WORKER_EXIT_BUSY, LoadSpec
 
@@ -88,14 +91,15 @@ def test_input_faults_are_tagged_by_the_workers_as_by_one_process(
 ) -> None:
     small = CorruptSend(mutators=tuple(Mutator), oversize_bytes=3000, nest_depth=40)
     window = InputWindow(fault_id="f", start_s=0.0, end_s=60.0, share=1.0, send=small)
-    spec = make_spec(target.url, users=3, workers=2, duration_s=2.5, inputs=(window,))
+    schema = resolve_schema(RequestSchema(), bodies=[r.body for r in DATASET], openapi=None, predict_path="/")
+    spec = make_spec(target.url, users=3, workers=2, duration_s=2.5, inputs=(window,), request_schema=schema)
     runner = run_to_end(runners, spec)
 
     made = {
         (out.body, out.content_type): mutator
         for mutator in Mutator
         for clean in DATASET
-        for out in [mutate(mutator, clean.body, small)]
+        for out in [mutate(mutator, clean.body, small, schema)]
     }
     seen_at_server = Counter(made[(raw, content_type)] for raw, content_type in target.raw)
     assert set(seen_at_server) == set(Mutator)
@@ -107,7 +111,9 @@ def test_input_faults_are_tagged_by_the_workers_as_by_one_process(
 def test_metamorphic_pairs_stay_together_on_their_worker(
     target: FakeTarget, make_spec: MakeSpec, runners: Runners
 ) -> None:
-    send = MetamorphicSend(transformations=(Transformation.FOREIGN_ON,))
+    send = MetamorphicSend(
+        relations=(Add(name="more", operation="add", field="amount", value=1, expect="higher"),)
+    )
     window = InputWindow(fault_id="f", start_s=0.0, end_s=60.0, share=1.0, send=send)
     spec = make_spec(target.url, users=2, workers=2, inputs=(window,))
     runner = run_to_end(runners, spec)

@@ -17,11 +17,16 @@ from mlchaos.experiments.inputs import (
     InputWindow,
     MetamorphicSend,
     Mutator,
+    OodKind,
+    OodSend,
     ReplaySample,
     ReplaySend,
-    Transformation,
 )
+from mlchaos.experiments.inputs.contract import InputContract
+from mlchaos.experiments.inputs.inference import resolve_schema
 from mlchaos.experiments.inputs.mutators import mutate
+from mlchaos.experiments.inputs.relations import SetValue
+from mlchaos.experiments.inputs.schema import Feature, FeatureType, RequestSchema
 from mlchaos.experiments.load.runner import LoadRunner
 from mlchaos.experiments.load.spec import LoadSpec
 from mlchaos.experiments.load.store import records_frame
@@ -30,7 +35,20 @@ from mlchaos.experiments.verifiers.base import FaultWindow, Recording, empty_pro
 from mlchaos.experiments.verifiers.steady_state import SteadyState
 
 Runners = Callable[..., LoadRunner]
-SMALL = CorruptSend(mutators=tuple(Mutator), oversize_bytes=3000, nest_depth=40)
+SMALL = CorruptSend(
+    mutators=tuple(Mutator),
+    oversize_bytes=3000,
+    nest_depth=40,
+    contract=InputContract(extra_fields="ignore", content_type="strict", max_body_bytes=2048),
+)
+SCHEMA = resolve_schema(
+    RequestSchema(features={"amount": Feature(type=FeatureType.NUMBER, min=0, max=1000)}),
+    bodies=[request.body for request in DATASET],
+    openapi=None,
+    predict_path="/predict",
+)
+"""The fake target's request schema: ``amount`` declared (and so first: what field-level mutators corrupt), ``id``
+inferred from the dataset."""
 
 
 def window(send: Any, start_s: float = 0.0, end_s: float = 60.0, share: float = 1.0) -> InputWindow:
@@ -40,7 +58,14 @@ def window(send: Any, start_s: float = 0.0, end_s: float = 60.0, share: float = 
 def test_every_mutator_reaches_the_server_as_its_record_says(
     target: FakeTarget, make_spec: Callable[..., LoadSpec], runners: Runners
 ) -> None:
-    spec = make_spec(target.url, duration_s=2.5, users=3, inputs=(window(SMALL),))
+    spec = make_spec(
+        target.url,
+        duration_s=2.5,
+        users=3,
+        inputs=(window(SMALL),),
+        request_schema=SCHEMA,
+        score_field="score",
+    )
     runner = run_to_end(runners, spec)
 
     # What each mutator makes of each clean row: the exact bytes and content type the server must have seen.
@@ -48,13 +73,17 @@ def test_every_mutator_reaches_the_server_as_its_record_says(
         (out.body, out.content_type): mutator
         for mutator in Mutator
         for clean in DATASET
-        for out in [mutate(mutator, clean.body, SMALL)]
+        for out in [mutate(mutator, clean.body, SMALL, SCHEMA)]
     }
     seen_at_server = Counter(made[(raw, content_type)] for raw, content_type in target.raw)
     tagged = Counter(r.input for r in runner.records)
     assert set(seen_at_server) == set(Mutator), "every mutator was sent"
     assert tagged == {f"corrupt:{m.value}": n for m, n in seen_at_server.items()}
     by_tag = {r.input: r for r in runner.records}
+    # what the input contract expects travels from the child to each record
+    expected = {tag: {r.expected for r in runner.records if r.input == tag} for tag in tagged}
+    assert expected.pop("corrupt:extra_field") == {"accept"}  # extra_fields: ignore
+    assert set().union(*expected.values()) == {"reject"}  # the 3000-byte body is past max_body_bytes too
     assert by_tag["corrupt:empty_body"].error == "HTTP 400: body is not JSON"
     assert by_tag["corrupt:truncated_json"].error == "HTTP 400"  # a JSON error body
     assert by_tag["corrupt:nan"].status == 200 and by_tag["corrupt:nan"].score == 0.1
@@ -63,7 +92,7 @@ def test_every_mutator_reaches_the_server_as_its_record_says(
 def test_the_server_sees_each_corruption_for_real(
     target: FakeTarget, make_spec: Callable[..., LoadSpec], runners: Runners
 ) -> None:
-    spec = make_spec(target.url, duration_s=2.0, users=3, inputs=(window(SMALL),))
+    spec = make_spec(target.url, duration_s=2.0, users=3, inputs=(window(SMALL),), request_schema=SCHEMA)
     run_to_end(runners, spec)
     raw = {bytes(body): content_type for body, content_type in target.raw}
     assert b"" in raw
@@ -76,7 +105,7 @@ def test_the_server_sees_each_corruption_for_real(
     decoded = [b for b in target.bodies if isinstance(b, dict)]
     assert any("amount_v2" in b for b in decoded)
     assert any(isinstance(b.get("amount"), str) for b in decoded)  # wrong type
-    assert any(b.get("amount") == 1e12 for b in decoded)  # out of range
+    assert any(b.get("amount") == 1000 + 1000 * 1000 for b in decoded)  # out of range: past the declared max
     assert any("unexpected_feature" in b for b in decoded)
     assert any("amount" in b and b["amount"] is None for b in decoded)
     assert any("amount" not in b and "amount_v2" not in b for b in decoded)  # missing
@@ -87,7 +116,13 @@ def test_a_window_corrupts_only_its_share_of_its_time_span(
     target: FakeTarget, make_spec: Callable[..., LoadSpec], runners: Runners
 ) -> None:
     corrupt = CorruptSend(mutators=(Mutator.NAN,))
-    spec = make_spec(target.url, duration_s=3.0, users=3, inputs=(window(corrupt, 1.0, 2.0, share=0.5),))
+    spec = make_spec(
+        target.url,
+        duration_s=3.0,
+        users=3,
+        inputs=(window(corrupt, 1.0, 2.0, share=0.5),),
+        request_schema=SCHEMA,
+    )
     runner = run_to_end(runners, spec)
     assert runner.started_at is not None
     inside = [r for r in runner.records if 1.0 <= r.start - runner.started_at < 2.0]
@@ -117,8 +152,10 @@ def test_replayed_samples_carry_their_pair_and_expected_answer(
 def test_metamorphic_pairs_go_out_back_to_back_from_one_user(
     target: FakeTarget, make_spec: Callable[..., LoadSpec], runners: Runners
 ) -> None:
-    send = MetamorphicSend(transformations=(Transformation.FOREIGN_ON,))
-    spec = make_spec(target.url, users=1, inputs=(window(send),))
+    night_on = SetValue(
+        name="night_on", operation="set", field="night", from_=False, to=True, expect="higher"
+    )
+    spec = make_spec(target.url, users=1, inputs=(window(MetamorphicSend(relations=(night_on,))),))
     runner = run_to_end(runners, spec)
     records = sorted(runner.records, key=lambda r: r.start)
     pairs = [records[i : i + 2] for i in range(0, len(records) - 1, 2)]
@@ -126,9 +163,20 @@ def test_metamorphic_pairs_go_out_back_to_back_from_one_user(
     for original, transformed in pairs:
         assert original.pair == transformed.pair is not None
         assert (original.expected, transformed.expected) == ("original", "higher")
-        assert original.input == transformed.input == "metamorphic:foreign_on"
+        assert original.input == transformed.input == "metamorphic:night_on"
     bodies = target.bodies[: 2 * len(pairs)]
-    assert [b["is_foreign"] for b in bodies] == [False, True] * len(pairs)
+    assert [b["night"] for b in bodies] == [False, True] * len(pairs)
+
+
+def test_out_of_distribution_requests_are_built_in_the_child_from_the_specs_schema(
+    target: FakeTarget, make_spec: Callable[..., LoadSpec], runners: Runners
+) -> None:
+    spec = make_spec(target.url, inputs=(window(OodSend(kinds=tuple(OodKind))),), request_schema=SCHEMA)
+    runner = run_to_end(runners, spec)
+    assert {r.input for r in runner.records} == {f"ood:{kind.value}" for kind in OodKind}
+    amounts = [body["amount"] for body in target.bodies]
+    assert all(0 <= amount <= 1000 for amount in amounts), "within the declared bounds"
+    assert max(amounts) > 40, "beyond anything the dataset holds (0..40)"
 
 
 def test_an_empty_replay_sends_clean_requests(
@@ -142,7 +190,8 @@ def test_an_empty_replay_sends_clean_requests(
 def test_review_and_shed_flags_are_read_from_the_answer(
     field: str, target: FakeTarget, make_spec: Callable[..., LoadSpec], runners: Runners
 ) -> None:
-    runner = run_to_end(runners, make_spec(target.url))
+    spec = make_spec(target.url, review_field="review", shed_field="header:X-Shed")  # the reference mapping's
+    runner = run_to_end(runners, spec)
     values = {getattr(r, field) for r in runner.records}
     # the fake answers {"review": false} and says nothing about shedding
     assert values == ({False} if field == "flagged" else {None})
@@ -151,7 +200,9 @@ def test_review_and_shed_flags_are_read_from_the_answer(
 def test_mutated_request_count_is_bounded_by_what_the_child_sent(
     target: FakeTarget, make_spec: Callable[..., LoadSpec], runners: Runners
 ) -> None:
-    runner = run_to_end(runners, make_spec(target.url, inputs=(window(SMALL, share=0.3),)))
+    runner = run_to_end(
+        runners, make_spec(target.url, inputs=(window(SMALL, share=0.3),), request_schema=SCHEMA)
+    )
     assert runner.sent == len(runner.records) == target.count
     assert 0 < sum(r.input is not None for r in runner.records) < len(runner.records)
     assert all(not r.input or r.input.startswith("corrupt:") for r in itertools.chain(runner.records))
@@ -161,7 +212,7 @@ def test_bad_input_handling_counts_every_corrupted_request_the_server_got(
     target: FakeTarget, make_spec: Callable[..., LoadSpec], runners: Runners
 ) -> None:
     """From the server's bytes through the child's records to the verifier's per-mutator table, nothing is lost."""
-    spec = make_spec(target.url, duration_s=2.0, users=3, inputs=(window(SMALL),))
+    spec = make_spec(target.url, duration_s=2.0, users=3, inputs=(window(SMALL),), request_schema=SCHEMA)
     runner = run_to_end(runners, spec)
     assert runner.started_at is not None
     start, end = runner.started_at, runner.started_at + 4.0
@@ -187,7 +238,7 @@ def test_bad_input_handling_counts_every_corrupted_request_the_server_got(
         out.body: mutator.value
         for mutator in Mutator
         for clean in DATASET
-        for out in [mutate(mutator, clean.body, SMALL)]
+        for out in [mutate(mutator, clean.body, SMALL, SCHEMA)]
     }
     assert sent == Counter(made[raw] for raw, _ in target.raw)
     # the fake answers parseable corruptions with an unflagged 200 and an empty body with a plain-text 400

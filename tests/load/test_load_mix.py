@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from cli_runs import ROOT
 
 from mlchaos.experiments.inputs import (
     CorruptSend,
@@ -18,11 +19,15 @@ from mlchaos.experiments.inputs import (
     OodKind,
     OodSend,
     Outgoing,
-    Transformation,
+    Relation,
 )
+from mlchaos.experiments.inputs.inference import resolve_schema
 from mlchaos.experiments.load.bodies import BodyError, body_source
 from mlchaos.experiments.load.mix import InputMixer
 from mlchaos.experiments.load.spec import LoadSpec, RequestTemplate
+from mlchaos.experiments.loader import load_scenario
+from mlchaos.experiments.targets import REFERENCE_DECLARATION
+from mlchaos.injectors.metamorphic import Metamorphic
 from mlchaos.staging.schemas import PredictRequest
 
 ROWS = tuple(
@@ -40,6 +45,11 @@ ROWS = tuple(
 )
 
 
+SCHEMA = resolve_schema(
+    REFERENCE_DECLARATION.request, bodies=[row.body for row in ROWS], openapi=None, predict_path="/predict"
+)
+
+
 def spec(*sends: Any, share: float = 1.0, seed: int = 7) -> LoadSpec:
     windows = tuple(
         InputWindow(fault_id=f"f{i}", start_s=0, end_s=100, share=share, send=send)
@@ -53,6 +63,7 @@ def spec(*sends: Any, share: float = 1.0, seed: int = 7) -> LoadSpec:
         requests=ROWS,
         seed=seed,
         inputs=windows,
+        request_schema=SCHEMA,
     )
 
 
@@ -109,20 +120,24 @@ def test_ood_inputs_pass_the_schema(kind: OodKind) -> None:
         PredictRequest.model_validate_json(out.body)  # valid: OOD tests routing, not validation
 
 
-@pytest.mark.parametrize("transformation", list(Transformation))
-def test_a_metamorphic_pair_differs_only_by_its_transformation(transformation: Transformation) -> None:
-    original, transformed = first(spec(MetamorphicSend(transformations=(transformation,))), 2)
+CATALOGUE_RELATIONS = next(
+    fault.relations
+    for fault in load_scenario(ROOT / "scenarios" / "adversarial-samples.yaml").scenario.faults
+    if isinstance(fault, Metamorphic)
+)
+
+
+@pytest.mark.parametrize("relation", CATALOGUE_RELATIONS, ids=lambda r: r.name)
+def test_the_catalogues_relations_make_valid_pairs_that_differ_only_by_their_field(
+    relation: Relation,
+) -> None:
+    original, transformed = first(spec(MetamorphicSend(relations=(relation,))), 2)
     assert original.pair == transformed.pair and original.pair
-    assert (original.expected, transformed.expected) == ("original", transformation.relation.value)
+    assert (original.expected, transformed.expected) == ("original", relation.expect.value)
     a, b = json.loads(original.body), json.loads(transformed.body)
     PredictRequest.model_validate(a)
     PredictRequest.model_validate(b)
     changed = {k for k in a.keys() | b.keys() if a.get(k) != b.get(k) or type(a.get(k)) is not type(b.get(k))}
-    expected_change = {
-        Transformation.MERCHANT_RISK_UP: {"merchant_risk"},
-        Transformation.FOREIGN_ON: {"is_foreign"},
-        Transformation.AMOUNT_AS_FLOAT: {"amount"},
-    }.get(transformation, set())
-    assert changed == expected_change
-    if transformation in (Transformation.KEY_ORDER, Transformation.WHITESPACE):
+    assert changed == ({relation.field_path} if relation.field_path else set())
+    if relation.field_path is None:  # the same JSON, written another way
         assert original.body != transformed.body

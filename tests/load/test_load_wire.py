@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from requests.structures import CaseInsensitiveDict
 
 from mlchaos.experiments.load import wire
 from mlchaos.experiments.records import REQUEST_COLUMNS
@@ -43,6 +44,25 @@ def test_field_readers() -> None:
     assert wire.field_reader("tier")(["not", "a", "dict"], headers) is None  # type: ignore[arg-type]
     assert not wire.needs_body("header:X-Tier", "header:X-Confidence")
     assert wire.needs_body("header:X-Tier", "confidence")
+
+
+def test_field_readers_walk_list_indices() -> None:
+    doc = {"outputs": [{"data": [0.12, 0.88]}], "0": {"x": 1}, "outputs.0": "a key with a dot"}
+    assert wire.field_reader("outputs.0.data.1")(doc, None) == 0.88
+    assert wire.field_reader("outputs.0.data.0")(doc, None) == 0.12
+    assert wire.field_reader("outputs.0.data.2")(doc, None) is None  # out of range
+    assert wire.field_reader("outputs.-1.data.0")(doc, None) is None  # no negative indices
+    assert wire.field_reader("outputs.first.data")(doc, None) is None  # a list has no keys
+    assert wire.field_reader("outputs.0.data.1.x")(doc, None) is None  # nor has a number
+    assert wire.field_reader("0.x")(doc, None) == 1  # a digit step on an object is a key
+    assert wire.field_reader("0.tier")([{"tier": "gold"}], None) == "gold"  # a body that is a list
+    assert wire.field_reader("outputs.0")(doc, None) == "a key with a dot"  # looked up as is first
+
+
+def test_header_fields_are_case_insensitive_in_the_clients_header_mappings() -> None:
+    headers = CaseInsensitiveDict({"X-Served-By": "gold"})  # requests' (HttpUser's); FastHttpUser's is alike
+    assert wire.field_reader("header:x-served-by")(None, headers) == "gold"
+    assert wire.field_reader("header:X-SERVED-BY")(None, headers) == "gold"
 
 
 def test_value_coercion() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,8 +11,8 @@ import pytest
 from mlchaos.experiments.records import PROBE_SCHEMA
 from mlchaos.experiments.verifiers.base import FaultWindow, Phase, PhaseWindow, Recording, empty_probes
 from mlchaos.experiments.verifiers.steady_state import SteadyState
-from mlchaos.reports.charts import timeline_svg
-from mlchaos.reports.series import MAX_BINS, timeline
+from mlchaos.reports.charts import TIER_PALETTE, timeline_svg
+from mlchaos.reports.series import MAX_BINS, NO_ANSWER, UNKNOWN_TIER, timeline
 
 T0 = 1_790_000_000.0
 
@@ -101,3 +103,21 @@ def test_chart_labels_cannot_inject_markup() -> None:
     )
     assert "<script" not in svg and "&lt;script&gt;" in svg
     assert 'aria-label="x&quot; onload=&quot;y"' in svg
+
+
+def test_tiers_follow_the_targets_ladder_with_answers_off_it_in_their_own_band() -> None:
+    run = _recording(4000, 40.0)
+    tiers = np.where(run.requests["tier"] == "primary", "gold", "bronze").astype(object)
+    tiers[::50] = "gold-ish"  # a tier the target never declared
+    run = replace(run, requests=run.requests.assign(tier=tiers), tiers=("gold", "silver", "bronze"))
+    series = timeline(run, T0)
+    # Best first; silver never answered, so it has no band.
+    assert list(series.tiers) == ["gold", "bronze", UNKNOWN_TIER, NO_ANSWER]
+    shares = sum(series.tiers.values())
+    assert np.allclose(shares[series.rps > 0], 1.0)
+    unknown_answers = ((tiers == "gold-ish") & (run.requests["status"] == 200)).sum()
+    assert (series.tiers[UNKNOWN_TIER] * series.rps * series.width).sum() == pytest.approx(unknown_answers)
+    svg = timeline_svg(series, phases=[], faults=[], label="ladder")
+    # Colours go by place on the ladder: gold the first, bronze the third (silver's is kept for silver).
+    assert TIER_PALETTE[0] in svg and TIER_PALETTE[2] in svg and TIER_PALETTE[1] not in svg
+    assert ">unknown tier<" in svg and ">gold<" in svg

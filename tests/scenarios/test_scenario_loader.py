@@ -203,8 +203,8 @@ def test_an_unknown_field_far_from_any_lists_the_valid_ones(write: Write) -> Non
     [(line, text)] = lines_and_texts(problems_of(path))
     assert line == 2
     assert text == (
-        "load.zebra: unknown field 'zebra'; valid: body, dataset, path, request_timeout, "
-        "spawn_rate, users, wait, workers"
+        "load.zebra: unknown field 'zebra'; valid: body, dataset, locustfile, path, request_timeout, "
+        "spawn_rate, user_classes, users, wait, warmup, workers"
     )
 
 
@@ -355,8 +355,8 @@ def test_a_target_file_reports_its_problems(write: Write) -> None:
     assert lines_and_texts(problems) == [
         (
             2,
-            "service_url: 'http://10.0.0.8' is not on loopback; mlchaos only sends traffic to 127.0.0.0/8, "
-            "localhost or ::1",
+            "service_url: host '10.0.0.8' is not in allowed_hosts (empty: only loopback); add it there to "
+            "allow traffic to it",
         ),
         (3, "proxy: unknown field 'proxy'; did you mean 'proxies'?"),
     ]

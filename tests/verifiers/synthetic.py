@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from mlchaos.experiments.records import PROBE_SCHEMA, REQUEST_COLUMNS, BreakerState
+from mlchaos.experiments.targets import DEFAULT_TIERS
 from mlchaos.experiments.verifiers.base import FaultWindow, Phase, PhaseWindow, Recording, empty_probes
 from mlchaos.experiments.verifiers.steady_state import SteadyState
 
@@ -38,7 +39,9 @@ def recording(
     phases: tuple[tuple[Phase, float, float], ...] | None = None,
     hypothesis: SteadyState = HYPOTHESIS,
     probes: pd.DataFrame | None = None,
+    tiers: tuple[str, ...] = DEFAULT_TIERS,
 ) -> Recording:
+    """A recording of ``requests`` on a target whose tier ladder is ``tiers`` (default the glossary's)."""
     if phases is None:
         phases = (
             (Phase.BASELINE, 0, 10),
@@ -54,6 +57,7 @@ def recording(
         started_at=T0,
         ended_at=T0 + end_s,
         steady_state=hypothesis,
+        tiers=tiers,
     )
 
 

@@ -11,7 +11,7 @@ from synthetic import fault, health_probes, input_fault, recording, tagged_reque
 from mlchaos.experiments.inputs.windows import Mutator
 from mlchaos.experiments.verifiers import run_verifier
 from mlchaos.experiments.verifiers.bad_input_handling import BadInputHandling
-from mlchaos.experiments.verifiers.base import Recording
+from mlchaos.experiments.verifiers.base import Recording, Verdict
 from mlchaos.experiments.verifiers.clean_traffic_unharmed import CleanTrafficUnharmed
 
 CORRUPT = BadInputHandling(type="bad_input_handling")
@@ -22,11 +22,13 @@ def corrupted_run(
     *,
     status: dict[str, int] | None = None,
     error: dict[str, str] | None = None,
+    expected: dict[str, str] | None = None,
     live_down: tuple[float, float] | None = None,
     **columns: object,
 ) -> Recording:
     """Clean traffic 0..60 s; from 10 to 20 s every other request corrupted by one of MUTATORS in turn, answered
-    with 422 and a JSON error unless ``status``/``error`` say otherwise for a mutator."""
+    with 422 and a JSON error unless ``status``/``error`` say otherwise for a mutator; ``expected`` tags a
+    mutator's requests with what the input contract expects (untagged otherwise, as older runs recorded them)."""
     t = np.arange(0.0, 60.0, 0.05)
     corrupt = (t >= 10) & (t < 20) & (np.arange(len(t)) % 2 == 0)
     mutator = np.array([MUTATORS[i % len(MUTATORS)] for i in range(len(t))], dtype=object)
@@ -38,7 +40,12 @@ def corrupted_run(
         errors[corrupt & (mutator == name)] = None if code == 200 else f"HTTP {code}"
     for name, text in (error or {}).items():
         errors[corrupt & (mutator == name)] = text
-    requests = tagged_requests(list(t), list(tags), status=statuses, error=list(errors), **columns)
+    tagged_expected = np.full(len(t), None, dtype=object)
+    for name, expectation in (expected or {}).items():
+        tagged_expected[corrupt & (mutator == name)] = expectation
+    requests = tagged_requests(
+        list(t), list(tags), status=statuses, error=list(errors), expected=list(tagged_expected), **columns
+    )
     requests["tier"] = np.where(statuses == 200, requests["tier"], None)
     return recording(
         requests,
@@ -52,12 +59,12 @@ class TestBadInputHandling:
         verdict = run_verifier(CORRUPT, corrupted_run())
         assert verdict.passed and verdict.measured == pytest.approx(100.0)
         assert verdict.table is not None
-        assert [row[:3] for row in verdict.table.rows] == [
-            ("nan", 33, 33),
-            ("oversized", 34, 34),
-            ("truncated_json", 33, 33),
+        assert [row[:4] for row in verdict.table.rows] == [
+            ("nan", 33, "—", 33),
+            ("oversized", 34, "—", 34),
+            ("truncated_json", 33, "—", 33),
         ]
-        assert verdict.table.columns[:3] == ("mutator", "sent", "4xx JSON")
+        assert verdict.table.columns[:4] == ("mutator", "sent", "contract", "4xx JSON")
 
     def test_a_nan_that_reaches_the_model_and_500s_fails_naming_it(self) -> None:
         verdict = run_verifier(CORRUPT, corrupted_run(status={"nan": 500}))
@@ -118,6 +125,63 @@ class TestBadInputHandling:
     def test_a_fault_that_never_ran(self) -> None:
         verdict = run_verifier(BadInputHandling(type="bad_input_handling", fault="nope"), corrupted_run())
         assert not verdict.passed and "'nope' was never applied" in verdict.explanation
+
+
+def cell(verdict: Verdict, mutator: str, column: str) -> object:
+    assert verdict.table is not None
+    [found] = [r for r in verdict.table.rows if r[0] == mutator]
+    return dict(zip(verdict.table.columns, found, strict=True))[column]
+
+
+class TestInputContract:
+    """Each corrupted request is judged by what the service's input contract expects of it."""
+
+    def test_a_lenient_service_answering_what_its_contract_allows_passes(self) -> None:
+        # the oversized body is unflagged 200 from the primary tier: fine, its contract allows it
+        run = corrupted_run(status={"oversized": 200}, expected={"oversized": "accept", "nan": "reject"})
+        verdict = run_verifier(CORRUPT, run)
+        assert verdict.passed and verdict.measured == pytest.approx(100.0)
+        assert cell(verdict, "oversized", "contract") == "accept"
+        assert cell(verdict, "oversized", "allowed by contract") == 34
+        assert cell(verdict, "oversized", "unflagged 2xx") == 0
+        assert cell(verdict, "oversized", "handled") == 34
+        assert cell(verdict, "nan", "contract") == "reject"
+        assert cell(verdict, "truncated_json", "contract") == "—"
+        allowed = "34 allowed by the input contract (oversized) and judged as clean traffic: 34 answered 2xx"
+        assert allowed in verdict.explanation
+
+    def test_refusing_what_the_contract_allows_is_not_handled(self) -> None:
+        verdict = run_verifier(CORRUPT, corrupted_run(expected={"oversized": "accept"}))
+        assert not verdict.passed and verdict.measured == pytest.approx(66.0)
+        assert cell(verdict, "oversized", "4xx JSON") == 34 and cell(verdict, "oversized", "handled") == 0
+        assert "0 answered 2xx" in verdict.explanation
+        assert "not always handled: oversized" in verdict.explanation
+
+    def test_a_strict_contract_still_holds_a_lenient_service_to_its_word(self) -> None:
+        verdict = run_verifier(
+            CORRUPT, corrupted_run(status={"oversized": 200}, expected={"oversized": "reject"})
+        )
+        assert not verdict.passed and cell(verdict, "oversized", "unflagged 2xx") == 34
+
+    @pytest.mark.parametrize("answer", [200, 413])
+    def test_either_takes_a_json_refusal_or_an_answer(self, answer: int) -> None:
+        run = corrupted_run(status={"oversized": answer}, expected={"oversized": "either"})
+        verdict = run_verifier(CORRUPT, run)
+        assert verdict.passed and cell(verdict, "oversized", "handled") == 34
+
+    @pytest.mark.parametrize("expectation", ["accept", "either"])
+    def test_never_a_5xx_whatever_the_contract(self, expectation: str) -> None:
+        run = corrupted_run(status={"oversized": 500}, expected={"oversized": expectation})
+        verdict = run_verifier(CORRUPT, run)
+        assert not verdict.passed and "✗ 34 5xx (≤ 0)" in verdict.explanation
+
+    def test_a_request_the_contract_allows_is_clean_traffic_for_clean_traffic_unharmed(self) -> None:
+        """Refusing an allowed request harms the clean traffic; tagged ``reject``, the same refusal does not."""
+        allowed = corrupted_run(expected={"nan": "accept", "oversized": "reject", "truncated_json": "reject"})
+        verdict = run_verifier(CleanTrafficUnharmed(type="clean_traffic_unharmed"), allowed)
+        assert not verdict.passed and verdict.details["requests"] == 100 + 33
+        strict = corrupted_run(expected={m: "reject" for m in MUTATORS})
+        assert run_verifier(CleanTrafficUnharmed(type="clean_traffic_unharmed"), strict).passed
 
 
 UNHARMED = CleanTrafficUnharmed(type="clean_traffic_unharmed", max_p99_ms=100)
@@ -203,4 +267,4 @@ def test_every_mutator_of_the_catalogue_is_counted_in_its_own_row() -> None:
     verdict = run_verifier(CORRUPT, run)
     assert verdict.passed and verdict.details["requests"] == len(mutators)
     assert verdict.table is not None
-    assert {row[0]: row[1:3] for row in verdict.table.rows} == {m: (1, 1) for m in mutators}
+    assert {row[0]: (row[1], row[3]) for row in verdict.table.rows} == {m: (1, 1) for m in mutators}

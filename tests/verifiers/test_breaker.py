@@ -173,11 +173,14 @@ def test_fault_at_time_zero() -> None:
 @pytest.mark.parametrize(
     ("probes", "reason"),
     [
-        (probes_frame([]), "breakers seen: none"),
+        (
+            probes_frame([]),
+            "the target declares no breaker signals (signals.breakers or signals.transitions)",
+        ),
         (breaker_probes("primary_model", CYCLE), "breakers seen: primary_model"),
         (
             probes_frame([(t, "metrics", None, None) for t in np.arange(0, 60, 0.25)]),
-            "240 unreadable /metrics",
+            "240 probe samples could not be read",
         ),
     ],
     ids=["no-probes", "other-breaker-only", "metrics-unreadable"],

@@ -100,7 +100,9 @@ def shedding(requests: pd.DataFrame, faults: tuple[FaultWindow, ...] = SPIKE, **
 
 class TestLoadShedding:
     def test_fast_shedding_and_fast_admitted_requests_pass(self) -> None:
-        verdict = shedding(spike([ADMIT, SHED_429, SHED_RULES]))
+        frame = spike([ADMIT, SHED_429, SHED_RULES])
+        frame["shed"] = frame["tier"] == "rules"  # the target marks them, as the reference gateway's X-Shed
+        verdict = shedding(frame)
         assert verdict.passed and verdict.measured == pytest.approx(80.0)
         assert verdict.details["shed"] == 667 and verdict.details["shed_p99_ms"] == pytest.approx(10.0)
 
@@ -138,6 +140,12 @@ class TestLoadShedding:
     def test_the_shed_tiers_are_configurable(self) -> None:
         verdict = shedding(spike([ADMIT, (200, "cache", 3.0)]), shed_tiers=["cache"])
         assert verdict.details["shed_share"] == pytest.approx(0.5)
+
+    def test_by_default_only_what_the_target_marks_is_shed_whatever_the_tier(self) -> None:
+        """No tier is shed by name unless the scenario says so: a cheap tier's unmarked answer is admitted."""
+        unmarked = spike([ADMIT, SHED_RULES])
+        assert shedding(unmarked).details["shed_share"] == 0.0
+        assert shedding(unmarked, shed_tiers=["rules"]).details["shed_share"] == pytest.approx(0.5)
 
     def test_a_spike_absorbed_without_shedding_passes_unless_shedding_is_required(self) -> None:
         absorbed = shedding(spike([ADMIT]))

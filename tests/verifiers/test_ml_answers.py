@@ -110,7 +110,7 @@ def ood(answers: list[tuple[str, int, str | None, float | None, bool]]) -> Any:
 
 
 SAFE_OOD = [
-    ("garbage", 422, None, None, False),
+    ("garbage", 200, "rules", 0.7, False),
     ("extreme", 200, "primary", 0.97, True),
     ("extreme", 200, "fallback", 0.9, False),
     ("impossible", 200, "primary", 0.55, True),
@@ -121,20 +121,42 @@ CONFIDENTLY_WRONG = [("garbage", 200, "primary", 0.99, False)] * 3 + [
 
 
 class TestOodRouting:
-    def test_rejected_flagged_or_routed_is_safe(self) -> None:
+    def test_flagged_or_routed_is_safe(self) -> None:
         verdict = run_verifier(OodRouting(type="ood_routing"), ood(SAFE_OOD))
         assert verdict.passed and verdict.measured == pytest.approx(100.0)
-        assert row(verdict.table, "garbage")["rejected 4xx"] == 1
-        assert row(verdict.table, "extreme")["non-primary tier"] == 1
-        assert "unflagged answers: 1, median confidence 0.90" in verdict.explanation
+        assert row(verdict.table, "garbage")["lower tier"] == 1
+        assert row(verdict.table, "extreme")["lower tier"] == 1
+        assert row(verdict.table, "extreme")["flagged"] == 1
+        assert "unflagged answers: 2, median confidence 0.80" in verdict.explanation
 
     def test_garbage_served_with_high_confidence_fails_with_the_confidence_shown(self) -> None:
         verdict = run_verifier(OodRouting(type="ood_routing"), ood(SAFE_OOD + CONFIDENTLY_WRONG))
         assert not verdict.passed and verdict.measured == pytest.approx(50.0)
         assert "served unsafely: extreme, garbage" in verdict.explanation
-        assert verdict.details["median_confidence_unflagged"] == pytest.approx(0.99)
-        assert row(verdict.table, "garbage")["unsafe"] == 3
+        # unflagged: 0.7 and 0.9 (routed), 0.95 and 3 × 0.99 (served unsafely)
+        assert verdict.details["median_confidence_unflagged"] == pytest.approx(0.97)
+        assert row(verdict.table, "garbage")["served unsafely"] == 3
         assert row(verdict.table, "garbage")["median confidence (unflagged)"] == pytest.approx(0.99)
+
+    def test_422s_to_ood_requests_do_not_pass(self) -> None:
+        """A request the service refused never reached a model: rejecting it proves nothing about routing."""
+        rejected = [("garbage", 422, None, None, False)] * 8 + [("extreme", 200, "fallback", 0.9, False)] * 2
+        verdict = run_verifier(OodRouting(type="ood_routing"), ood(rejected))
+        assert not verdict.passed and verdict.measured == pytest.approx(20.0)
+        assert verdict.explanation.startswith(
+            "the OOD requests do not fit the service's schema: 80% of them were rejected with a 4xx"
+        )
+        assert "declare request.features" in verdict.explanation
+        assert row(verdict.table, "garbage")["rejected 4xx (invalid)"] == 8
+        assert verdict.details["rejected_4xx"] == 8 and verdict.details["safe"] == 2
+
+    def test_a_few_rejections_count_against_the_share_without_blaming_the_schema(self) -> None:
+        answers = [("extreme", 200, "fallback", 0.9, False)] * 99 + [("garbage", 422, None, None, False)]
+        verdict = run_verifier(OodRouting(type="ood_routing", min_share=0.99), ood(answers))
+        assert verdict.passed and verdict.measured == pytest.approx(99.0)
+        assert "1 rejected with a 4xx: invalid for the service" in verdict.explanation
+        assert "do not fit" not in verdict.explanation
+        assert not run_verifier(OodRouting(type="ood_routing", min_share=1.0), ood(answers)).passed
 
     def test_a_low_confidence_answer_is_safe_only_when_asked(self) -> None:
         coin_flip = [("garbage", 200, "primary", 0.52, False)]
@@ -160,13 +182,13 @@ def metamorphic_pairs(
     tier: str = "primary",
     transformed_tier: str | None = None,
 ) -> Any:
-    """Each ``(transformation, relation, original (status, prediction, score), transformed (...))`` as two
-    consecutive requests sharing a pair id."""
+    """Each ``(relation name, expected effect, original (status, prediction, score), transformed (...))`` as two
+    consecutive requests sharing a pair id, tagged as the load tags them."""
     starts, tags, expected, pair, status, prediction, score, tiers = [], [], [], [], [], [], [], []
-    for i, (transformation, relation, original, transformed) in enumerate(pairs):
-        for j, (side, answer) in enumerate((("original", original), (relation, transformed))):
+    for i, (name, effect, original, transformed) in enumerate(pairs):
+        for j, (side, answer) in enumerate((("original", original), (effect, transformed))):
             starts.append(1.0 + i * 0.1 + j * 0.01)
-            tags.append(f"metamorphic:{transformation}")
+            tags.append(f"metamorphic:{name}")
             expected.append(side)
             pair.append(f"p{i}")
             status.append(answer[0])
@@ -190,8 +212,8 @@ def metamorphic_pairs(
 SAME = (200, "legit", 0.1)
 HELD = [
     ("key_order", "same", SAME, SAME),
-    ("merchant_risk_up", "higher", SAME, (200, "legit", 0.3)),
-    ("foreign_on", "higher", SAME, SAME),
+    ("basket_up", "higher", SAME, (200, "legit", 0.3)),
+    ("night_on", "higher", SAME, SAME),
 ]
 SPEC = Metamorphic(type="metamorphic")
 
@@ -200,9 +222,9 @@ class TestMetamorphic:
     def test_relations_that_hold(self) -> None:
         verdict = run_verifier(SPEC, metamorphic_pairs(HELD))
         assert verdict.passed and verdict.measured == 0
-        assert row(verdict.table, "merchant_risk_up") == {
-            "transformation": "merchant_risk_up",
-            "relation": "higher",
+        assert row(verdict.table, "basket_up") == {
+            "relation": "basket_up",
+            "expect": "higher",
             "pairs": 1,
             "judged": 1,
             "violations": 0,
@@ -216,7 +238,7 @@ class TestMetamorphic:
         [
             (("key_order", "same", SAME, (200, "fraud", 0.1)), "key_order"),
             (("whitespace", "same", SAME, (200, "legit", 0.2)), "whitespace"),
-            (("merchant_risk_up", "higher", SAME, (200, "legit", 0.05)), "merchant_risk_up"),
+            (("basket_up", "higher", SAME, (200, "legit", 0.05)), "basket_up"),
             (("safer", "lower", SAME, (200, "legit", 0.15)), "safer"),
         ],
         ids=["same-prediction-changed", "same-score-moved", "higher-went-down", "lower-went-up"],
@@ -246,7 +268,7 @@ class TestMetamorphic:
         lonely = run.requests.iloc[:-1]  # the last transformed request never went out
         verdict = run_verifier(SPEC, recording(lonely))
         assert verdict.passed and verdict.details["incomplete"] == 1 and verdict.details["judged"] == 2
-        assert row(verdict.table, "foreign_on")["relation"] == "?"
+        assert row(verdict.table, "night_on")["expect"] == "?"
 
     def test_answers_from_different_tiers_are_not_compared(self) -> None:
         verdict = run_verifier(
@@ -255,6 +277,15 @@ class TestMetamorphic:
         )
         assert not verdict.passed and verdict.measured is None
         assert "could be judged (0 incomplete, 1 mixed tiers" in verdict.explanation
+
+    def test_only_the_named_relations_are_judged(self) -> None:
+        broken = ("channel_pos", "same", SAME, (200, "fraud", 0.1))
+        run = metamorphic_pairs([*HELD, broken])
+        verdict = run_verifier(Metamorphic(type="metamorphic", relations=("basket_up", "night_on")), run)
+        assert verdict.passed and verdict.details["pairs"] == 2
+        assert verdict.name == "metamorphic (basket_up, night_on)"
+        assert [r[0] for r in verdict.table.rows] == ["basket_up", "night_on"]  # type: ignore[union-attr]
+        assert not run_verifier(Metamorphic(type="metamorphic", relations=("channel_pos",)), run).passed
 
     def test_no_pairs_is_nothing_measured(self) -> None:
         verdict = run_verifier(SPEC, recording(tagged_requests([1.0], [None])))

@@ -90,7 +90,7 @@ def test_fault_at_time_zero() -> None:
 def test_fallback_answers_in_the_baseline_are_reported_as_noise() -> None:
     requests = timeline(100, 60, lambda t: (200, "rules" if round(t * 100) % 50 == 0 else "primary", 5.0))
     verdict = check(requests)
-    assert verdict.details["baseline_non_primary_share"] == pytest.approx(0.02)
+    assert verdict.details["baseline_not_best_share"] == pytest.approx(0.02)
 
 
 def test_unknown_fault_fails() -> None:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from synthetic import T0, fault, recording, timeline
 
 from mlchaos.experiments.outcome import steady_state_verdict as outcome_steady_state_verdict
-from mlchaos.experiments.records import Tier
+from mlchaos.experiments.targets import DEFAULT_TIERS
 from mlchaos.experiments.verifiers import run_verifier
 from mlchaos.experiments.verifiers.base import Phase, Recording
 from mlchaos.experiments.verifiers.latency import Latency
@@ -138,7 +138,7 @@ def reference_hold(
             and start + sustain <= until
             and not (np.diff(times) > MAX_GAP_S).any()
             and start + sustain - times[-1] <= MAX_GAP_S
-            and evaluate(hypothesis, inside).holds
+            and evaluate(hypothesis, inside, tiers=DEFAULT_TIERS).holds
         ):
             return float(start)
     return None
@@ -168,7 +168,7 @@ def test_first_sustained_hold_matches_its_definition(rows: list[tuple[float, int
             "latency_ms": [r[3] for r in rows],
         }
     )
-    hypothesis = SteadyState(min_availability=0.8, max_p99_ms=50.0, min_tier_share={Tier.PRIMARY: 0.7})
+    hypothesis = SteadyState(min_availability=0.8, max_p99_ms=50.0, min_tier_share={"primary": 0.7})
     until = T0 + times[-1] + 0.5
     expected = reference_hold(hypothesis, requests, T0, until, 1.0)
     assert first_sustained_hold(hypothesis, requests, T0, until, 1.0) == expected

@@ -134,12 +134,11 @@ class TestFallbackOrder:
         passed, measured, _, explanation = order(recording(requests, faults=faults))
         assert not passed and measured is None and reason in explanation
 
-    def test_every_tier_unavailable_is_rejected(self) -> None:
-        with pytest.raises(ValidationError, match="at least one must remain"):
-            FallbackOrder.model_validate(
-                {
-                    "type": "fallback_order",
-                    "fault": "f",
-                    "unavailable": ["primary", "fallback", "rules", "cache", "static"],
-                }
-            )
+    def test_every_tier_unavailable_is_a_ladder_problem(self) -> None:
+        spec = FallbackOrder.model_validate(
+            {"type": "fallback_order", "fault": "f", "unavailable": ["gold", "silver"]}
+        )
+        assert spec.ladder_problems(("gold", "silver")) == [
+            (("unavailable",), "names every tier (gold, silver); at least one must remain to answer")
+        ]
+        assert spec.ladder_problems(("gold", "silver", "bronze")) == []

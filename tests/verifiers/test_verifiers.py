@@ -3,7 +3,6 @@ from __future__ import annotations
 import pytest
 from synthetic import T0, fault, recording, timeline
 
-from mlchaos.experiments.records import Tier
 from mlchaos.experiments.verifiers import VERIFIERS, run_verifier
 from mlchaos.experiments.verifiers.availability import Availability
 from mlchaos.experiments.verifiers.base import Phase, Recording
@@ -66,14 +65,14 @@ class TestAvailability:
 
 class TestFallbackEngaged:
     def test_share_counted_after_the_grace_period(self, outage_then_recovery: Recording) -> None:
-        spec = FallbackEngaged(type="fallback_engaged", fault="f", tiers=(Tier.FALLBACK,), within=1.0)
+        spec = FallbackEngaged(type="fallback_engaged", fault="f", tiers=("fallback",), within=1.0)
         verdict = run_verifier(spec, outage_then_recovery)
         assert verdict.passed and verdict.measured == pytest.approx(100.0)
         assert verdict.details["first_allowed_after_s"] == pytest.approx(0.5)
 
     def test_static_answers_inside_the_counted_window_fail_it(self, outage_then_recovery: Recording) -> None:
         spec = FallbackEngaged(
-            type="fallback_engaged", fault="f", tiers=(Tier.FALLBACK,), within=0.0, min_share=0.99
+            type="fallback_engaged", fault="f", tiers=("fallback",), within=0.0, min_share=0.99
         )
         verdict = run_verifier(spec, outage_then_recovery)
         assert verdict.measured == pytest.approx(95.0)  # 0.5 s of static out of 10 s
@@ -81,7 +80,7 @@ class TestFallbackEngaged:
         assert "static 5%" in verdict.explanation
 
     def test_unknown_fault_fails(self, outage_then_recovery: Recording) -> None:
-        spec = FallbackEngaged(type="fallback_engaged", fault="nope", tiers=(Tier.FALLBACK,))
+        spec = FallbackEngaged(type="fallback_engaged", fault="nope", tiers=("fallback",))
         verdict = run_verifier(spec, outage_then_recovery)
         assert not verdict.passed and "never applied" in verdict.explanation
 
@@ -147,7 +146,7 @@ class TestLatency:
             Latency(type="latency", phase="fault", percentile=50, max_ms=10), outage_then_recovery
         )
         assert verdict.measured == pytest.approx(8.0) and verdict.passed
-        static_only = Latency(type="latency", phase="fault", percentile=99, max_ms=100, tiers=(Tier.STATIC,))
+        static_only = Latency(type="latency", phase="fault", percentile=99, max_ms=100, tiers=("static",))
         verdict = run_verifier(static_only, outage_then_recovery)
         assert verdict.measured == pytest.approx(150.0) and not verdict.passed
 

@@ -1,0 +1,60 @@
+"""A team's mlchaos folder for riskd, laid out as that team would keep it: a target file, scenarios naming it, a
+suite, and the dataset — made in a temporary directory around a riskd stack the test started (its ports are only
+known then)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from string import Template
+from typing import Any
+
+from riskd.stack import RiskdEndpoints
+
+HERE = Path(__file__).resolve().parent
+SCENARIOS = HERE / "scenarios"
+TEMPLATE = HERE / "target.template.yaml"
+DATASET = HERE.parent / "riskd" / "data" / "transactions.jsonl"
+
+
+def workspace(directory: Path, endpoints: RiskdEndpoints, **target_text: str) -> Path:
+    """``directory`` holding riskd's scenarios, suite, dataset and a target file for ``endpoints``.
+
+    ``target_text`` replaces whole lines of the target template (``old line -> new line`` by key), e.g. to
+    swap the signals for PromQL ones."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for path in SCENARIOS.glob("*.yaml"):
+        shutil.copy(path, directory / path.name)
+    (directory / "data").mkdir(exist_ok=True)
+    shutil.copy(DATASET, directory / "data" / DATASET.name)
+    text = Template(TEMPLATE.read_text(encoding="utf-8")).substitute(
+        service_url=endpoints.service_url,
+        toxiproxy_url=endpoints.toxiproxy_url,
+        supervisor_url=endpoints.supervisor_url,
+    )
+    for old, new in target_text.items():
+        assert old in text, f"{old!r} is not in the target template"
+        text = text.replace(old, new)
+    (directory / "target.yaml").write_text(text, encoding="utf-8")
+    return directory
+
+
+def scenario_verdicts(run_dir: Path) -> list[dict[str, Any]]:
+    document = json.loads((run_dir / "verdicts.json").read_text(encoding="utf-8"))
+    verdicts: list[dict[str, Any]] = document["verdicts"]
+    return verdicts
+
+
+def suite_verdicts(suite_dir: Path) -> dict[str, list[dict[str, Any]]]:
+    """Scenario name -> its verdicts, for every scenario run of a suite directory."""
+    found = {}
+    for run_dir in sorted(p for p in suite_dir.iterdir() if (p / "verdicts.json").exists()):
+        document = json.loads((run_dir / "verdicts.json").read_text(encoding="utf-8"))
+        found[document["scenario"]] = document["verdicts"]
+    return found
+
+
+def failed(verdicts: list[dict[str, Any]]) -> dict[str, str]:
+    """Verifier name -> explanation, of the verdicts that failed."""
+    return {str(v["name"]): str(v["explanation"]) for v in verdicts if not v["passed"]}

@@ -1,0 +1,119 @@
+"""A real Prometheus server for the tests (Debian's ``prometheus`` package, ``make prometheus``): started on
+127.0.0.1 in a temporary directory, scraping one loopback service every second, stopped and removed afterwards.
+
+On the pytest path (``pythonpath = ["tests"]``): used by tests/signals and tests/own_service.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PROMETHEUS = Path("/usr/bin/prometheus")
+READY_WITHIN_S = 60.0
+"""Prometheus starts in a second or two; a loaded 2-core machine gets much more, never unbounded."""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _die_with_parent() -> None:
+    # Runs in the child between fork and exec: the kernel kills it when the test process dies, however it dies.
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+@dataclass
+class Prometheus:
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+    job: str = "svc"
+
+    def query(self, promql: str) -> dict[str, Any]:
+        address = f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
+        try:
+            with urllib.request.urlopen(address, timeout=5) as answer:
+                document: dict[str, Any] = json.load(answer)
+        except urllib.error.HTTPError as exc:
+            document = json.load(exc)
+        return document
+
+    def wait_for(self, promql: str, until: Callable[[list[dict[str, Any]]], bool], what: str) -> None:
+        """Until the query's result satisfies ``until``; fails, with Prometheus' log, after READY_WITHIN_S."""
+        deadline = time.monotonic() + READY_WITHIN_S
+        result: list[dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(
+                    f"prometheus exited with {self.process.returncode}:\n{self.log.read_text()[-3000:]}"
+                )
+            try:
+                result = self.query(promql).get("data", {}).get("result", [])
+                if until(result):
+                    return
+            except OSError:
+                pass  # not listening yet
+            time.sleep(0.2)
+        pytest.fail(f"{what}: not seen within {READY_WITHIN_S:g}s (last result {result})")
+
+
+def run_prometheus(scraped_url: str, metrics_path: str = "/metrics") -> Iterator[Prometheus]:
+    """A real Prometheus scraping ``scraped_url`` + ``metrics_path`` every second, in a temporary directory removed
+    afterwards; ready once a first scrape of it can be queried."""
+    if not PROMETHEUS.exists():
+        pytest.fail(f"{PROMETHEUS} is missing: run `make prometheus` (scripts/install-prometheus.sh) first")
+    directory = Path(tempfile.mkdtemp(prefix="mlchaos-prometheus-"))
+    target = scraped_url.removeprefix("http://")
+    config = directory / "prometheus.yml"
+    config.write_text(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+        f"scrape_configs:\n  - job_name: svc\n    metrics_path: {metrics_path}\n"
+        f"    static_configs:\n      - targets: ['{target}']\n"
+    )
+    port = free_port()
+    log = directory / "prometheus.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [
+                str(PROMETHEUS),
+                f"--config.file={config}",
+                f"--storage.tsdb.path={directory / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
+        )
+    server = Prometheus(f"http://127.0.0.1:{port}", process, log)
+    try:
+        server.wait_for('up{job="svc"}', lambda result: any(r["value"][1] == "1" for r in result), "a scrape")
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+        shutil.rmtree(directory, ignore_errors=True)
