@@ -109,7 +109,7 @@ class ConsoleDisplay:
 
     def phase(self, phase: str, offset: float) -> None:
         self._phase = phase
-        self.note(f"phase {phase} (+{offset:.1f}s)")
+        self.note(f"phase {phase} ({offset:+.1f}s)")
 
     def note(self, message: str) -> None:
         self.console.log(message)

@@ -268,8 +268,11 @@ def _schema_before_the_run(path: Path, scenario: Scenario) -> RequestSchema | No
         return None
     bodies: list[dict[str, Any]] = []
     if declared.infer_from_dataset and dataset is not None:
+        file = path.parent / dataset
+        if not file.is_file():  # missing, or a device that would be read forever: the dataset check says so
+            return None
         try:
-            with (path.parent / dataset).open("rb") as lines:
+            with file.open("rb") as lines:
                 for line in itertools.islice(lines, MAX_SCHEMA_BODIES):
                     with contextlib.suppress(ValueError):  # a bad line is the dataset check's to report
                         bodies.append(RequestTemplate.model_validate_json(line).body)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import requests
@@ -41,6 +41,8 @@ class SignalReadError(Exception):
 class Answer:
     status: int
     text: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """The response headers (looked up case-insensitively)."""
 
 
 def get(
@@ -48,14 +50,37 @@ def get(
 ) -> Answer:
     """``GET url`` within ``deadline_s`` in total; redirects are not followed (a redirect is an error: the
     prober reads the service it was pointed at, never another host)."""
+    return _send(session, "GET", url, deadline_s=deadline_s, params=params)
+
+
+def post(session: requests.Session, url: str, body: bytes, *, deadline_s: float) -> Answer:
+    """``POST url`` with a JSON ``body``, bounded and never redirected like :func:`get` (``mlchaos target
+    check`` and ``mlchaos init`` send their few requests with it)."""
+    headers = {"Content-Type": "application/json"}
+    return _send(session, "POST", url, deadline_s=deadline_s, data=body, headers=headers)
+
+
+def _send(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    deadline_s: float,
+    params: Mapping[str, str] | None = None,
+    data: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Answer:
     started = time.monotonic()
     # One budget for connecting and the headers. requests hands a urllib3 Timeout to urllib3 unchanged
     # (HTTPAdapter.send); only its type stubs think a timeout is a number.
     budget: Any = urllib3.Timeout(total=deadline_s)
     try:
-        with session.get(
+        with session.request(
+            method,
             url,
             params=params,
+            data=data,
+            headers=headers,
             timeout=budget,
             stream=True,
             allow_redirects=False,
@@ -65,7 +90,7 @@ def get(
             body = _body(response, started + deadline_s, deadline_s)
             # UTF-8 whatever the header says: the exposition format and JSON both mandate it (requests would
             # default a text/plain without charset to ISO-8859-1).
-            return Answer(response.status_code, body.decode("utf-8", errors="replace"))
+            return Answer(response.status_code, body.decode("utf-8", errors="replace"), response.headers)
     except requests.Timeout as exc:
         raise SignalReadError(f"{type(exc).__name__}: no answer within {deadline_s:g}s") from exc
     except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import copy
 import math
 import random
+import string
 from typing import Any
 
 from mlchaos.experiments.inputs.outgoing import Outgoing, encode
@@ -142,7 +143,7 @@ def _garbage(feature: Feature, value: Any, rng: random.Random) -> Any:
         return rng.random() < 0.5
     if feature.type is FeatureType.CATEGORY:
         return rng.choice(feature.choices) if feature.choices else MISSING
-    return unknown_id(rng)
+    return unknown_id(rng, value)
 
 
 _MAKERS = {OodKind.EXTREME: _extreme, OodKind.IMPOSSIBLE: _impossible, OodKind.GARBAGE: _garbage}
@@ -160,9 +161,17 @@ def changes(kind: OodKind, feature: Feature) -> bool:
     return feature.type is FeatureType.BOOL or kind is OodKind.GARBAGE
 
 
-def unknown_id(rng: random.Random) -> str:
-    """An identifier no service has issued: ``zz`` and eight hex digits (letters and digits only, so that it
-    passes any reasonable id pattern)."""
+def unknown_id(rng: random.Random, like: Any = None) -> str:
+    """An identifier the service has most likely never issued, in the shape of ``like`` (a clean request's id) so
+    that it passes the service's id pattern: each digit redrawn (``C-00042`` → ``C-71930``), or, without digits,
+    each lower-case letter. Without a string to imitate: ``zz`` and eight hex digits."""
+    if isinstance(like, str) and like:
+        pool = string.digits if any(c.isdigit() for c in like) else string.ascii_lowercase
+        if any(c in pool for c in like):
+            for _ in range(8):  # a redraw equal to the clean id is no unknown id; a few tries always differ
+                made = "".join(rng.choice(pool) if c in pool else c for c in like)
+                if made != like:
+                    return made
     return f"zz{rng.randrange(16**8):08x}"
 
 

@@ -12,6 +12,9 @@ import numpy as np
 import pandas as pd
 
 from mlchaos.experiments.verifiers.base import FaultWindow, Phase, Recording, Verdict
+from mlchaos.experiments.verifiers.steady_state import answered
+
+__all__ = ["answered"]  # defined beside `available` (a lower module); verifiers import it from here
 
 PhaseOrRun = Literal["run", "baseline", "fault", "recovery", "after"]
 
@@ -27,12 +30,6 @@ def requests_in(recording: Recording, phase: PhaseOrRun) -> pd.DataFrame:
     if window is None:
         return recording.requests.iloc[0:0]
     return recording.requests_between(window.start, window.end)
-
-
-def answered(requests: pd.DataFrame) -> pd.Series:
-    """2xx responses: the ones that carry a prediction and the tier that made it."""
-    status = requests["status"]
-    return (status >= 200) & (status < 300)
 
 
 def fault_not_applied(verifier: str, name: str, target: str, unit: str, fault_id: str) -> Verdict:

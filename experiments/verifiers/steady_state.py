@@ -2,8 +2,9 @@
 
 The hypothesis is what must hold before any fault and again after recovery, e.g. "availability ≥ 99 %, the best
 tier serves ≥ 95 %, p99 ≤ 250 ms" (tiers named as on the target's ladder). A request is *available* when the
-service answered it without a server error: a status in [200, 500). Timeouts and refused connections (status 0)
-and 5xx are not available. Answers from a tier not on the ladder count for no tier, and are named.
+service answered it (a 2xx the load could read: JSON with the declared tier field) or refused it with a 4xx.
+Timeouts and refused connections (status 0), 5xx, redirects and unreadable 2xx are not available. Answers from a
+tier not on the ladder count for no tier, and are named.
 """
 
 from __future__ import annotations
@@ -57,9 +58,20 @@ class SteadyState(BaseModel):
         return ", ".join(parts)
 
 
-def available(requests: pd.DataFrame) -> pd.Series:
+def answered(requests: pd.DataFrame) -> pd.Series:
+    """2xx responses the load could read as an answer: the ones that carry a prediction and the tier that made it.
+
+    A 2xx with an ``error`` is no answer — its body was not JSON, lacked the tier field the target declares, or
+    never arrived whole — so a service answering 200 with garbage is not counted as serving."""
     status = requests["status"]
-    return (status >= 200) & (status < 500)
+    readable = requests["error"].isna() if "error" in requests.columns else True  # hand-made frames lack it
+    return (status >= 200) & (status < 300) & readable
+
+
+def available(requests: pd.DataFrame) -> pd.Series:
+    """Answered (a readable 2xx), or refused with a 4xx: the service was there and said something sensible."""
+    status = requests["status"]
+    return answered(requests) | ((status >= 400) & (status < 500))
 
 
 @dataclass(frozen=True)
@@ -93,8 +105,7 @@ def evaluate(hypothesis: SteadyState, requests: pd.DataFrame, *, tiers: Sequence
         return Evaluation(
             False, 0, None, {}, None, ("no requests in the window",), UnknownTiers((), tuple(tiers))
         )
-    status = requests["status"]
-    unknown = unknown_tiers(requests[(status >= 200) & (status < 300)], tiers)
+    unknown = unknown_tiers(requests[answered(requests)], tiers)
     availability = float(available(requests).mean())
     shares = {t: float(from_tiers(requests, (t,), tiers).mean()) for t in hypothesis.min_tier_share}
     p99 = float(np.percentile(requests["latency_ms"], 99))

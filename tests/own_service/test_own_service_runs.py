@@ -46,7 +46,9 @@ def test_the_healthy_service_passes_every_scenario_three_suites_in_a_row(
     folder = workspace(tmp_path / "riskd-mlchaos", healthy)
     for attempt in range(3):
         out = tmp_path / f"runs-{attempt}"
-        result = run_mlchaos("suite", "--out", str(out), "--no-history", str(folder / "suite.yaml"), timeout_s=480)
+        result = run_mlchaos(
+            "suite", "--out", str(out), "--no-history", str(folder / "suite.yaml"), timeout_s=480
+        )
         [suite_dir] = list(out.iterdir())
         found = suite_verdicts(suite_dir)
         problems = {name: failed(verdicts) for name, verdicts in found.items() if failed(verdicts)}

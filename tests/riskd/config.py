@@ -64,6 +64,9 @@ class RiskdConfig:
     cold_start_s: float = 3.0
     cold_delay_s: float = 0.4
     deep_budget_s: float = 0.5
+    scorer_restart_s: float = 3.0
+    """A restarted scorer takes this long before it serves again (a pod being rescheduled and loading its model):
+    the first start does not wait."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "flags", check_flags(self.flags))

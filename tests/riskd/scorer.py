@@ -9,6 +9,8 @@ Run by supervisord as ``python -m riskd.scorer --config WORKDIR/riskd.json``.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from sklearn.pipeline import Pipeline
 
@@ -49,6 +51,10 @@ class ScorerHandler(JsonHandler):
 
 def main(argv: list[str] | None = None) -> None:
     config = RiskdConfig.from_argv(argv, prog="riskd.scorer")
+    started_before = config.workdir / "scorer.started"
+    if started_before.exists():  # a restart (after a kill): slow, as a rescheduled pod is
+        time.sleep(config.scorer_restart_s)
+    started_before.touch()
     ScorerHandler.model = models.train_gold()
     serve(ScorerHandler, config.ports.scorer)
 
