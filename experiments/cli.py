@@ -31,6 +31,7 @@ from mlchaos.experiments.console import (
     verdict_table,
 )
 from mlchaos.experiments.engine import ExitCode, Experiment, RunOutcome, StopRequest
+from mlchaos.experiments.init_command import init as run_init
 from mlchaos.experiments.journal import Event, Journal, StackRecord
 from mlchaos.experiments.kubernetes.client import KubernetesError
 from mlchaos.experiments.kubernetes.guard import Refused
@@ -44,6 +45,8 @@ from mlchaos.experiments.rollback import rollback_run
 from mlchaos.experiments.scenario import Scenario, ScenarioFile, scenario_record
 from mlchaos.experiments.session import TargetSession, external_endpoints, kubernetes_endpoints
 from mlchaos.experiments.suite import SuiteInvalid, load_suite
+from mlchaos.experiments.target_check import CheckUnusable, read_bodies
+from mlchaos.experiments.target_check_view import check as check_target
 from mlchaos.experiments.targets import EmbeddedTarget, ExternalTarget, KubernetesTarget
 from mlchaos.experiments.verifiers import resilience_score
 from mlchaos.injectors import InjectorError
@@ -73,6 +76,8 @@ staging_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(staging_app, name="staging")
+target_app = typer.Typer(help="Look at a target without faulting anything.", no_args_is_help=True)
+app.add_typer(target_app, name="target")
 
 # Tables need room: in a terminal rich uses its width; in a CI log (not a terminal) 160 columns, not 80.
 console = Console(log_path=False, width=None if sys.stdout.isatty() else 160)
@@ -634,6 +639,141 @@ def load_worker(
     """
     raise typer.Exit(
         serve(master, loads=loads, say=lambda line: console.print(line, soft_wrap=True, markup=False))
+    )
+
+
+@target_app.command("check")
+def target_check(
+    file: Annotated[Path, typer.Argument(help="A target file (embedded, external or kubernetes).")],
+    dataset: Annotated[
+        Path | None,
+        typer.Option(
+            "--dataset",
+            help='JSONL requests ({"body": {...}, "label": ...}) to send, first ones first; with labels, '
+            "quality and calibration would have canaries.",
+            show_default=False,
+        ),
+    ] = None,
+    body: Annotated[
+        str | None, typer.Option("--body", help="One JSON request body to send.", show_default=False)
+    ] = None,
+    requests: Annotated[int, typer.Option("--requests", "-n", min=1, max=100, help="Requests to send.")] = 3,
+    allow_production: AllowProductionOption = False,
+) -> None:
+    """One look at a target, faulting nothing: what a run would read of it.
+
+    Shows its health endpoints; a few requests (from --dataset or --body, else built from its request schema)
+    and what its response mapping reads of the answers (tier and whether it is on the ladder, prediction,
+    confidence, score, review, shed); one sample of every declared signal (breakers, transitions, drift,
+    gauges); its toxiproxy proxies, supervisord programs and Kubernetes workloads; the request schema a run
+    would resolve; and which verifiers would have data. An embedded target's stack is started and stopped.
+
+    Exit 0 when everything declared could be read, 1 when something could not (the last line names it),
+    2 when the target file is invalid or the service is unreachable or not ready.
+    """
+    loaded, problems = load_target(file, allow_production=allow_production)
+    if loaded is None:
+        _print_problems(problems)
+        raise typer.Exit(ExitCode.INVALID)
+    try:
+        given = read_bodies(dataset, body)
+    except CheckUnusable as exc:
+        errors.print(str(exc), markup=False, soft_wrap=True)
+        raise typer.Exit(ExitCode.INVALID) from exc
+    origin = "dataset" if dataset is not None else "body"
+    raise typer.Exit(
+        check_target(
+            loaded,
+            given,
+            count=requests,
+            origin=origin,
+            console=console,
+            errors=errors,
+            allow_production=allow_production,
+        )
+    )
+
+
+@app.command("init")
+def init_command(
+    url: Annotated[str, typer.Argument(help="The service's base URL, e.g. http://127.0.0.1:8080.")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder to write target.yaml and scenario.yaml into.")
+    ] = Path("."),
+    name: Annotated[
+        str | None,
+        typer.Option(
+            help="The service's name, for the scenario's (default: its OpenAPI title, or its host).",
+            show_default=False,
+        ),
+    ] = None,
+    openapi: Annotated[
+        str | None,
+        typer.Option(
+            "--openapi",
+            metavar="PATH",
+            help="Where the service publishes its OpenAPI spec (JSON); default: the first of /openapi.json, "
+            "/api/openapi.json, /swagger.json, /v3/api-docs, /docs/openapi.json that answers.",
+            show_default=False,
+        ),
+    ] = None,
+    metrics: Annotated[
+        str | None,
+        typer.Option(
+            "--metrics",
+            metavar="PATH",
+            help="Its Prometheus metrics; default: the first of /metrics, /internal/metrics, /prometheus.",
+            show_default=False,
+        ),
+    ] = None,
+    predict_path: Annotated[
+        str | None,
+        typer.Option(
+            "--predict-path",
+            metavar="PATH",
+            help="The prediction endpoint (POST, JSON); default: from the OpenAPI spec.",
+            show_default=False,
+        ),
+    ] = None,
+    dataset: Annotated[
+        Path | None,
+        typer.Option(
+            "--dataset",
+            help='JSONL requests ({"body": {...}, "label": ...}) for the scenario\'s load (and its first line as '
+            "the one request sent); default: a body template built from the request schema.",
+            show_default=False,
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace existing target.yaml / scenario.yaml.")
+    ] = False,
+    allow_production: AllowProductionOption = False,
+) -> None:
+    """Write a starter target file and scenario for the service at URL, from what it publishes.
+
+    Reads its OpenAPI spec (predict path, request features), probes common health and metrics paths, suggests
+    breaker and drift signals from its metric names, and sends ONE request built from the request schema to
+    guess where its answers carry the tier, prediction and confidence. Every guess is commented: check it with
+    `mlchaos target check OUT/target.yaml`. The scenario (corrupted inputs: it needs nothing but the service)
+    validates as written. A host that is not loopback becomes the target's allowed_hosts — unless it looks like
+    production: then it is refused, before anything is sent, without --allow-production.
+
+    Exit 0 when both files are written, 2 when nothing was (refused host, existing files, no request schema).
+    """
+    raise typer.Exit(
+        run_init(
+            url,
+            out,
+            name=name,
+            openapi=openapi,
+            metrics=metrics,
+            predict_path=predict_path,
+            dataset=dataset,
+            force=force,
+            allow_production=allow_production,
+            console=console,
+            errors=errors,
+        )
     )
 
 

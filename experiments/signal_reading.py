@@ -148,7 +148,7 @@ class Exposition:
         base = name.removesuffix("_total")
         found = self._samples.get(name) or self._samples.get(f"{base}_total", [])
         if not found and not ({name, base} & self._families):
-            raise SignalReadError(f"no metric {name!r} in /metrics")
+            raise SignalReadError(f"no metric {name!r} in the service's metrics (health.metrics)")
         wanted = source.labels.items()
         return [one for one in found if wanted <= one.labels.items()]
 

@@ -25,6 +25,8 @@ from typing import Any
 
 import requests
 
+from mlchaos.experiments.backend_states import Backend, backend_states
+from mlchaos.experiments.inputs.inference import resolve_schema
 from mlchaos.experiments.inputs.openapi import OpenApiProblem, openapi_features
 from mlchaos.experiments.inputs.schema import RequestSchema
 from mlchaos.experiments.kubernetes.readiness import describe_cluster
@@ -36,13 +38,9 @@ from mlchaos.experiments.records import ProbeSample
 from mlchaos.experiments.service_schema import SchemaUnusable, fetch_openapi
 from mlchaos.experiments.signal_mapping import DeclaredSignal, declared
 from mlchaos.experiments.signal_reading import SignalReadError, get, post
-from mlchaos.experiments.inputs.inference import resolve_schema
 from mlchaos.experiments.targets import TargetEndpoints
 from mlchaos.experiments.typical_bodies import typical_body
 from mlchaos.experiments.verifier_data import Observed
-from mlchaos.injectors.backends.supervisor import SupervisorClient
-from mlchaos.injectors.backends.toxiproxy import ToxiproxyClient
-from mlchaos.injectors.base import InjectorError
 
 DEFAULT_REQUESTS = 3
 HEALTH_DEADLINE_S = 3.0
@@ -94,17 +92,6 @@ class AnswerRow:
 
 
 @dataclass(frozen=True)
-class Backend:
-    """A declared toxiproxy proxy or supervisord program, as found."""
-
-    kind: str
-    name: str
-    state: str
-    ok: bool
-    detail: str = ""
-
-
-@dataclass(frozen=True)
 class SchemaFound:
     schema: RequestSchema
     sources: Mapping[str, str]
@@ -127,7 +114,12 @@ class Findings:
     backends: list[Backend] = field(default_factory=list)
     cluster: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
-    labelled: bool = False
+    labels: frozenset[str] = frozenset()
+    """The labels of the given requests (a dataset's): canaries for quality and calibration."""
+
+    @property
+    def labelled(self) -> bool:
+        return bool(self.labels)
 
     @property
     def unreachable(self) -> str | None:
@@ -143,7 +135,9 @@ class Findings:
         ok = [a for a in self.answers if a.ok]
         tiers = self.endpoints.tiers
         read_ok = [s for s in self.signals if s.error is None]
-        breakers = {s.check.split(":")[1] for s in read_ok if s.check.startswith(("breaker:", "transitions:"))}
+        breakers = {
+            s.check.split(":")[1] for s in read_ok if s.check.startswith(("breaker:", "transitions:"))
+        }
         return Observed(
             answered=any(a.status is not None for a in self.answers),
             tier_on_ladder=any(a.tier in tiers for a in ok),
@@ -155,8 +149,15 @@ class Findings:
             breakers=tuple(sorted(breakers)),
             drift=any(s.check.startswith("drift:") for s in read_ok),
             labelled=self.labelled,
+            predictions_are_labels=self._predictions_are_labels(ok),
             workloads=self.endpoints.kubernetes is not None and bool(self.endpoints.kubernetes.workloads),
         )
+
+    def _predictions_are_labels(self, ok: Sequence[AnswerRow]) -> bool:
+        """Whether the predictions read are written as the dataset's labels are (``quality`` compares them as
+        text: a service answering ``1`` to a dataset labelled ``fraud`` is never right)."""
+        predictions = {a.prediction for a in ok if a.prediction is not None}
+        return not (self.labels and predictions) or bool(predictions & self.labels)
 
 
 def read_bodies(dataset: Path | None, body: str | None) -> list[RequestTemplate]:
@@ -165,9 +166,12 @@ def read_bodies(dataset: Path | None, body: str | None) -> list[RequestTemplate]
         raise CheckUnusable("give --dataset or --body, not both")
     if body is not None:
         try:
-            return [RequestTemplate(body=json.loads(body))]
-        except ValueError as exc:  # pydantic's ValidationError is a ValueError too
-            raise CheckUnusable(f'--body: expected a JSON object, e.g. \'{{"x": 1}}\' ({exc})') from None
+            document = json.loads(body)
+        except ValueError as exc:
+            raise CheckUnusable(f"--body: not JSON ({exc})") from None
+        if not isinstance(document, dict):
+            raise CheckUnusable(f"--body: expected a JSON object, e.g. '{{\"x\": 1}}', got {body!r}")
+        return [RequestTemplate(body=document)]
     if dataset is None:
         return []
     found: list[RequestTemplate] = []
@@ -206,7 +210,7 @@ def look(
             if not h.ok
         ]
         findings.schema = _schema(endpoints, given, origin, findings.problems)
-        findings.labelled = any(template.label is not None for template in given)
+        findings.labels = frozenset(t.label for t in given if t.label is not None)
         bodies = _request_bodies(findings.schema, given, count, findings.problems)
         findings.answers = [_send(session, endpoints, template) for template in bodies]
     _read_fields(findings)
@@ -218,7 +222,7 @@ def look(
         prober.stop()
     findings.signals = [s for s in samples if s.check not in _PROBE_HEALTH]
     findings.problems += [str(s.error) for s in findings.signals if s.error is not None]
-    findings.backends = _backends(endpoints)
+    findings.backends = backend_states(endpoints, deadline_s=HEALTH_DEADLINE_S)
     findings.problems += [f"{b.kind} '{b.name}': {b.detail}" for b in findings.backends if not b.ok]
     if endpoints.kubernetes is not None:
         findings.cluster = describe_cluster(endpoints)
@@ -252,7 +256,9 @@ def _schema(
     declared_schema, document = endpoints.request, None
     if declared_schema.openapi is not None:
         try:
-            document = fetch_openapi(endpoints.service_url, declared_schema.openapi, headers=endpoints.headers)
+            document = fetch_openapi(
+                endpoints.service_url, declared_schema.openapi, headers=endpoints.headers
+            )
         except SchemaUnusable as exc:
             problems.append(f"request.openapi: {exc}")
     bodies = [template.body for template in given]
@@ -369,34 +375,3 @@ def _shown(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
-
-
-def _backends(endpoints: TargetEndpoints) -> list[Backend]:
-    found: list[Backend] = []
-    if endpoints.proxies and endpoints.toxiproxy_url is None:
-        names = ", ".join(endpoints.proxies.values())
-        found.append(Backend("toxiproxy", names, "—", False, "proxies are declared but no toxiproxy_url"))
-    elif endpoints.proxies and endpoints.toxiproxy_url is not None:
-        toxiproxy = ToxiproxyClient(endpoints.toxiproxy_url, timeout_s=HEALTH_DEADLINE_S)
-        for dependency, name in endpoints.proxies.items():
-            try:
-                proxy = toxiproxy.proxy(name)
-            except InjectorError as exc:
-                found.append(Backend("proxy", name, "unreadable", False, str(exc)))
-                continue
-            state = "enabled" if proxy.enabled else "DISABLED"
-            toxics = ", ".join(proxy.toxics) or "no toxics"
-            found.append(Backend("proxy", name, state, True, f"{dependency}: {proxy.upstream}; {toxics}"))
-    if endpoints.programs and endpoints.supervisor_url is None:
-        names = ", ".join(endpoints.programs)
-        found.append(Backend("supervisord", names, "—", False, "programs are declared but no supervisor_url"))
-    elif endpoints.programs and endpoints.supervisor_url is not None:
-        supervisor = SupervisorClient(endpoints.supervisor_url, timeout_s=HEALTH_DEADLINE_S)
-        for name in endpoints.programs:
-            try:
-                program = supervisor.program(name)
-            except InjectorError as exc:
-                found.append(Backend("program", name, "unreadable", False, str(exc)))
-                continue
-            found.append(Backend("program", name, program.state, True, f"pid {program.pid}"))
-    return found

@@ -23,15 +23,13 @@ from mlchaos.experiments.targets import EmbeddedTarget, ExternalTarget, Kubernet
 from mlchaos.experiments.verifier_data import Support, verifier_support
 
 AnyTarget = EmbeddedTarget | ExternalTarget | KubernetesTarget
-_SUPPORT_STYLE = {Support.YES: "[green]yes[/]", Support.LIMITED: "[yellow]limited[/]", Support.NO: "[red]no[/]"}
-# The probe checks each kind of declared signal fills (signal_mapping): to show a reading under its declaration.
-_CHECKS = {
-    "breakers": ("breaker:",),
-    "transitions": ("transitions:",),
-    "drift.alarm": ("drift:alarm",),
-    "drift.onsets": ("drift:alarms_total",),
-    "gauges": ("gauge:",),
+_SUPPORT_STYLE = {
+    Support.YES: "[green]yes[/]",
+    Support.LIMITED: "[yellow]limited[/]",
+    Support.NO: "[red]no[/]",
 }
+# The probe checks each kind of declared signal fills (signal_mapping): to show a reading under its declaration.
+_CHECKS = {"breakers": "breaker:", "transitions": "transitions:"}
 
 
 def check(
@@ -46,7 +44,9 @@ def check(
 ) -> ExitCode:
     """Resolve ``target`` (starting an embedded stack, stopped after), look at it, show what was seen."""
     if allow_production and not isinstance(target, EmbeddedTarget):
-        target = target.model_copy(update={"allow_production": True})  # the runtime guard of a cluster reads it
+        target = target.model_copy(
+            update={"allow_production": True}
+        )  # the runtime guard of a cluster reads it
     session = TargetSession(note=lambda message: console.print(message, markup=False, soft_wrap=True))
     try:
         try:
@@ -57,15 +57,16 @@ def check(
         except Exception as exc:  # an embedded stack that cannot start: as `mlchaos run` says it
             errors.print(f"target not usable: {type(exc).__name__}: {exc}", markup=False, soft_wrap=True)
             return ExitCode.INVALID
-        findings = look(endpoints, given, count=count, origin=origin)
+        return show(look(endpoints, given, count=count, origin=origin), console, errors)
     finally:
         session.close()
-    return show(findings, console, errors)
 
 
 def show(findings: Findings, console: Console, errors: Console) -> ExitCode:
     """Print the tables and the closing line; the exit code."""
-    console.print(f"target: {findings.endpoints.service_url} (predict path {findings.endpoints.predict_path})")
+    console.print(
+        f"target: {findings.endpoints.service_url} (predict path {findings.endpoints.predict_path})"
+    )
     console.print(_health(findings))
     if (why := findings.unreachable) is not None:
         errors.print(f"[red]✗ {why}: nothing else was looked at[/]", soft_wrap=True)
@@ -118,7 +119,10 @@ def _answers(findings: Findings) -> Table:
     labelled = findings.labelled
     columns = ["#", "status", "ms", "tier", "prediction", "confidence", *optional]
     table = _table(
-        f"Requests: POST {findings.endpoints.predict_path}", *columns, *(["label"] if labelled else []), "error"
+        f"Requests: POST {findings.endpoints.predict_path}",
+        *columns,
+        *(["label"] if labelled else []),
+        "error",
     )
     ladder = findings.endpoints.tiers
     for i, answer in enumerate(findings.answers, start=1):
@@ -140,6 +144,8 @@ def _answers(findings: Findings) -> Table:
 def _text(value: object) -> str:
     if value is None:
         return "—"
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
@@ -167,29 +173,39 @@ def _signals(findings: Findings) -> Table:
         label = f"{signal.where}\n{signal.source.shown}"
         if not rows:
             table.add_row(label, "", "—", "no series yet (a counter that counted nothing)")
-        for sample in _condensed(rows):
-            table.add_row(label, *sample)
+        for row in _condensed(rows):
+            table.add_row(label, *row)
             label = ""
-    for sample in findings.signals:
-        if id(sample) not in shown:  # a failed /metrics, a Kubernetes workload
-            table.add_row("", sample.check, sample.value or _text(sample.number), f"[red]{sample.error}[/]" if sample.error else "")
+    others = [sample for sample in findings.signals if id(sample) not in shown]
+    for row in _condensed(others):  # a failed /metrics, a Kubernetes workload
+        table.add_row("", *row)
     return table
 
 
 def _readings_of(
     signal: DeclaredSignal, every: Sequence[DeclaredSignal], samples: Sequence[ProbeSample]
 ) -> list[ProbeSample]:
-    """The samples of one declaration: its failures by their ``where`` prefix; its readings by their check
-    (under the first declaration of its kind, when several are)."""
+    """The samples of one declaration: its failures by their ``where`` prefix (signal_mapping starts every
+    error with it); its readings by their check — under the first declaration of its kind when several are
+    (two breaker metrics both fill ``breaker:<dependency>`` checks)."""
     failed = [s for s in samples if s.error is not None and s.error.startswith(f"{signal.where}:")]
-    kind = signal.where.removeprefix("signals.").split("[")[0]
-    kind = kind if kind in _CHECKS else kind.split(".")[0]
-    first = next(d for d in every if d.where.removeprefix("signals.").startswith(kind))
-    if first is not signal:
+    kind = _kind(signal)
+    if next(d for d in every if _kind(d) == kind) is not signal:
         return failed
-    prefixes = _CHECKS.get(kind, ())
-    read = [s for s in samples if s.error is None and s.check.startswith(prefixes)]
+    read = [s for s in samples if s.error is None and _fills(kind, s.check)]
     return read + failed
+
+
+def _kind(signal: DeclaredSignal) -> str:
+    """``breakers``, ``transitions``, ``drift.alarm``, ``drift.onsets`` or ``gauges.NAME``."""
+    return signal.where.removeprefix("signals.").split("[")[0]
+
+
+def _fills(kind: str, check: str) -> bool:
+    if kind in _CHECKS:
+        return check.startswith(_CHECKS[kind])
+    exact = {"drift.alarm": "drift:alarm", "drift.onsets": "drift:alarms_total"}
+    return check == exact.get(kind, "gauge:" + kind.removeprefix("gauges."))
 
 
 def _condensed(samples: Sequence[ProbeSample]) -> list[tuple[str, str, str]]:
@@ -213,16 +229,28 @@ def _condensed(samples: Sequence[ProbeSample]) -> list[tuple[str, str, str]]:
 def _backends(findings: Findings) -> Table:
     table = _table("Proxies and programs", "kind", "name", "state", "detail")
     for backend in findings.backends:
-        state = backend.state if backend.ok else f"[red]{backend.state}[/]"
+        # readable, but a run's preflight would refuse it: shown, not counted as unreadable
+        refused = "a run would refuse it" in backend.detail
+        state = backend.state if backend.ok and not refused else f"[red]{backend.state}[/]"
         table.add_row(backend.kind, backend.name, state, backend.detail)
     return table
 
 
 def _schema(findings: Findings) -> Table:
     assert findings.schema is not None
-    table = _table("Request schema (as a run resolves it)", "feature", "type", "range / choices", "typical", "required", "from")
+    table = _table(
+        "Request schema (as a run resolves it)",
+        "feature",
+        "type",
+        "range / choices",
+        "typical",
+        "required",
+        "from",
+    )
     for path, feature in findings.schema.schema.features.items():
-        bounds = ", ".join(map(_text, feature.choices)) if feature.choices else _bounds(feature.min, feature.max)
+        bounds = (
+            ", ".join(map(_text, feature.choices)) if feature.choices else _bounds(feature.min, feature.max)
+        )
         typical = "" if feature.typical is None else _bounds(*feature.typical)
         source = findings.schema.sources.get(path, "")
         table.add_row(path, feature.type.value, bounds, typical, "yes" if feature.required else "no", source)

@@ -58,7 +58,9 @@ class HealthPaths(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     live: str = Field("/health/live", description="Liveness: the process serves.")
-    ready: str = Field("/health/ready", description="Readiness: it may be sent traffic (preflight waits on it).")
+    ready: str = Field(
+        "/health/ready", description="Readiness: it may be sent traffic (preflight waits on it)."
+    )
     inference: str | None = Field(
         "/health/inference", description="Deep check through the model chain; null if the service has none."
     )
@@ -245,6 +247,7 @@ class KubernetesTarget(ServiceDeclaration):
     workloads: tuple[Annotated[str, Field(pattern=WORKLOAD_PATTERN)], ...] = Field(
         (), description="deployment/NAME or statefulset/NAME whose readiness and restarts are sampled."
     )
+
     @property
     def declaration(self) -> ServiceDeclaration:
         return self

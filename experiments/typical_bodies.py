@@ -105,7 +105,9 @@ def _template(path: str, feature: Feature, example: Any) -> TemplateField:
         return TemplateField(path, f"{{{{ choice({listed}) }}}}", "category: one of its choices, alike")
     value = typical_value(feature, example)
     where = "the OpenAPI example" if example is not None else "a placeholder"
-    return TemplateField(path, value, f"{kind.value}: always {value!r} ({where}) — use values your service knows")
+    return TemplateField(
+        path, value, f"{kind.value}: always {value!r} ({where}) — use values your service knows"
+    )
 
 
 def _range(feature: Feature, example: Any) -> tuple[float, float, str]:

@@ -44,6 +44,8 @@ class Observed:
     """The drift alarm or its onset counter was read."""
     labelled: bool
     """The requests had labels (canaries): the bodies came from a dataset with labels."""
+    predictions_are_labels: bool = True
+    """The predictions read are among the labels (quality compares them as text)."""
     workloads: bool = False
     """A Kubernetes target with workloads to sample (``mttr`` with ``source: readiness``)."""
 
@@ -132,7 +134,9 @@ def _ood_routing(seen: Observed) -> Verdict:
         return Support.NO, _NO_ANSWERS
     if seen.tier_on_ladder and seen.review:
         return _OK
-    missing = [what for what, read in (("the tier", seen.tier_on_ladder), ("review flags", seen.review)) if not read]
+    missing = [
+        what for what, read in (("the tier", seen.tier_on_ladder), ("review flags", seen.review)) if not read
+    ]
     return Support.LIMITED, f"{' and '.join(missing)} not read: fewer ways to count an answer as safe"
 
 
@@ -148,6 +152,8 @@ def _canaries(confidence: bool) -> Requirement:
             return Support.NO, "needs labelled canaries: a dataset whose lines have a label"
         if not seen.prediction or (confidence and not seen.confidence):
             return Support.NO, "no " + ("confidence" if seen.prediction else "prediction") + " read"
+        if not seen.predictions_are_labels:
+            return Support.NO, "the predictions read are none of the dataset's labels: they never match"
         return _OK
 
     return requirement

@@ -93,8 +93,8 @@ def test_a_target_without_the_declared_drift_metrics_gets_failed_samples_naming_
     samples = sample(target)
     assert "drift:alarm" not in samples and "drift:alarms_total" not in samples
     assert samples["signal:drift.alarm"].error == (
-        "signals.drift.alarm: no metric 'mlchaos_gateway_drift_alarm' in /metrics"
+        "signals.drift.alarm: no metric 'mlchaos_gateway_drift_alarm' in the service's metrics (health.metrics)"
     )
     assert samples["signal:drift.onsets"].error == (
-        "signals.drift.onsets: no metric 'mlchaos_gateway_drift_alarms' in /metrics"
+        "signals.drift.onsets: no metric 'mlchaos_gateway_drift_alarms' in the service's metrics (health.metrics)"
     )

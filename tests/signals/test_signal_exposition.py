@@ -220,7 +220,7 @@ def test_extra_gauges_are_numbers_by_name() -> None:
             PER_STATE,
             "other_metric 1\n",
             "signal:breakers[0]",
-            "signals.breakers[0]: no metric 'svc_breaker' in /metrics",
+            "signals.breakers[0]: no metric 'svc_breaker' in the service's metrics (health.metrics)",
             id="missing-metric",
         ),
         pytest.param(
@@ -249,7 +249,7 @@ def test_extra_gauges_are_numbers_by_name() -> None:
             DRIFT,
             "model_drift_alarms_total 0\n",
             "signal:drift.alarm",
-            "signals.drift.alarm: no metric 'model_drift_alarm' in /metrics",
+            "signals.drift.alarm: no metric 'model_drift_alarm' in the service's metrics (health.metrics)",
             id="missing-drift-alarm",
         ),
     ],
