@@ -3,7 +3,7 @@
 An author fixes a file in one pass only if every problem is reported, saying what was expected and what was
 found. Stages: the YAML (syntax, duplicate keys) and the pydantic model, its error locations mapped back to
 lines, both by :mod:`mlchaos.experiments.yaml_problems`; then, here, what the model cannot check alone (fault
-ids, references, tier names against the target's ladder, the dataset, the body template).
+ids, references, tier and gauge names against the target's declaration, the dataset, the body template).
 """
 
 from __future__ import annotations
@@ -238,11 +238,14 @@ def _semantic_problems(
 
 def _tier_problems(path: Path, nodes: Nodes, scenario: Scenario) -> list[Problem]:
     """Tiers the steady state and the verifiers name that the target's ladder lacks (and verifiers that leave
-    no tier to answer), at the scenario's lines — whichever target the scenario will run on."""
+    no tier to answer), and anything else verifiers name that its declaration lacks (a gauge), at the
+    scenario's lines — whichever target the scenario will run on."""
     ladder = ladder_of(scenario.target)
     found = [(("steady_state", *loc), why) for loc, why in scenario.steady_state.ladder_problems(ladder)]
     for i, verifier in enumerate(scenario.verifiers):
         found += [(("verifiers", i, *loc), why) for loc, why in verifier.ladder_problems(ladder)]
+        declared = verifier.declaration_problems(scenario.target.declaration)
+        found += [(("verifiers", i, *loc), why) for loc, why in declared]
     return [_located(path, nodes, loc, message) for loc, message in found]
 
 

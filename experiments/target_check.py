@@ -138,6 +138,7 @@ class Findings:
         breakers = {
             s.check.split(":")[1] for s in read_ok if s.check.startswith(("breaker:", "transitions:"))
         }
+        gauges = {s.check.removeprefix("gauge:") for s in read_ok if s.check.startswith("gauge:")}
         return Observed(
             answered=any(a.status is not None for a in self.answers),
             tier_on_ladder=any(a.tier in tiers for a in ok),
@@ -151,6 +152,7 @@ class Findings:
             labelled=self.labelled,
             predictions_are_labels=self._predictions_are_labels(ok),
             workloads=self.endpoints.kubernetes is not None and bool(self.endpoints.kubernetes.workloads),
+            gauges=tuple(sorted(gauges)),
         )
 
     def _predictions_are_labels(self, ok: Sequence[AnswerRow]) -> bool:

@@ -48,6 +48,8 @@ class Observed:
     """The predictions read are among the labels (quality compares them as text)."""
     workloads: bool = False
     """A Kubernetes target with workloads to sample (``mttr`` with ``source: readiness``)."""
+    gauges: tuple[str, ...] = ()
+    """The declared gauges (``signals.gauges``) that were read."""
 
 
 Verdict = tuple[Support, str]
@@ -98,6 +100,12 @@ def _drift(seen: Observed) -> Verdict:
     if seen.drift:
         return _OK
     return Support.NO, "no drift signal read (signals.drift.alarm or signals.drift.onsets)"
+
+
+def _gauge(seen: Observed) -> Verdict:
+    if seen.gauges:
+        return Support.YES, f"gauges read: {', '.join(seen.gauges)}"
+    return Support.NO, "no gauge read: needs the gauge declared in signals.gauges and readable"
 
 
 def _load_shedding(seen: Observed) -> Verdict:
@@ -172,6 +180,7 @@ REQUIREMENTS: dict[str, Requirement] = {
     "mttd": _mttd,
     "breaker": _breaker,
     "drift_detected_within": _drift,
+    "gauge": _gauge,
     "load_shedding": _load_shedding,
     "metamorphic": _metamorphic,
     "adversarial_robustness": _adversarial,

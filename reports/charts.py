@@ -24,7 +24,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 from matplotlib.typing import RcKeyType
 
 from mlchaos.reports.series import NO_ANSWER, NOT_READY, READY, UNKNOWN, UNKNOWN_TIER, Timeline
@@ -54,6 +54,8 @@ STATE_COLORS = {
 }
 INK, MUTED, FAULT, FAULT_BAR = "#1f2933", "#616e7c", "#d64545", "#f4b4b4"
 PHASE_COLORS = ("#e4e9f0", "#d3dbe6")
+GAUGE_COLOR, GAUGE_HEIGHT, GAUGE_RATIO = "#0f766e", 1.0, 1.1
+"""A gauge's row: its line colour, the inches it adds to the figure, its height next to the others'."""
 WARMUP, WARMUP_COLOR = "warmup", "#f1f2f4"
 """The warm-up phase (``load.warmup``): drawn apart, hatched and labelled as not judged."""
 RC: dict[RcKeyType, Any] = {
@@ -89,14 +91,18 @@ def timeline_svg(
     with mpl.rc_context({**RC, "svg.hashsalt": label}):
         rows = 1 + len(timeline.breakers)
         strip = 1 + len(faults)
-        figure = Figure(figsize=(11.5, 7.9 + 0.22 * (rows + strip)), layout="constrained")
-        ratios = [0.55 + 0.3 * strip, 3, 3, 2.6, 0.8 + 0.35 * rows]
-        axes = figure.subplots(5, 1, sharex=True, gridspec_kw={"height_ratios": ratios})
+        gauges = len(timeline.gauges)  # one small row each, under the others (none: as without gauges)
+        height = 7.9 + 0.22 * (rows + strip) + GAUGE_HEIGHT * gauges
+        figure = Figure(figsize=(11.5, height), layout="constrained")
+        ratios = [0.55 + 0.3 * strip, 3, 3, 2.6, 0.8 + 0.35 * rows, *[GAUGE_RATIO] * gauges]
+        axes = figure.subplots(5 + gauges, 1, sharex=True, gridspec_kw={"height_ratios": ratios})
         _strip(axes[0], phases, faults)
         _traffic(axes[1], timeline)
         _latency(axes[2], timeline)
         _tiers(axes[3], timeline)
         _bands(axes[4], timeline)
+        for ax, (name, values) in zip(axes[5:], timeline.gauges.items(), strict=True):
+            _gauge(ax, timeline, name, values)
         for ax in axes[1:]:
             _windows(ax, phases, faults)
         for ax in axes:
@@ -197,6 +203,17 @@ def _bands(ax: Axes, timeline: Timeline) -> None:
     order = [s for s in (READY, NOT_READY, "closed", "half_open", "open", UNKNOWN) if s in seen]
     handles = [Patch(color=STATE_COLORS[s], label=s.replace("_", "-")) for s in order]
     _legend(ax, handles, ncol=len(handles) or 1)
+
+
+def _gauge(ax: Axes, timeline: Timeline, name: str, values: np.ndarray) -> None:
+    """A declared gauge (``signals.gauges``) as a line of its per-bin means; gaps where it was not read."""
+    ax.set_title(f"gauge {name} (from probes)", loc="left")
+    ax.plot(timeline.centers, values, color=GAUGE_COLOR, linewidth=1.2)
+    if np.isfinite(values).any():
+        ax.yaxis.set_major_locator(MaxNLocator(3))
+    else:  # declared, but every reading failed
+        ax.text(0.5, 0.5, "never read", transform=ax.transAxes, ha="center", va="center", color=MUTED)
+        ax.set_yticks([])
 
 
 def _strip(ax: Axes, phases: Sequence[Window], faults: Sequence[Window]) -> None:

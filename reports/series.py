@@ -54,6 +54,9 @@ class Timeline:
     ready: list[Band] = field(default_factory=list)
     ladder: tuple[str, ...] = ()
     """The target's tier ladder, best first: the chart colours a tier by its place on it."""
+    gauges: dict[str, np.ndarray] = field(default_factory=dict)
+    """Each gauge the probes sampled (``gauge:<name>``, from ``signals.gauges``), by name: the mean of its
+    numbers per bin, carried over :data:`FILL_BINS` bins without one (as breaker states are), else NaN."""
 
     @property
     def centers(self) -> np.ndarray:
@@ -137,6 +140,21 @@ def _state_bands(
     return _runs(_filled(worst), grid.starts, grid.width, names)
 
 
+def _gauge_means(probes: pd.DataFrame, check: str, zero: float, grid: Timeline) -> np.ndarray:
+    rows = probes[probes["check"] == check]
+    numbers = rows["number"].to_numpy(dtype=float)
+    finite = np.isfinite(numbers)  # failed readings have none; an infinite one cannot be drawn
+    count = len(grid.starts)
+    index = _index(rows["ts"].to_numpy(dtype=float)[finite] - zero, grid.starts[0], grid.width, count)
+    sums = np.bincount(index, weights=numbers[finite], minlength=count)
+    sizes = np.bincount(index, minlength=count)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(sizes > 0, sums / sizes, np.nan)
+    last = np.maximum.accumulate(np.where(sizes > 0, np.arange(count), -1))
+    carried = (last >= 0) & (np.arange(count) - last <= FILL_BINS)
+    return np.where(carried, means[np.maximum(last, 0)], np.nan)
+
+
 def timeline(recording: Recording, zero: float) -> Timeline:
     """The run's series in at most :data:`MAX_BINS` bins, times relative to ``zero``."""
     start, width, count = _bins(recording, zero)
@@ -170,4 +188,6 @@ def timeline(recording: Recording, zero: float) -> Timeline:
     ready_rows = probes[probes["check"] == "ready"]
     ready_probes = ready_rows.assign(value=np.where(ready_rows["ok"].to_numpy(dtype=bool), READY, NOT_READY))
     ready = _state_bands(ready_probes, "ready", {READY: 0, NOT_READY: 1}, zero, grid)
-    return Timeline(starts, width, grid.rps, error_rate, p50, p99, tiers, breakers, ready, ladder)
+    names = sorted(checks[checks.str.startswith("gauge:")].str.removeprefix("gauge:"))
+    gauges = {name: _gauge_means(probes, f"gauge:{name}", zero, grid) for name in names}
+    return Timeline(starts, width, grid.rps, error_rate, p50, p99, tiers, breakers, ready, ladder, gauges)

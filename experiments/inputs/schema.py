@@ -7,7 +7,7 @@ categories): see :mod:`mlchaos.experiments.inputs.inference`. Out-of-distributio
 covariate shift, metamorphic relations and the boundary attack are all built from the resolved schema, so no code
 outside the reference stack names a feature.
 
-Feature names are paths into the JSON body: ``amount`` is a top-level field, ``txn.amount`` a nested one,
+Feature names are paths into the JSON body: ``price`` is a top-level field, ``txn.price`` a nested one,
 ``items.0.price`` one inside a list (see :mod:`mlchaos.experiments.inputs.paths`). The order of ``features`` matters:
 the first numeric feature is what field-level mutators corrupt unless the scenario names another.
 """
@@ -110,7 +110,7 @@ class RequestSchema(BaseModel):
         return [path for path, feature in self.features.items() if feature.numeric]
 
     def describe(self) -> str:
-        """``amount (number), channel (category), …`` — for messages that name the known features."""
+        """``price (number), channel (category), …`` — for messages that name the known features."""
         if not self.features:
             return "none"
         return ", ".join(f"{path} ({feature.type.value})" for path, feature in self.features.items())

@@ -118,7 +118,7 @@ class LoadSpec(BaseModel):
     template_label: str | None = Field(
         None,
         description="Jinja2 expression giving the true label of each templated request (canary); it sees the "
-        "rendered body as ``body``, e.g. \"{{ 'fraud' if body.amount > 900 else 'legit' }}\".",
+        "rendered body as ``body``, e.g. \"{{ 'fraud' if body.value > 900 else 'legit' }}\".",
     )
     stages: tuple[Stage, ...] = Field(
         default=(),

@@ -23,6 +23,7 @@ from mlchaos.experiments.verifiers import (
     error_budget,
     fallback_engaged,
     fallback_order,
+    gauge,
     latency,
     load_shedding,
     metamorphic,
@@ -69,6 +70,7 @@ VERIFIERS: dict[str, Verifier] = {
         drift_detected_within.DriftDetectedWithin, drift_detected_within.verify
     ),
     "metamorphic": Verifier(metamorphic.Metamorphic, metamorphic.verify),
+    "gauge": Verifier(gauge.Gauge, gauge.verify),
 }
 
 if TYPE_CHECKING:

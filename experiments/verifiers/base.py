@@ -14,7 +14,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlchaos.experiments.records import PROBE_SCHEMA, REQUEST_SCHEMA
-from mlchaos.experiments.targets import DEFAULT_TIERS
+from mlchaos.experiments.targets import DEFAULT_TIERS, ServiceDeclaration
 from mlchaos.experiments.verifiers.steady_state import SteadyState
 from mlchaos.experiments.verifiers.tiers import Loc, unknown_references
 
@@ -105,6 +105,11 @@ class VerifierSpec(BaseModel):
         """What is wrong with this verifier on a target with this tier ladder: by default, tiers it does not
         have. Field paths are relative to the verifier; the loader places them at their lines."""
         return unknown_references(self, self.tier_fields, ladder)
+
+    def declaration_problems(self, declaration: ServiceDeclaration) -> list[tuple[Loc, str]]:
+        """What else this verifier names that the target's declaration lacks (e.g. a gauge it does not
+        declare): by default nothing. Field paths are relative to the verifier, as for :meth:`ladder_problems`."""
+        return []
 
 
 Cell = str | float | int | None

@@ -60,6 +60,7 @@ SEEN_ALL = Observed(
     breakers=("db",),
     drift=True,
     labelled=True,
+    gauges=("queue",),
 )
 
 
@@ -76,6 +77,8 @@ def test_without_breaker_signals_the_breaker_verifier_has_no_data() -> None:
     support = {name: (level, why) for name, level, why in verifier_support(findings.observed())}
     assert support["breaker"][0] is Support.NO and "no breaker signal read" in support["breaker"][1]
     assert support["drift_detected_within"][0] is Support.NO
+    gauge, why = support["gauge"]
+    assert gauge is Support.NO and "declared in signals.gauges and readable" in why
 
 
 @pytest.mark.parametrize(
@@ -90,6 +93,7 @@ def test_without_breaker_signals_the_breaker_verifier_has_no_data() -> None:
         ({"tier_on_ladder": False}, "mttd", Support.LIMITED),
         ({"review": False}, "ood_routing", Support.LIMITED),
         ({"answered": False}, "availability", Support.NO),
+        ({"gauges": ()}, "gauge", Support.NO),
     ],
 )
 def test_what_a_verifier_misses_is_named(changed: dict[str, bool], verifier: str, expected: Support) -> None:

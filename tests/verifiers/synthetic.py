@@ -209,3 +209,21 @@ def drift_probes(
         if counter:
             rows.append((T0 + float(ts), "drift:alarms_total", True, None, 1.0, None, float(onsets)))
     return pd.DataFrame(rows, columns=PROBE_SCHEMA.names)
+
+
+def gauge_probes(
+    name: str,
+    value: Callable[[float], float | None],
+    *,
+    end_s: float = 60.0,
+    every_s: float = 0.5,
+    error: str = "signals.gauges: no series",
+) -> pd.DataFrame:
+    """What the prober records of the declared gauge ``name``: ``gauge:<name>`` with ``value(t)`` as its number
+    every ``every_s`` seconds (t after T0); where ``value`` gives ``None`` the reading failed with ``error``."""
+    rows = []
+    for ts in np.arange(0.0, end_s, every_s):
+        number = value(float(ts))
+        failed = None if number is not None else error
+        rows.append((T0 + float(ts), f"gauge:{name}", number is not None, None, 1.0, failed, number))
+    return pd.DataFrame(rows, columns=PROBE_SCHEMA.names)

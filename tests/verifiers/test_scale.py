@@ -9,6 +9,7 @@ from synthetic import (
     breaker_probes,
     drift_probes,
     fault,
+    gauge_probes,
     health_probes,
     input_fault,
     recording,
@@ -39,6 +40,7 @@ SPECS: list[dict[str, object]] = [
     {"type": "ood_routing", "max_confidence": 0.6},
     {"type": "drift_detected_within", "fault": "shift", "within": 10},
     {"type": "metamorphic"},
+    {"type": "gauge", "name": "queue", "max": 100},
 ]
 TAGS = np.array(
     [
@@ -93,6 +95,7 @@ def test_every_verifier_handles_a_million_requests() -> None:
                 ),
                 health_probes("live", end_s=1000),
                 drift_probes([(504, 720)], end_s=1000),
+                gauge_probes("queue", lambda t: 30.0 if 100 <= t < 400 else 3.0, end_s=1000),
             ]
         )
         .sort_values("ts", kind="stable")

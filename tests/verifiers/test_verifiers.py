@@ -33,6 +33,7 @@ def test_every_registered_verifier_is_reachable_by_its_type() -> None:
         "ood_routing",
         "drift_detected_within",
         "metamorphic",
+        "gauge",
     }
     for name, verifier in VERIFIERS.items():
         assert verifier.spec.model_fields["type"].annotation.__args__ == (name,)
