@@ -111,7 +111,7 @@ def test_a_drift_alarm_that_could_not_be_read_is_not_an_undeclared_one() -> None
     assert not verdict.passed and verdict.measured is None
     assert verdict.explanation == (
         "the drift alarm could not be read (240 samples; first: signals.drift.alarm: no metric "
-        "'model_drift_alarm' in /metrics): nothing can show it detected the shift"
+        "'model_drift_alarm' in the service's metrics (health.metrics)): nothing can show it detected the shift"
     )
     undeclared = run(DRIFT, probes({}, lambda t: "model_drift_alarm 1\n"))
     assert undeclared.explanation == (

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from staging_helpers import assert_all_gone, stack_pids, stack_ports
 
-from mlchaos.experiments.targets import ExternalTarget
+from mlchaos.experiments.targets import REFERENCE_DECLARATION, ExternalTarget
 from mlchaos.staging import (
     BinaryNotFoundError,
     EmbeddedStack,
@@ -29,6 +29,7 @@ from mlchaos.staging import (
 )
 from mlchaos.staging import supervisor as supervisor_module
 from mlchaos.staging.__main__ import external_target_yaml
+from mlchaos.staging.declaration import DECLARATION
 
 
 @contextmanager
@@ -137,6 +138,7 @@ def test_external_target_snippet_matches_the_endpoints(tmp_path: Path) -> None:
     )
     target = yaml.safe_load(external_target_yaml(endpoints))
     assert target == {
+        **DECLARATION,  # how the stack reads: the same declaration embedded targets use
         "kind": "external",
         "service_url": "http://127.0.0.1:1001",
         "toxiproxy_url": "http://127.0.0.1:1003",
@@ -144,4 +146,10 @@ def test_external_target_snippet_matches_the_endpoints(tmp_path: Path) -> None:
         "proxies": {"feature_store": "feature_store", "primary_model": "primary_model", "cache": "cache"},
         "programs": ["redis", "toxiproxy", "primary-model", "gateway"],
     }
-    ExternalTarget.model_validate(target)  # what `--target` will load
+    loaded = ExternalTarget.model_validate(target)  # what `--target` will load
+    assert (
+        loaded.declaration.model_dump(
+            exclude={"kind", "service_url", "toxiproxy_url", "supervisor_url", "proxies", "programs"}
+        )
+        == REFERENCE_DECLARATION.model_dump()
+    )
