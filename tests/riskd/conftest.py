@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from cli_runs import wait_until
 
 from riskd.config import CONFIG_FILE
 from riskd.stack import RiskdEndpoints, RiskdStack
-from riskd.testing import RiskApi, Toxiproxy, assert_gone, wait_until
+from riskd.testing import RiskApi, Toxiproxy, assert_gone
 
 
 @pytest.fixture(scope="module")

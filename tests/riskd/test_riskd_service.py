@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from cli_runs import wait_until
 
 from mlchaos.staging.supervisor import supervisor_proxy
 from riskd.cases import INVALID, MALFORMED, encoded
@@ -33,7 +34,6 @@ from riskd.testing import (
     check_answer,
     clean_bodies,
     parse_metrics,
-    wait_until,
 )
 
 pytestmark = pytest.mark.timeout(120)

@@ -6,9 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import time
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import psutil
@@ -18,7 +17,6 @@ from riskd.config import TIERS
 from riskd.data import transactions
 from riskd.stack import RiskdEndpoints
 
-T = TypeVar("T")
 Metrics = dict[tuple[str, frozenset[tuple[str, str]]], float]
 """Every sample of /internal/metrics, keyed by (sample name, labels)."""
 
@@ -36,18 +34,6 @@ def _loopback(url: str) -> str:
     if not url.startswith("http://127.0.0.1:"):
         raise ValueError(f"tests talk to 127.0.0.1 only, not {url}")
     return url
-
-
-def wait_until(check: Callable[[], T | None], timeout_s: float, what: str, interval_s: float = 0.05) -> T:
-    """Poll ``check`` until it returns something truthy; AssertionError after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(interval_s)
 
 
 def parse_metrics(text: str) -> Metrics:
