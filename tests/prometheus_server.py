@@ -6,11 +6,9 @@ On the pytest path (``pythonpath = ["tests"]``): used by tests/signals and tests
 
 from __future__ import annotations
 
-import ctypes
 import json
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -23,24 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from local_processes import die_with_parent, free_port
 
 PROMETHEUS = Path("/usr/bin/prometheus")
 READY_WITHIN_S = 60.0
 """Prometheus starts in a second or two; a loaded 2-core machine gets much more, never unbounded."""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _die_with_parent() -> None:
-    # Runs in the child between fork and exec: the kernel kills it when the test process dies, however it dies.
-    libc = ctypes.CDLL(None, use_errno=True)
-    pr_set_pdeathsig = 1
-    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 @dataclass
@@ -103,7 +88,7 @@ def run_prometheus(scraped_url: str, metrics_path: str = "/metrics") -> Iterator
             ],
             stdout=output,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent(signal.SIGTERM),
         )
     server = Prometheus(f"http://127.0.0.1:{port}", process, log)
     try:

@@ -12,12 +12,10 @@ Run it as a script (`scripts/k8s-testenv.sh up`) for a cluster in the foreground
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -28,6 +26,7 @@ from pathlib import Path
 import requests
 import yaml
 from kubernetes import client as k8s
+from local_processes import die_with_parent, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 TESTENV_SCRIPT = REPO / "scripts" / "k8s-testenv.sh"
@@ -80,20 +79,6 @@ class KubeCluster:
     workdir: Path
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _die_with_parent() -> None:
-    # Runs in the child between fork and exec: the kernel SIGKILLs it when the test process dies, however it dies.
-    libc = ctypes.CDLL(None, use_errno=True)
-    pr_set_pdeathsig = 1
-    libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
-
-
 class ProcessGroup:
     """The control plane's processes; stop() ends them all, newest first, and is safe to call twice."""
 
@@ -109,7 +94,7 @@ class ProcessGroup:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent(signal.SIGKILL),
             )
         self._running.append((name, process))
 

@@ -1,0 +1,29 @@
+"""Processes and ports the tests start on this machine: a free loopback port, and children that die with the test.
+
+On the pytest path (``pythonpath = ["tests"]``): used by the Kubernetes test environment and the test Prometheus.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import signal
+import socket
+from collections.abc import Callable
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def die_with_parent(signum: signal.Signals) -> Callable[[], None]:
+    """A ``preexec_fn``: the kernel sends the child ``signum`` when the test process dies, however it dies."""
+
+    def arrange() -> None:  # runs in the child between fork and exec
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signum)
+
+    return arrange
