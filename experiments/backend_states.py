@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from mlchaos.experiments.targets import TargetEndpoints
 from mlchaos.injectors.backends.supervisor import SupervisorClient
-from mlchaos.injectors.backends.toxiproxy import ToxiproxyClient
+from mlchaos.injectors.backends.toxiproxy import TOXIC_PREFIX, ToxiproxyClient
 from mlchaos.injectors.base import InjectorError
 
 
@@ -40,14 +40,16 @@ def backend_states(endpoints: TargetEndpoints, *, deadline_s: float) -> list[Bac
             state = "enabled" if proxy.enabled else "DISABLED"
             toxics = ", ".join(proxy.toxics) or "no toxics"
             detail = f"{dependency}: {proxy.upstream}; {toxics}"
-            if not proxy.enabled or any(t.startswith("mlchaos_") for t in proxy.toxics):
+            if not proxy.enabled or any(t.startswith(TOXIC_PREFIX) for t in proxy.toxics):
                 detail += " — a run would refuse it: an earlier run left it so? (mlchaos rollback RUN_DIR)"
             found.append(Backend("proxy", name, state, True, detail))
     if endpoints.programs and endpoints.supervisor_url is None:
         names = ", ".join(endpoints.programs)
         found.append(Backend("supervisord", names, "—", False, "programs are declared but no supervisor_url"))
     elif endpoints.programs and endpoints.supervisor_url is not None:
-        supervisor = SupervisorClient(endpoints.supervisor_url, timeout_s=deadline_s)
+        supervisor = SupervisorClient(
+            endpoints.supervisor_url, auth=endpoints.supervisor_auth, timeout_s=deadline_s
+        )
         for name in endpoints.programs:
             try:
                 program = supervisor.program(name)

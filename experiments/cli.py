@@ -7,6 +7,7 @@ Exit codes (design.md): 0 all verifiers held · 1 a verifier failed · 2 the sce
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -19,12 +20,12 @@ from typing import Annotated, Any
 
 import typer
 import yaml
-from rich.console import Console
 from rich.table import Table
 
 from mlchaos.experiments import runlock
 from mlchaos.experiments.console import (
     ConsoleDisplay,
+    RedactingConsole,
     describe_load,
     describe_warmup,
     plan_table,
@@ -36,12 +37,14 @@ from mlchaos.experiments.journal import Event, Journal, StackRecord
 from mlchaos.experiments.kubernetes.client import KubernetesError
 from mlchaos.experiments.kubernetes.guard import Refused
 from mlchaos.experiments.kubernetes.readiness import describe_cluster
+from mlchaos.experiments.load import load_secret, worker_hosts
 from mlchaos.experiments.load.spec import parse_host_port
 from mlchaos.experiments.load.worker_service import serve
 from mlchaos.experiments.loader import Problem, ScenarioInvalid, load_scenario, load_scenarios, load_target
 from mlchaos.experiments.outcome import compute_verdicts, load_recording
 from mlchaos.experiments.plan import make_plan, placeholder_endpoints
-from mlchaos.experiments.rollback import rollback_run
+from mlchaos.experiments.redaction import redact_text
+from mlchaos.experiments.rollback import recover_unfinished, rollback_run
 from mlchaos.experiments.scenario import Scenario, ScenarioFile, scenario_record
 from mlchaos.experiments.session import TargetSession, external_endpoints, kubernetes_endpoints
 from mlchaos.experiments.suite import SuiteInvalid, load_suite
@@ -80,8 +83,9 @@ target_app = typer.Typer(help="Look at a target without faulting anything.", no_
 app.add_typer(target_app, name="target")
 
 # Tables need room: in a terminal rich uses its width; in a CI log (not a terminal) 160 columns, not 80.
-console = Console(log_path=False, width=None if sys.stdout.isatty() else 160)
-errors = Console(stderr=True, log_path=False, width=None if sys.stderr.isatty() else 160)
+# Both mask secrets in URLs (`?token=…`) wherever they turn up in what is printed.
+console = RedactingConsole(log_path=False, width=None if sys.stdout.isatty() else 160)
+errors = RedactingConsole(stderr=True, log_path=False, width=None if sys.stderr.isatty() else 160)
 
 ScenarioPaths = Annotated[list[Path], typer.Argument(help="Scenario YAML files.", show_default=False)]
 TargetOption = Annotated[
@@ -120,9 +124,37 @@ WorkerBindOption = Annotated[
         callback=_host_port,
         show_default=False,
         help="Scenarios with `load.workers: N`: listen here for N workers started elsewhere (`mlchaos "
-        "load-worker HOST:PORT`, the chart's worker pods) instead of starting N local worker processes.",
+        "load-worker HOST:PORT`, the chart's worker pods) instead of starting N local worker processes. "
+        "Needs the load secret the workers have: MLCHAOS_LOAD_SECRET or --secret-file.",
     ),
 ]
+SecretFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--secret-file",
+        envvar=load_secret.SECRET_FILE_ENV,
+        show_default=False,
+        help="With --worker-bind / for load-worker: a file (readable by its owner only) holding the load secret "
+        "the master and its workers share; instead of MLCHAOS_LOAD_SECRET.",
+    ),
+]
+
+
+def _use_load_secret(worker_bind: str | None, secret_file: Path | None) -> None:
+    """With --worker-bind, check now that the load child will find a usable load secret (it reads it from this
+    process's environment); exit 2 saying how to set one otherwise."""
+    if worker_bind is None:
+        return
+    try:
+        if secret_file is not None:
+            load_secret.read_file(secret_file)
+            os.environ.pop(load_secret.SECRET_ENV, None)
+            os.environ[load_secret.SECRET_FILE_ENV] = str(secret_file.resolve())
+        else:
+            load_secret.required()
+    except load_secret.LoadSecretError as exc:
+        errors.print(f"--worker-bind: {exc}", markup=False, soft_wrap=True)
+        raise typer.Exit(ExitCode.INVALID) from None
 
 
 def _print_problems(problems: list[Problem]) -> None:
@@ -317,6 +349,7 @@ def run(
     history: HistoryOption = None,
     allow_production: AllowProductionOption = False,
     worker_bind: WorkerBindOption = None,
+    secret_file: SecretFileOption = None,
 ) -> None:
     """Run scenarios: preflight, baseline, faults on the timeline, recovery, verdicts.
 
@@ -326,6 +359,7 @@ def run(
     """
     files = _load_or_exit(paths, target, allow_production=allow_production)
     _check_history(history)
+    _use_load_secret(worker_bind, secret_file)
     outcomes = [
         outcome for outcome, _ in _run_all(files, out, RunSettings(probe_interval, history, worker_bind))
     ]
@@ -354,6 +388,7 @@ def suite(
     no_history: Annotated[bool, typer.Option("--no-history", help="No trend section.")] = False,
     allow_production: AllowProductionOption = False,
     worker_bind: WorkerBindOption = None,
+    secret_file: SecretFileOption = None,
 ) -> None:
     """Run a suite — the monthly run: every scenario it lists, in order, then one combined report.
 
@@ -376,15 +411,18 @@ def suite(
     files = _load_or_exit(list(loaded.scenarios), target or loaded.target, allow_production=allow_production)
     history = None if no_history else history or out
     _check_history(history if history != out else None)
+    _use_load_secret(worker_bind, secret_file)
+    recovered = _recover_unfinished(out)
     suite_dir = _run_dir(out, loaded.name)
-    (suite_dir / "suite.yaml").write_text(suite_file.read_text(encoding="utf-8"), encoding="utf-8")
+    suite_text = redact_text(suite_file.read_text(encoding="utf-8"))  # a target in it may hold a token
+    (suite_dir / "suite.yaml").write_text(suite_text, encoding="utf-8")
     console.print(f"suite {loaded.name}: {len(files)} scenario(s) → {suite_dir}", soft_wrap=True)
     settings = RunSettings(probe_interval, history if history and history.is_dir() else None, worker_bind)
     results = _run_all(files, suite_dir, settings)
     outcomes = [outcome for outcome, _ in results]
     console.print(_summary(outcomes))
     runs = [data for _, data in results if data is not None]
-    heading = SuiteHeading(loaded.name, loaded.description, str(suite_file))
+    heading = SuiteHeading(loaded.name, loaded.description, str(suite_file), recovered)
     if runs:
         try:
             report_path = write_suite_outputs(
@@ -398,6 +436,15 @@ def suite(
                 f"[red]could not write the suite report of {suite_dir}:[/] {type(exc).__name__}: {exc}"
             )
     raise typer.Exit(int(_worst(outcomes)))
+
+
+def _recover_unfinished(out: Path) -> tuple[str, ...]:
+    """Roll back what runs under ``out`` that died unfinished left applied, before the suite touches anything."""
+    found = recover_unfinished(out)
+    for unfinished in found:
+        failed = unfinished.result is None or not unfinished.result.ok
+        (errors if failed else console).print(unfinished.describe(), markup=False, soft_wrap=True)
+    return tuple(unfinished.describe() for unfinished in found)
 
 
 def _check_history(history: Path | None) -> None:
@@ -624,6 +671,17 @@ def load_worker(
         int | None,
         typer.Option(min=1, show_default=False, help="Exit after serving this many loads (default: never)."),
     ] = None,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-host",
+            envvar=worker_hosts.ALLOW_HOSTS_ENV,
+            show_default=False,
+            help="A host (besides loopback) the loads may send requests to; repeat it or separate with commas. "
+            "A load whose spec names any other host is refused.",
+        ),
+    ] = None,
+    secret_file: SecretFileOption = None,
 ) -> None:
     """Serve as a Locust worker for runs started elsewhere with --worker-bind (the chart's worker pods).
 
@@ -631,15 +689,26 @@ def load_worker(
     `--worker-bind HOST:PORT` waits for N workers to connect there instead, so the load can come from
     several machines. The master sends each worker the whole load; nothing else needs copying. One worker
     process serves one load, then the next starts: a pod stays up across every scenario of a suite.
+    Master and workers prove to each other that they hold the same load secret (MLCHAOS_LOAD_SECRET or
+    --secret-file); a worker runs only loads whose requests go to loopback or an --allow-host host.
     Stop with SIGTERM or Ctrl-C.
 
     \b
-        mlchaos run --worker-bind 0.0.0.0:5557 scenario.yaml    # on the master's machine
-        mlchaos load-worker master-host:5557                    # on each worker machine
+        export MLCHAOS_LOAD_SECRET=...   # the same secret on every machine (e.g. `openssl rand -hex 24`)
+        mlchaos run --worker-bind 0.0.0.0:5557 scenario.yaml                    # on the master's machine
+        mlchaos load-worker master-host:5557 --allow-host staging.example.com   # on each worker machine
     """
-    raise typer.Exit(
-        serve(master, loads=loads, say=lambda line: console.print(line, soft_wrap=True, markup=False))
-    )
+    try:
+        hosts = worker_hosts.parsed(allow_host or [])
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--allow-host") from None
+    try:
+        secret = load_secret.read_file(secret_file) if secret_file is not None else load_secret.required()
+    except load_secret.LoadSecretError as exc:
+        errors.print(f"load-worker: {exc}", markup=False, soft_wrap=True)
+        raise typer.Exit(ExitCode.INVALID) from None
+    say = lambda line: console.print(line, soft_wrap=True, markup=False)  # noqa: E731
+    raise typer.Exit(serve(master, secret=secret, allowed_hosts=hosts, loads=loads, say=say))
 
 
 @target_app.command("check")

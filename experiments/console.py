@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from mlchaos.experiments.durations import format_seconds
 from mlchaos.experiments.live import Snapshot
 from mlchaos.experiments.plan import Action, Plan
+from mlchaos.experiments.redaction import redact_text
 from mlchaos.experiments.scenario import LoadConfig
 from mlchaos.experiments.verifiers.base import Phase, Verdict
+
+
+class RedactingConsole(Console):
+    """A console that masks secrets in URLs (:func:`~mlchaos.experiments.redaction.redact_text`) in every string
+    it shows: rich turns each printed string, table cell and title into text here, before styling and wrapping
+    could split a URL apart."""
+
+    def render_str(self, text: str, **options: Any) -> Text:
+        return super().render_str(redact_text(text), **options)
 
 
 def plan_table(plan: Plan) -> Table:

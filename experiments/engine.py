@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mlchaos.experiments import runlock
+from mlchaos.experiments.file_limits import MAX_DATASET_BYTES, MAX_DATASET_ROWS, read_limited
 from mlchaos.experiments.inputs import InputSend, InputWindow
 from mlchaos.experiments.inputs.schema import RequestSchema
 from mlchaos.experiments.journal import Event, Journal, Stop, partial_stop, read_journal
@@ -49,6 +50,7 @@ from mlchaos.experiments.plan import Action, Plan, Step
 from mlchaos.experiments.preflight import PreflightFailed, preflight
 from mlchaos.experiments.probes import Prober
 from mlchaos.experiments.records import PROBE_SCHEMA
+from mlchaos.experiments.redaction import redact_text
 from mlchaos.experiments.rollback import RollbackResult, revert_outstanding
 from mlchaos.experiments.service_schema import SchemaUnusable, fetch_openapi, run_schema, template_bodies
 from mlchaos.experiments.targets import TargetEndpoints
@@ -183,7 +185,8 @@ def _requests(plan: Plan) -> tuple[RequestTemplate, ...]:
     dataset = plan.scenario.load.dataset
     if dataset is None:
         return ()
-    lines = dataset.read_text(encoding="utf-8").splitlines()
+    # Validated within its caps; read bounded all the same, should it have grown since.
+    lines = read_limited(dataset, MAX_DATASET_BYTES).decode("utf-8").splitlines()[:MAX_DATASET_ROWS]
     return tuple(RequestTemplate.model_validate(json.loads(line)) for line in lines if line.strip())
 
 
@@ -216,6 +219,7 @@ def _load_spec(
         wait_min_s=load.wait[0],
         wait_max_s=load.wait[1],
         request_timeout_s=load.request_timeout,
+        max_response_bytes=load.max_response_bytes,
         headers=target.headers,
         tier_field=target.response.tier,
         confidence_field=target.response.confidence,
@@ -243,6 +247,15 @@ def _seed(plan: Plan) -> int:
     return zlib.crc32(plan.scenario.name.encode())
 
 
+def _cluster(plan: Plan) -> str | None:
+    """Which cluster a Kubernetes target's run acts on, for its journal: declared name and observed identity."""
+    kube = plan.target.kubernetes
+    if kube is None:
+        return None
+    named = f"cluster '{kube.cluster_name}', " if kube.cluster_name else ""
+    return f"{named}context {kube.context}, {kube.identity or kube.server}"
+
+
 class Experiment:
     """One run of one scenario against one live target."""
 
@@ -263,7 +276,7 @@ class Experiment:
         self.stats = LiveStats()
         self.guardrails = GuardrailWatch(list(plan.scenario.abort_when), self.stats)
         self.journal = Journal(run_dir)
-        self.journal.append(Event.RUN_STARTED, detail=plan.scenario.name)
+        self.journal.append(Event.RUN_STARTED, detail=plan.scenario.name, cluster=_cluster(plan))
         self.prober = Prober(plan.target, interval_s=probe_interval_s)
         self.worker_bind = worker_bind
         self._judging = False
@@ -315,7 +328,7 @@ class Experiment:
                 f"unexpected error: {type(exc).__name__}: {exc} (traceback in {self.run_dir / 'error.log'})"
             )
             with contextlib.suppress(OSError):  # the disk may be why it broke
-                (self.run_dir / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
+                (self.run_dir / "error.log").write_text(redact_text(traceback.format_exc()), encoding="utf-8")
         finally:
             rollback, unsaved = self._finish(aborted)
         return self._outcome(aborted, rollback, unsaved)
@@ -365,6 +378,7 @@ class Experiment:
             seed=_seed(self.plan),
             request_timeout_s=self.plan.scenario.load.request_timeout,
             schema=self.schema,
+            max_response_bytes=self.plan.scenario.load.max_response_bytes,
         )
         for planned in preparing:
             self._check_stop()
@@ -565,9 +579,15 @@ class Experiment:
             return None
 
 
-def lock_endpoints(target: TargetEndpoints) -> list[str]:
-    """What a run acts on, and so locks: the service, and the fault backends it names."""
-    return [url for url in (target.service_url, target.toxiproxy_url, target.supervisor_url) if url]
+def lock_endpoints(target: TargetEndpoints) -> list[runlock.Endpoint]:
+    """What a run acts on, and so locks: the service, the fault backends it names, and for Kubernetes each
+    workload of its namespace (the namespace when it names none). ``runlock`` locks them by canonical key."""
+    urls = [url for url in (target.service_url, target.toxiproxy_url, target.supervisor_url) if url]
+    cluster = target.kubernetes
+    if cluster is None:
+        return list(urls)
+    scopes = [runlock.ClusterScope(cluster.server, w.namespace, w.short) for w in cluster.workloads]
+    return [*urls, *(scopes or [runlock.ClusterScope(cluster.server, cluster.namespace)])]
 
 
 def _measured(verdict: Verdict) -> str:
@@ -578,4 +598,6 @@ def _measured(verdict: Verdict) -> str:
 
 def _write_probes(prober: Prober, path: Path) -> None:
     rows = [asdict(s) for s in prober.samples]
+    for row in rows:  # a probe's error may quote the URL it read
+        row["error"] = row["error"] and redact_text(row["error"])
     pq.write_table(pa.Table.from_pylist(rows, schema=PROBE_SCHEMA), path)

@@ -19,6 +19,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from mlchaos.experiments.redaction import redact_text
+
 JOURNAL_NAME = "journal.jsonl"
 
 
@@ -68,6 +70,9 @@ class Entry(BaseModel):
     phase: str | None = None
     stack: StackRecord | None = None
     detail: str | None = None
+    cluster: str | None = None
+    """With ``run_started`` of a Kubernetes target: its declared name and what the cluster says it is
+    (:func:`~mlchaos.experiments.kubernetes.client.cluster_identity`)."""
 
 
 class Journal:
@@ -82,6 +87,8 @@ class Journal:
     def append(self, event: Event, **fields: Any) -> Entry:
         with self._lock:
             self._seq += 1
+            if isinstance(fields.get("detail"), str):  # free text, often an error quoting a URL; undo data is
+                fields["detail"] = redact_text(fields["detail"])  # kept whole: a rollback needs it as it was
             entry = Entry(seq=self._seq, ts=time.time(), event=event, **fields)
             self._file.write(entry.model_dump_json(exclude_none=True) + "\n")
             self._file.flush()

@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jinja2 import TemplateSyntaxError
-from jinja2.nativetypes import NativeEnvironment
 from pydantic import TypeAdapter, ValidationError
 
+from mlchaos.experiments.file_limits import MAX_DATASET_BYTES, MAX_DATASET_ROWS, FileTooLarge, check_size
 from mlchaos.experiments.inputs.inference import resolve_schema
 from mlchaos.experiments.inputs.schema import RequestSchema
+from mlchaos.experiments.load.bodies import template_problem
 from mlchaos.experiments.load.locustfile_check import locustfile_problems
 from mlchaos.experiments.load.spec import RequestTemplate
 from mlchaos.experiments.scenario import Scenario, ScenarioFile
@@ -272,7 +272,8 @@ def _schema_before_the_run(path: Path, scenario: Scenario) -> RequestSchema | No
     bodies: list[dict[str, Any]] = []
     if declared.infer_from_dataset and dataset is not None:
         file = path.parent / dataset
-        if not file.is_file():  # missing, or a device that would be read forever: the dataset check says so
+        # Missing, a device that would be read forever, or too large: the dataset check says so.
+        if not file.is_file() or file.stat().st_size > MAX_DATASET_BYTES:
             return None
         try:
             with file.open("rb") as lines:
@@ -286,17 +287,22 @@ def _schema_before_the_run(path: Path, scenario: Scenario) -> RequestSchema | No
 
 
 def _dataset_problems(path: Path, nodes: Nodes, dataset: Path) -> list[Problem]:
-    """The dataset's head must hold one request per line (blank lines aside); the first bad lines say why."""
+    """The dataset must be within its caps (:mod:`~mlchaos.experiments.file_limits`: it is replayed from memory)
+    and its head hold one request per line (blank lines aside); the first bad lines say why."""
     file, problems, requests = path.parent / dataset, list[Problem](), 0
     try:
         # A device or a pipe (/dev/zero, /dev/stdin) would be read forever, or block: only plain files.
         if file.exists() and not file.is_file():
             return [_located(path, nodes, ("load", "dataset"), f"dataset '{dataset}': not a regular file")]
+        check_size(file, MAX_DATASET_BYTES)
         with file.open("rb") as lines:
-            for number, line in enumerate(itertools.islice(lines, MAX_DATASET_LINES), start=1):
+            for number, line in enumerate(lines, start=1):
                 requests += bool(line.strip())
-                if line.strip() and (bad := _bad_request(line)):
+                if number <= MAX_DATASET_LINES and line.strip() and (bad := _bad_request(line)):
                     problems.append(Problem(file, number, bad[1], "load.dataset", bad[0]))
+    except FileTooLarge as exc:
+        message = f"dataset '{dataset}' ({file.resolve()}) is {exc}, the most a load dataset may be"
+        return [_located(path, nodes, ("load", "dataset"), message)]
     except ValueError:  # raised by open() for the one character no path may hold
         return [
             _located(path, nodes, ("load", "dataset"), "the dataset's path contains a NUL character (\\0)")
@@ -306,6 +312,9 @@ def _dataset_problems(path: Path, nodes: Nodes, dataset: Path) -> list[Problem]:
         return [_located(path, nodes, ("load", "dataset"), f"dataset '{dataset}': {found}")]
     if requests == 0:
         message = f"no requests in dataset '{dataset}'; expected {_RECORD} lines"
+        problems.append(_located(path, nodes, ("load", "dataset"), message))
+    if requests > MAX_DATASET_ROWS:
+        message = f"dataset '{dataset}' has {requests:,} requests; a load dataset may have at most {MAX_DATASET_ROWS:,}"
         problems.append(_located(path, nodes, ("load", "dataset"), message))
     if len(problems) > MAX_DATASET_PROBLEMS:
         more = f"... and {len(problems) - MAX_DATASET_PROBLEMS} more bad lines"
@@ -334,8 +343,10 @@ def _bad_request(line: bytes) -> tuple[str, int | None] | None:
 
 
 def _template_problems(path: Path, nodes: Nodes) -> list[Problem]:
-    """Jinja syntax errors in ``load.body``, which the load engine would only meet when it starts."""
-    environment, problems = NativeEnvironment(), []
+    """What is wrong with the templates in ``load.body`` — syntax, what the body sandbox refuses (loops, unknown
+    filters), and limits one render already breaks (``{{ 7**100000 }}``) — which the load would only meet when
+    it starts. Compiled and rendered in the load's own sandbox, so nothing here can run unbounded."""
+    problems = []
     for loc, (_, node) in nodes.items():
         # The engine treats only strings with `{{` or `{%` as templates (load/bodies.py); the rest are plain.
         if (
@@ -343,12 +354,7 @@ def _template_problems(path: Path, nodes: Nodes) -> list[Problem]:
             and isinstance(node, yaml.ScalarNode)
             and node.tag.endswith(":str")
             and ("{{" in node.value or "{%" in node.value)
+            and (problem := template_problem(node.value)) is not None
         ):
-            try:
-                environment.from_string(node.value)
-            except TemplateSyntaxError as exc:
-                where = f" (line {exc.lineno} of the template)" if "\n" in node.value else ""
-                problems.append(_located(path, nodes, loc, f"template syntax error: {exc.message}{where}"))
-            except RecursionError:
-                problems.append(_located(path, nodes, loc, "template nested too deeply to compile"))
+            problems.append(_located(path, nodes, loc, problem))
     return problems

@@ -19,6 +19,7 @@ import pandas as pd
 
 from mlchaos.experiments.journal import JOURNAL_NAME, Entry, Event, Stop, partial_stop, read_journal
 from mlchaos.experiments.load.store import read_requests_parquet
+from mlchaos.experiments.redaction import redact_data
 from mlchaos.experiments.scenario import Scenario
 from mlchaos.experiments.verifiers import resilience_score, run_verifier
 from mlchaos.experiments.verifiers.base import (
@@ -138,5 +139,6 @@ def write_verdicts(
         "score": resilience_score(verdicts),
         "verdicts": [asdict(v) for v in verdicts],
     }
+    document = redact_data(document)  # an explanation may quote an error, and so a URL
     path.write_text(json.dumps(document, indent=2, allow_nan=False, default=str) + "\n", encoding="utf-8")
     return path

@@ -6,7 +6,8 @@ Planning reads nothing from the target and changes nothing; ``mlchaos plan`` pri
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mlchaos.experiments.scenario import Scenario
@@ -44,6 +45,9 @@ class Plan:
     target: TargetEndpoints
     faults: tuple[PlannedFault, ...]
     steps: tuple[Step, ...]
+    run_id: str = ""
+    """Eight hex digits, new for every plan: what a run's faults create is named after it (a toxic
+    ``mlchaos_<fault>_<run id>``), so no run's revert can undo another run's fault."""
 
     @property
     def duration(self) -> float:
@@ -64,9 +68,13 @@ class Plan:
         return next(s.offset for s in self.steps if s.action == Action.PHASE and s.phase == phase)
 
 
-def make_plan(scenario: Scenario, target: TargetEndpoints) -> Plan:
-    """The timeline of ``scenario`` on ``target``; raises InjectorError when a fault cannot apply to the target."""
-    faults = tuple(PlannedFault(f, INJECTORS[f.type].plan(f, target)) for f in scenario.faults)
+def make_plan(scenario: Scenario, target: TargetEndpoints, *, run_id: str | None = None) -> Plan:
+    """The timeline of ``scenario`` on ``target`` for a run (``run_id``: a new one when not given); raises
+    InjectorError when a fault cannot apply to the target."""
+    run_id = run_id or secrets.token_hex(4)
+    faults = tuple(
+        PlannedFault(f, _for_run(INJECTORS[f.type].plan(f, target), run_id)) for f in scenario.faults
+    )
     window = scenario.steady_state.window
     fault_start = window
     recovery_start = fault_start + scenario.fault_span
@@ -86,7 +94,11 @@ def make_plan(scenario: Scenario, target: TargetEndpoints) -> Plan:
     # never overlap, and a fault at offset 0 belongs to the fault phase.
     order = {Action.PHASE: 0, Action.REVERT: 1, Action.INJECT: 2}
     steps.sort(key=lambda s: (s.offset, order[s.action]))
-    return Plan(scenario, target, faults, tuple(steps))
+    return Plan(scenario, target, faults, tuple(steps), run_id)
+
+
+def _for_run(plan: FaultPlan[Any], run_id: str) -> FaultPlan[Any]:
+    return replace(plan, undo=plan.undo.for_run(run_id))
 
 
 def placeholder_endpoints(target: EmbeddedTarget) -> TargetEndpoints:
@@ -96,7 +108,7 @@ def placeholder_endpoints(target: EmbeddedTarget) -> TargetEndpoints:
         target.declaration,
         service_url="http://127.0.0.1:<gateway-port>",
         toxiproxy_url="http://127.0.0.1:<toxiproxy-port>",
-        supervisor_url="http://127.0.0.1:<supervisord-port>/RPC2",
+        supervisor_url="unix://<stack-dir>/supervisord.sock",
         proxies=dict(PROXIES),
         programs=PROGRAMS,
     )

@@ -10,10 +10,16 @@ import time
 import requests
 
 from mlchaos.experiments.plan import Plan
+from mlchaos.experiments.signal_reading import NotFollowed, SignalReadError, get
 from mlchaos.injectors import INJECTORS, InjectorError
 
 READY_TIMEOUT_S = 30.0
 UNREACHABLE_TIMEOUT_S = 5.0
+CHECK_DEADLINE_S = 2.0
+"""Each readiness check's total deadline (:func:`~mlchaos.experiments.signal_reading.get`): a target that dribbles
+its answer cannot hold the preflight past it."""
+_MAX_BYTES = 64 * 1024
+"""A readiness answer is a few bytes; what more there is is only quoted (200 characters) in the error."""
 
 
 class PreflightFailed(Exception):
@@ -27,26 +33,28 @@ def wait_ready(
 
     A service that answers "not ready" gets ``timeout_s`` (a previous experiment may still be recovering); one that
     does not answer at all gets only ``unreachable_s`` — a wrong URL does not fix itself. A redirect is not
-    followed (it could lead to a host the target does not allow): it is an answer that is not 200.
+    followed (it could lead to a host the target does not allow): it is an answer that is not 200. Each check
+    has a total deadline of :data:`CHECK_DEADLINE_S` and reads at most 64 KiB of the answer.
     """
     url = plan.target.service_url + plan.target.health.ready
     started = time.monotonic()
     last, answered = "no answer yet", False
-    while (elapsed := time.monotonic() - started) < (
-        timeout_s if answered else min(timeout_s, unreachable_s)
-    ):
-        try:
-            response = requests.get(url, timeout=2, headers=plan.target.headers, allow_redirects=False)
-        except requests.RequestException as exc:
-            last = f"{type(exc).__name__}: {exc}"
-        else:
-            if response.status_code == 200:
-                return
-            answered, last = True, f"HTTP {response.status_code}: {response.text[:200]}"
-            if response.is_redirect:
-                where = response.headers.get("location", "?")
-                last = f"HTTP {response.status_code}: redirect to {where}, not followed"
-        time.sleep(0.25)
+    with requests.Session() as session:
+        session.headers.update(plan.target.headers)
+        while (elapsed := time.monotonic() - started) < (
+            timeout_s if answered else min(timeout_s, unreachable_s)
+        ):
+            try:
+                response = get(session, url, deadline_s=CHECK_DEADLINE_S, max_bytes=_MAX_BYTES)
+            except NotFollowed as exc:
+                answered, last = True, str(exc)
+            except SignalReadError as exc:
+                last = str(exc)
+            else:
+                if response.status == 200:
+                    return
+                answered, last = True, f"HTTP {response.status}: {response.text[:200]}"
+            time.sleep(0.25)
     raise PreflightFailed(
         f"the target is not ready: {url} did not answer 200 within {elapsed:.0f}s (last: {last})"
     )

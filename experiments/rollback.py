@@ -2,6 +2,9 @@
 
 The engine ends every run through :func:`revert_outstanding` on its own journal, so the path ``mlchaos rollback``
 takes after a SIGKILL is the same path every normal run takes — it is exercised all the time, not just in a crisis.
+A suite takes it too, before it starts, for every run under its output folder that died without finishing
+(:func:`recover_unfinished`): an unattended monthly run killed with its node must not leave its faults applied
+until somebody notices.
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ from pathlib import Path
 
 import psutil
 
+from mlchaos.experiments import runlock
 from mlchaos.experiments.journal import (
     JOURNAL_NAME,
+    Entry,
     Event,
     Journal,
     StackRecord,
@@ -127,3 +132,61 @@ def _stack_gone(journal: Journal) -> RollbackResult:
         _journal(result, journal, Event.REVERTED, fault_id=fault.fault_id, kind=fault.kind, detail=detail)
         result.gone.append(fault.fault_id)
     return result
+
+
+@dataclass(frozen=True)
+class Recovered:
+    """An unfinished run found under a suite's output folder, and what rolling it back did."""
+
+    run_dir: Path
+    result: RollbackResult | None
+    error: str | None = None
+    """Why it could not be rolled back at all (an unreadable journal); ``mlchaos rollback`` is the way out."""
+
+    def describe(self) -> str:
+        if self.result is None:
+            return f"unfinished run {self.run_dir}: could not roll it back: {self.error}"
+        done = [f"reverted {fault}" for fault in self.result.reverted]
+        done += [f"{fault} gone with its embedded stack" for fault in self.result.gone]
+        done += [f"stopped embedded stack {workdir}" for workdir in self.result.stacks_stopped]
+        done += [f"COULD NOT REVERT {fault}: {why}" for fault, why in self.result.failed.items()]
+        return f"unfinished run {self.run_dir} rolled back: {'; '.join(done)}"
+
+
+def recover_unfinished(out: Path) -> list[Recovered]:
+    """Roll back every run under ``out`` (``out/RUN`` and, for suites, ``out/SUITE/RUN``) that died unfinished —
+    its journal has no end, or shows faults still applied, and no live process holds its lock — and return those
+    that had something to undo. A run rolled back before (by hand, or by an earlier suite) has nothing left and is
+    not reported again."""
+    recovered = []
+    for run_dir in _unfinished(out):
+        try:
+            result = rollback_run(run_dir)
+        except (OSError, ValueError) as exc:  # ValueError: a journal line that is not an entry
+            recovered.append(Recovered(run_dir, None, str(exc)))
+            continue
+        if result.reverted or result.failed or result.stacks_stopped or result.gone:
+            recovered.append(Recovered(run_dir, result))
+    return recovered
+
+
+def _unfinished(out: Path) -> list[Path]:
+    journals = sorted([*out.glob(f"*/{JOURNAL_NAME}"), *out.glob(f"*/*/{JOURNAL_NAME}")])
+    found = []
+    for journal in journals:
+        try:
+            entries = read_journal(journal)
+        except (OSError, ValueError):
+            found.append(journal.parent)  # said so by recover_unfinished, which reads it again
+            continue
+        if _ended(entries) or runlock.running_holder(journal.parent) is not None:
+            continue
+        found.append(journal.parent)
+    return found
+
+
+def _ended(entries: list[Entry]) -> bool:
+    """A run ends with ``run_finished`` after its rollback, or ``aborted`` before it applied anything; a run
+    aborted while it reverted (and killed before it finished) still has faults outstanding."""
+    ends = any(e.event in (Event.RUN_FINISHED, Event.ABORTED) for e in entries)
+    return ends and not outstanding_faults(entries)

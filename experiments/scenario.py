@@ -28,6 +28,8 @@ from pydantic import (
 )
 
 from mlchaos.experiments.durations import PositiveSeconds, Seconds
+from mlchaos.experiments.http_bounds import DEFAULT_MAX_RESPONSE_BYTES
+from mlchaos.experiments.redaction import redact_data
 from mlchaos.experiments.targets import EmbeddedTarget, Target
 from mlchaos.experiments.verifiers import AnyVerifier
 from mlchaos.experiments.verifiers.steady_state import SteadyState
@@ -69,7 +71,8 @@ class LoadConfig(BaseModel):
         None,
         description="The team's own Locust users (a .py file relative to the scenario) instead of mlchaos' own: "
         "they run against the target's service URL and every request they make is recorded, read with the "
-        "target's response fields. `wait`, `request_timeout` and `path` are then theirs to set; input faults "
+        "target's response fields. `wait` and `path` are then theirs to set (`request_timeout` and "
+        "`max_response_bytes` still bound each of their requests); input faults "
         "cannot be mixed into their requests.",
     )
     user_classes: tuple[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], ...] | None = Field(
@@ -77,7 +80,18 @@ class LoadConfig(BaseModel):
         min_length=1,
         description="Which User classes of the locustfile to run; default: every one it defines, as Locust does.",
     )
-    request_timeout: PositiveSeconds = 5.0
+    request_timeout: PositiveSeconds = Field(
+        5.0,
+        description="The total deadline of each request — connecting, sending and reading the whole answer, not "
+        "per read — for every request the load sends (a locustfile's users' too) and the adversarial attack's: "
+        "one not answered in full by then is recorded as a timeout.",
+    )
+    max_response_bytes: int = Field(
+        DEFAULT_MAX_RESPONSE_BYTES,
+        ge=1024,
+        description="The largest answer the load reads (bytes, after decompression): a larger one is recorded as "
+        "an error ('answer larger than N bytes') as soon as it passes this, never held whole. Default 1 MiB.",
+    )
     warmup: Seconds = Field(
         0.0,
         description="How long the load runs before the baseline, judged by nothing: time for a cold service to "
@@ -178,8 +192,11 @@ class Scenario(BaseModel):
 
 
 def scenario_record(scenario: Scenario) -> str:
-    """The scenario as it will run — every default filled in, secrets masked — for the run directory."""
-    document = scenario.model_dump(mode="json", by_alias=True)
+    """The scenario as it will run — every default filled in, secrets masked — for the run directory.
+
+    Header values are masked by their type (``SecretStr``), secrets in URLs (``?token=``) by :func:`redact_data`:
+    the scenario still holds the real values, which the run uses."""
+    document = redact_data(scenario.model_dump(mode="json", by_alias=True))
     header = "# The scenario as run: defaults filled in, secrets masked.\n"
     return header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
 

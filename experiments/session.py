@@ -12,7 +12,7 @@ from pathlib import Path
 
 from mlchaos.experiments.journal import StackRecord
 from mlchaos.experiments.kubernetes.access import ClusterAccess, KubernetesEndpoints, WorkloadRef
-from mlchaos.experiments.kubernetes.client import connect
+from mlchaos.experiments.kubernetes.client import cluster_identity, connect
 from mlchaos.experiments.kubernetes.guard import refuse_production
 from mlchaos.experiments.targets import (
     EmbeddedTarget,
@@ -31,14 +31,16 @@ def external_endpoints(target: ExternalTarget) -> TargetEndpoints:
         service_url=target.service_url,
         toxiproxy_url=target.toxiproxy_url,
         supervisor_url=target.supervisor_url,
+        supervisor_auth=target.supervisor_auth,
         proxies=dict(target.proxies),
         programs=target.programs,
     )
 
 
 def kubernetes_endpoints(target: KubernetesTarget) -> TargetEndpoints:
-    """The cluster the target names, after the production guard — which reads only the kubeconfig, so a refused
-    cluster is never contacted. Raises KubernetesError (no such kubeconfig or context) or guard.Refused."""
+    """The cluster the target names, after the production guard — which reads only the kubeconfig (in the
+    cluster: the declared ``cluster_name``), so a refused cluster is never contacted; then what the cluster says
+    it is, to be journalled. Raises KubernetesError (no such kubeconfig or context) or guard.Refused."""
     kubeconfig = None if target.kubeconfig is None else str(Path(target.kubeconfig).expanduser().resolve())
     access = ClusterAccess(kubeconfig=kubeconfig, context=target.context, in_cluster=target.in_cluster)
     cluster = connect(access)
@@ -47,6 +49,7 @@ def kubernetes_endpoints(target: KubernetesTarget) -> TargetEndpoints:
         server=cluster.server,
         namespaces=(target.namespace, *target.allowed_namespaces),
         allowed=target.allow_production,
+        cluster_name=target.cluster_name,
     )
     return declared_endpoints(
         target,
@@ -60,6 +63,8 @@ def kubernetes_endpoints(target: KubernetesTarget) -> TargetEndpoints:
             context=cluster.context,
             server=cluster.server,
             workloads=tuple(WorkloadRef.parse(w, target.namespace) for w in target.workloads),
+            cluster_name=target.cluster_name,
+            identity=cluster_identity(cluster),
         ),
     )
 

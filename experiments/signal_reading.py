@@ -8,9 +8,10 @@ query — is raised as :class:`SignalReadError` with a message fit for a probe s
 **The deadline is total.** requests' ``timeout`` bounds each socket read, not the request: a server that dribbles
 its answer keeps a client waiting for as long as it likes. Here the connection and the headers share one budget
 (urllib3's ``Timeout(total=…)``), the body is read in pieces as they arrive, each read waiting at most what is
-left of the budget, and the time is checked after the headers and each piece; past the deadline the request is
-abandoned. (Only a server dribbling its *header lines* byte by byte could stretch a request beyond it: the
-headers are read by http.client, whose reads each wait the whole budget.)
+left of the budget, and the time is checked after the headers and each piece; and whatever the request is doing
+at the deadline — connecting, sending, reading header lines dribbled byte by byte — its socket is shut down then
+(:mod:`mlchaos.experiments.http_bounds`), so it is abandoned within its deadline. **The answer is capped**: read
+in pieces, and given up as soon as it passes ``max_bytes``, so memory stays bounded whatever the server sends.
 """
 
 from __future__ import annotations
@@ -25,16 +26,22 @@ import requests
 import urllib3
 from prometheus_client.parser import text_string_to_metric_families
 
+from mlchaos.experiments.http_bounds import bounded, deadline_message, too_large_message, watched
 from mlchaos.experiments.signal_mapping import DeclaredSignal, Reading, Series
 from mlchaos.experiments.signals import Source
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
-"""An answer larger than this is refused (a big service's /metrics is a few MB; this bounds the prober's memory)."""
+"""The default cap: an answer larger than this is refused (a big service's /metrics is a few MB; this bounds the
+prober's memory). Prediction answers get the much smaller ``load.max_response_bytes``."""
 _PIECE = 64 * 1024
 
 
 class SignalReadError(Exception):
     """A health endpoint, ``/metrics`` or a PromQL query could not be read; the message says why."""
+
+
+class NotFollowed(SignalReadError):
+    """The answer was a redirect, which is never followed (it could lead to a host the target does not allow)."""
 
 
 @dataclass(frozen=True)
@@ -46,18 +53,26 @@ class Answer:
 
 
 def get(
-    session: requests.Session, url: str, *, deadline_s: float, params: Mapping[str, str] | None = None
+    session: requests.Session,
+    url: str,
+    *,
+    deadline_s: float,
+    params: Mapping[str, str] | None = None,
+    max_bytes: int = MAX_BODY_BYTES,
 ) -> Answer:
-    """``GET url`` within ``deadline_s`` in total; redirects are not followed (a redirect is an error: the
-    prober reads the service it was pointed at, never another host)."""
-    return _send(session, "GET", url, deadline_s=deadline_s, params=params)
+    """``GET url`` within ``deadline_s`` in total, its answer at most ``max_bytes``; redirects are not followed
+    (a redirect is :class:`NotFollowed`: the prober reads the service it was pointed at, never another host).
+    ``session`` gets :class:`~mlchaos.experiments.http_bounds.BoundedAdapter` mounted."""
+    return _send(session, "GET", url, deadline_s=deadline_s, params=params, max_bytes=max_bytes)
 
 
-def post(session: requests.Session, url: str, body: bytes, *, deadline_s: float) -> Answer:
+def post(
+    session: requests.Session, url: str, body: bytes, *, deadline_s: float, max_bytes: int = MAX_BODY_BYTES
+) -> Answer:
     """``POST url`` with a JSON ``body``, bounded and never redirected like :func:`get` (``mlchaos target
-    check`` and ``mlchaos init`` send their few requests with it)."""
+    check``, ``mlchaos init`` and the adversarial attack send their requests with it)."""
     headers = {"Content-Type": "application/json"}
-    return _send(session, "POST", url, deadline_s=deadline_s, data=body, headers=headers)
+    return _send(session, "POST", url, deadline_s=deadline_s, data=body, headers=headers, max_bytes=max_bytes)
 
 
 def _send(
@@ -69,35 +84,41 @@ def _send(
     params: Mapping[str, str] | None = None,
     data: bytes | None = None,
     headers: Mapping[str, str] | None = None,
+    max_bytes: int,
 ) -> Answer:
     started = time.monotonic()
     # One budget for connecting and the headers. requests hands a urllib3 Timeout to urllib3 unchanged
     # (HTTPAdapter.send); only its type stubs think a timeout is a number.
     budget: Any = urllib3.Timeout(total=deadline_s)
-    try:
-        with session.request(
-            method,
-            url,
-            params=params,
-            data=data,
-            headers=headers,
-            timeout=budget,
-            stream=True,
-            allow_redirects=False,
-        ) as response:
-            if response.is_redirect:
-                raise SignalReadError(f"redirect to {response.headers.get('Location')}, not followed")
-            body = _body(response, started + deadline_s, deadline_s)
-            # UTF-8 whatever the header says: the exposition format and JSON both mandate it (requests would
-            # default a text/plain without charset to ISO-8859-1).
-            return Answer(response.status_code, body.decode("utf-8", errors="replace"), response.headers)
-    except requests.Timeout as exc:
-        raise SignalReadError(f"{type(exc).__name__}: no answer within {deadline_s:g}s") from exc
-    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-        raise SignalReadError(type(exc).__name__) from exc
+    with watched(deadline_s) as watch:
+        try:
+            with bounded(session).request(
+                method,
+                url,
+                params=params,
+                data=data,
+                headers=headers,
+                timeout=budget,
+                stream=True,
+                allow_redirects=False,
+            ) as response:
+                if response.is_redirect:
+                    raise NotFollowed(f"redirect to {response.headers.get('Location')}, not followed")
+                body = _body(response, started + deadline_s, deadline_s, max_bytes)
+                if watch.expired:  # the shut-down socket ended the body early: it is not all there
+                    raise SignalReadError(f"{deadline_message(deadline_s)} ({len(body)} bytes read)")
+                # UTF-8 whatever the header says: the exposition format and JSON both mandate it (requests would
+                # default a text/plain without charset to ISO-8859-1).
+                return Answer(response.status_code, body.decode("utf-8", errors="replace"), response.headers)
+        except requests.Timeout as exc:
+            raise SignalReadError(f"{type(exc).__name__}: {deadline_message(deadline_s)}") from exc
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            if watch.expired:  # the socket was shut down at the deadline: that is why it failed
+                raise SignalReadError(deadline_message(deadline_s)) from exc
+            raise SignalReadError(type(exc).__name__) from exc
 
 
-def _body(response: requests.Response, deadline: float, deadline_s: float) -> bytes:
+def _body(response: requests.Response, deadline: float, deadline_s: float, max_bytes: int) -> bytes:
     raw = response.raw
     # The socket of this very request: each read may then wait only for what is left of the budget. (urllib3 sets
     # the socket's timeout afresh for the next request on this connection.)
@@ -107,18 +128,18 @@ def _body(response: requests.Response, deadline: float, deadline_s: float) -> by
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
-            raise SignalReadError(f"no complete answer within {deadline_s:g}s ({size} bytes read)")
+            raise SignalReadError(f"{deadline_message(deadline_s)} ({size} bytes read)")
         if sock is not None:
             sock.settimeout(left)
         try:
             piece = raw.read1(_PIECE, decode_content=True)
         except urllib3.exceptions.ReadTimeoutError as exc:
-            raise SignalReadError(f"no complete answer within {deadline_s:g}s ({size} bytes read)") from exc
+            raise SignalReadError(f"{deadline_message(deadline_s)} ({size} bytes read)") from exc
         if not piece:
             return b"".join(pieces)
         size += len(piece)
-        if size > MAX_BODY_BYTES:
-            raise SignalReadError(f"answer larger than {MAX_BODY_BYTES // 2**20} MiB")
+        if size > max_bytes:
+            raise SignalReadError(too_large_message(max_bytes))
         pieces.append(piece)
 
 

@@ -13,7 +13,9 @@ Each problem of the suite file (a path that does not exist, an unknown field) is
 scenario's. Every scenario is validated before the first one runs, so a typo fails the suite in seconds rather
 than forty minutes in (``mlchaos validate`` on the suite's scenarios is the CI check for it). Once running, the
 suite goes on past a scenario that fails, aborts or finds its target unusable: the monthly run is unattended, and
-four results are worth more than none.
+four results are worth more than none. Before the first scenario, runs under the output folder that died unfinished
+(a CronJob pod lost with its node) are rolled back and reported
+(:func:`~mlchaos.experiments.rollback.recover_unfinished`).
 """
 
 from __future__ import annotations

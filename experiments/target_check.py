@@ -11,7 +11,8 @@ shows it.
 Everything declared must be readable: a response field no answer carries, a tier off the ladder, a signal that
 reads no series or a value no state maps, a health path that does not answer 200, a proxy or program that is not
 there — each is a *problem*, named in the closing line (exit 1). Every request has a total deadline and follows
-no redirect (:mod:`~mlchaos.experiments.signal_reading`).
+no redirect (:mod:`~mlchaos.experiments.signal_reading`), and a prediction answer larger than a run's default
+``load.max_response_bytes`` is an error, as it would be in a run.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from typing import Any
 import requests
 
 from mlchaos.experiments.backend_states import Backend, backend_states
+from mlchaos.experiments.file_limits import MAX_DATASET_BYTES, FileTooLarge, check_size
+from mlchaos.experiments.http_bounds import DEFAULT_MAX_RESPONSE_BYTES
 from mlchaos.experiments.inputs.inference import resolve_schema
 from mlchaos.experiments.inputs.openapi import OpenApiProblem, openapi_features
 from mlchaos.experiments.inputs.schema import RequestSchema
@@ -178,6 +181,7 @@ def read_bodies(dataset: Path | None, body: str | None) -> list[RequestTemplate]
         return []
     found: list[RequestTemplate] = []
     try:
+        check_size(dataset, MAX_DATASET_BYTES)
         with dataset.open("rb") as lines:
             for number, line in enumerate(lines, start=1):
                 if len(found) >= MAX_DATASET_LINES:
@@ -189,6 +193,8 @@ def read_bodies(dataset: Path | None, body: str | None) -> list[RequestTemplate]
                         raise CheckUnusable(
                             f'{dataset}:{number}: expected {{"body": {{...}}, "label": ...}} ({exc})'
                         ) from None
+    except FileTooLarge as exc:
+        raise CheckUnusable(f"--dataset {dataset}: {exc}, the most a load dataset may be") from None
     except OSError as exc:
         raise CheckUnusable(f"--dataset {dataset}: {exc}") from None
     if not found:
@@ -307,7 +313,11 @@ def _send(session: requests.Session, endpoints: TargetEndpoints, template: Reque
     started = time.monotonic()
     try:
         answer = post(
-            session, endpoints.service_url + endpoints.predict_path, body, deadline_s=REQUEST_DEADLINE_S
+            session,
+            endpoints.service_url + endpoints.predict_path,
+            body,
+            deadline_s=REQUEST_DEADLINE_S,
+            max_bytes=DEFAULT_MAX_RESPONSE_BYTES,
         )
     except SignalReadError as exc:
         return AnswerRow(None, _since(started), error=str(exc), label=template.label)

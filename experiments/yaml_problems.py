@@ -10,6 +10,7 @@ the file describes: callers pass the discriminator fields of their unions and th
 from __future__ import annotations
 
 import difflib
+import io
 import json
 import re
 import reprlib
@@ -23,6 +24,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
+
+from mlchaos.experiments.file_limits import MAX_YAML_BYTES, FileTooLarge, read_limited
 
 Loc = tuple[int | str, ...]
 Nodes = dict[Loc, tuple[yaml.Mark, yaml.Node]]  # a file's nodes by field path, and where each entry starts
@@ -58,7 +61,12 @@ def read(path: Path) -> tuple[str, Nodes, Any, list[Problem]]:
     """The text of ``path``, its nodes (for line numbers), its data (for pydantic) and its duplicate keys; or
     :class:`Unusable`."""
     try:
-        text = path.read_text(encoding="utf-8")
+        # Bounded: a file far too large (or a device) is refused before it is read whole.
+        raw = read_limited(path, MAX_YAML_BYTES)
+        text = io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8").read()  # newlines as read_text reads them
+    except FileTooLarge as exc:
+        message = f"the file is {exc}, the most a scenario, target or suite file may be (the right file?)"
+        raise Unusable(Problem(path, None, None, "", message)) from None
     except UnicodeDecodeError as exc:  # shown where the first bad byte is
         data: bytes = exc.object
         line, column = data.count(b"\n", 0, exc.start) + 1, exc.start - data.rfind(b"\n", 0, exc.start)

@@ -210,6 +210,7 @@ class AdversarialSamplesInjector:
             context.request_timeout_s,
             prediction_field=context.target.response.prediction,
             score_field=context.target.response.score,
+            max_bytes=context.max_response_bytes,
         )
         with query:
             attack = spec.attack

@@ -4,7 +4,8 @@ One fault = one module in this package, exposing ``INJECTOR``: an object with
 
 - ``spec``: the pydantic model of the fault as a scenario declares it (``type`` is its discriminator);
 - ``undo``: the pydantic model of everything needed to undo it, written to the journal *before* the fault is
-  applied, so ``mlchaos rollback`` can revert a run that was killed with SIGKILL;
+  applied, so ``mlchaos rollback`` can revert a run that was killed with SIGKILL; what the fault creates is named
+  after the run (``Undo.for_run``), so a revert only ever undoes its own run's fault;
 - ``plan(spec, target)`` → :class:`FaultPlan`: exactly what the fault will touch and how to undo it;
   it reads nothing and changes nothing;
 - ``check(undo)``: read-only preflight — the backend answers and what the fault names exists there;
@@ -28,6 +29,7 @@ from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar, runtime_chec
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlchaos.experiments.durations import PositiveSeconds, Seconds
+from mlchaos.experiments.http_bounds import DEFAULT_MAX_RESPONSE_BYTES
 from mlchaos.experiments.inputs.schema import RequestSchema
 from mlchaos.experiments.inputs.windows import InputSend
 from mlchaos.experiments.targets import ResponseFields, TargetEndpoints
@@ -103,6 +105,13 @@ class Undo(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    def for_run(self, run_id: str) -> Self:
+        """This undo as run ``run_id`` applies it: what the fault creates named after the run (a toxic), so no
+        run's revert can remove another's. Called once, when the run is planned; most faults create nothing
+        named, and are unchanged."""
+        del run_id
+        return self
+
 
 SpecT = TypeVar("SpecT", bound=FaultSpec)
 UndoT = TypeVar("UndoT", bound=Undo)
@@ -141,6 +150,8 @@ class InputContext:
     schema: RequestSchema
     """The service's request schema, resolved for the run (declared, then its OpenAPI spec, then the dataset):
     every feature's type, and ranges or choices where known."""
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    """The load's cap on an answer's size: a larger answer is an error, never read whole."""
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from typing import Literal
 from pydantic import Field
 
 from mlchaos.experiments.targets import TargetEndpoints
-from mlchaos.injectors.backends.toxiproxy import ToxiproxyClient, require_pristine
-from mlchaos.injectors.base import FaultPlan, FaultSpec, Undo, proxy_for
+from mlchaos.injectors.backends.toxiproxy import TOXIC_PREFIX, ToxicUndo, ToxiproxyClient, require_pristine
+from mlchaos.injectors.base import FaultPlan, FaultSpec, proxy_for
 
 Mode = Literal["down", "blackhole", "reset"]
 
@@ -32,11 +32,11 @@ class FeatureStoreOutage(FaultSpec):
     dependency: str = Field("feature_store", description="The dependency that plays the feature store.")
 
 
-class FeatureStoreUndo(Undo):
-    toxiproxy_url: str
-    proxy: str
+class FeatureStoreUndo(ToxicUndo):
+    """The proxy, the mode, and the toxic's name (the run's own: see :meth:`ToxicUndo.for_run`); ``down``
+    adds no toxic, it disables the proxy."""
+
     mode: Mode
-    toxic: str
 
 
 class FeatureStoreOutageInjector:
@@ -49,7 +49,9 @@ class FeatureStoreOutageInjector:
         return FaultPlan(
             touches=(f"toxiproxy proxy '{proxy}' at {url}",),
             description=f"feature store '{spec.dependency}' {spec.mode}: {_WHAT_MODE_DOES[spec.mode]}",
-            undo=FeatureStoreUndo(toxiproxy_url=url, proxy=proxy, mode=spec.mode, toxic=f"mlchaos_{spec.id}"),
+            undo=FeatureStoreUndo(
+                toxiproxy_url=url, proxy=proxy, mode=spec.mode, toxic=f"{TOXIC_PREFIX}{spec.id}"
+            ),
         )
 
     def check(self, undo: FeatureStoreUndo) -> None:

@@ -10,8 +10,8 @@ from typing import Literal
 from pydantic import Field
 
 from mlchaos.experiments.targets import TargetEndpoints
-from mlchaos.injectors.backends.toxiproxy import ToxiproxyClient, require_pristine
-from mlchaos.injectors.base import FaultPlan, FaultSpec, Undo, proxy_for
+from mlchaos.injectors.backends.toxiproxy import TOXIC_PREFIX, ToxicUndo, ToxiproxyClient, require_pristine
+from mlchaos.injectors.base import FaultPlan, FaultSpec, proxy_for
 
 
 class LatencyFault(FaultSpec):
@@ -24,10 +24,8 @@ class LatencyFault(FaultSpec):
     stream: Literal["downstream", "upstream"] = "downstream"
 
 
-class LatencyUndo(Undo):
-    toxiproxy_url: str
-    proxy: str
-    toxic: str
+class LatencyUndo(ToxicUndo):
+    """The proxy and the toxic's name (the run's own: see :meth:`ToxicUndo.for_run`)."""
 
 
 class LatencyInjector:
@@ -41,7 +39,7 @@ class LatencyInjector:
         return FaultPlan(
             touches=(f"toxiproxy proxy '{proxy}' at {url}",),
             description=f"add {spec.latency_ms} ms{jitter} latency ({spec.stream}) to '{spec.dependency}'",
-            undo=LatencyUndo(toxiproxy_url=url, proxy=proxy, toxic=f"mlchaos_{spec.id}"),
+            undo=LatencyUndo(toxiproxy_url=url, proxy=proxy, toxic=f"{TOXIC_PREFIX}{spec.id}"),
         )
 
     def check(self, undo: LatencyUndo) -> None:

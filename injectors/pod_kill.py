@@ -11,7 +11,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from mlchaos.experiments.targets import TargetEndpoints
+from mlchaos.experiments.targets import SupervisorAuth, TargetEndpoints
 from mlchaos.injectors.backends.supervisor import SupervisorClient
 from mlchaos.injectors.base import FaultPlan, FaultSpec, TargetMisconfigured, Undo, require
 
@@ -26,6 +26,11 @@ class PodKill(FaultSpec):
 class PodKillUndo(Undo):
     supervisor_url: str
     program: str
+    supervisor_auth: SupervisorAuth | None = None
+    """Where the credentials are read (journalled: never the password itself)."""
+
+    def client(self) -> SupervisorClient:
+        return SupervisorClient(self.supervisor_url, auth=self.supervisor_auth)
 
 
 class PodKillInjector:
@@ -43,21 +48,23 @@ class PodKillInjector:
         return FaultPlan(
             touches=(f"supervisord program '{spec.program}' at {url}",),
             description=f"SIG{spec.signal} program '{spec.program}'; supervisord restarts it",
-            undo=PodKillUndo(supervisor_url=url, program=spec.program),
+            undo=PodKillUndo(
+                supervisor_url=url, program=spec.program, supervisor_auth=target.supervisor_auth
+            ),
         )
 
     def check(self, undo: PodKillUndo) -> None:
-        state = SupervisorClient(undo.supervisor_url).program(undo.program)
+        state = undo.client().program(undo.program)
         if state.state != "RUNNING":
             raise TargetMisconfigured(
                 f"program '{undo.program}' is {state.state}, not RUNNING, before the fault"
             )
 
     def inject(self, spec: PodKill, undo: PodKillUndo) -> None:
-        SupervisorClient(undo.supervisor_url).kill(undo.program, spec.signal)
+        undo.client().kill(undo.program, spec.signal)
 
     def revert(self, undo: PodKillUndo) -> None:
-        SupervisorClient(undo.supervisor_url).ensure_running(undo.program)
+        undo.client().ensure_running(undo.program)
 
 
 INJECTOR = PodKillInjector()

@@ -205,7 +205,7 @@ def target_rows(run: RunData[S]) -> list[tuple[str, str]]:
             ("kind", "kubernetes"),
             (
                 "cluster",
-                "in-cluster service account"
+                f"in-cluster service account, cluster '{target.cluster_name}'"
                 if target.in_cluster
                 else f"context {target.context or '(current)'}",
             ),
@@ -249,6 +249,8 @@ def journal_lines(run: RunData[S]) -> list[JournalLine]:
         if entry.event not in shown:
             continue
         detail = entry.phase if entry.event == Event.PHASE else entry.detail
+        if entry.cluster is not None:  # run_started of a Kubernetes target: which cluster it acted on
+            detail = f"{detail or ''} — {entry.cluster}"
         lines.append(
             JournalLine(
                 entry.ts - t0,

@@ -274,6 +274,8 @@ class SuiteHeading:
     name: str
     description: str
     source: str
+    recovered: tuple[str, ...] = ()
+    """Unfinished runs found under the suite's output folder and rolled back before it started, one line each."""
 
 
 def render_html(

@@ -31,6 +31,8 @@ from mlchaos.experiments.journal import (
     partial_stop,
     read_journal,
 )
+from mlchaos.experiments.redaction import MASK as MASK  # re-exported: the reports import it from here
+from mlchaos.experiments.redaction import redact_text
 from mlchaos.experiments.targets import EmbeddedTarget, ExternalTarget, KubernetesTarget
 from mlchaos.experiments.verifiers import resilience_score
 from mlchaos.experiments.verifiers.base import (
@@ -46,8 +48,8 @@ from mlchaos.experiments.verifiers.tiers import ladder_of
 
 SCENARIO_NAME = "scenario.yaml"
 SUMMARY_NAME = "summary.json"
-MASK = "**********"
-"""What pydantic shows for a secret, and what the reports show instead of any header value they know."""
+# MASK (from mlchaos.experiments.redaction): what pydantic shows for a secret, and what the reports show instead
+# of any header value they know and any secret in a URL.
 
 
 class ScenarioLike(Protocol):
@@ -131,7 +133,8 @@ class Environment:
 
 
 class Redactor:
-    """Replaces every known secret (the target's header values) in text the reports show."""
+    """Replaces every known secret (the target's header values) and every secret in a URL (``?token=…``,
+    ``user:password@``: :func:`~mlchaos.experiments.redaction.redact_text`) in text the reports show."""
 
     def __init__(self, secrets: Sequence[str]) -> None:
         # Longest first, so a secret that contains another is masked whole.
@@ -146,11 +149,9 @@ class Redactor:
     def __call__(self, text: str) -> str:
         for secret in self.secrets:
             text = text.replace(secret, MASK)
-        return text
+        return redact_text(text)
 
     def verdict(self, verdict: Verdict) -> Verdict:
-        if not self.secrets:
-            return verdict
         details = {k: self(v) if isinstance(v, str) else v for k, v in verdict.details.items()}
         table = verdict.table
         if table is not None:

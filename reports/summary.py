@@ -52,6 +52,7 @@ A suite directory (``mlchaos suite``) has its own ``summary.json`` beside its ru
       "suite": "monthly",                        # the suite's name
       "description": "…",
       "suite_dir": "20261122-030000-suite-monthly",
+      "unfinished_runs_rolled_back": [],      # runs under --out that died unfinished, rolled back first
       "status": "failed", "exit_code": 1,        # the worst of its scenarios'
       "passed": false,
       "score": 0.93,                             # mean of the scenarios' scores; a scenario not judged, or
@@ -187,6 +188,7 @@ def suite_summary(
         "suite": heading.name,
         "description": heading.description,
         "suite_dir": suite_dir.name,
+        "unfinished_runs_rolled_back": list(heading.recovered),
         "status": combined.status.value,
         "exit_code": combined.status.exit_code,
         "passed": combined.status == RunStatus.PASSED,

@@ -6,6 +6,7 @@
 
 It prints the endpoints and a ready-to-use ``kind: external`` target, so scenarios can run against it from
 another terminal with ``--target``. ``--json`` prints the endpoints as one JSON line instead (for scripts).
+Neither prints redis' password: it stays in WORKDIR/stack.json (0600, in the 0700 workdir).
 """
 
 from __future__ import annotations
@@ -95,7 +96,10 @@ def _parse(argv: list[str] | None, prog: str) -> tuple[StackOptions, argparse.Na
         help="drift alarm when a feature's KS distance x sqrt(n) exceeds this (default %(default)s)",
     )
     parser.add_argument(
-        "--workdir", type=Path, default=None, help="keep files here (default: a temporary dir)"
+        "--workdir",
+        type=Path,
+        default=None,
+        help="keep files here (default: a temporary dir); created, or made, private to you (mode 0700)",
     )
     parser.add_argument(
         "--timeout-s", type=float, default=60.0, help="how long to wait for the stack to be ready"
@@ -139,15 +143,16 @@ def main(argv: list[str] | None = None, prog: str = "python -m mlchaos.staging")
     try:
         endpoints = stack.start(timeout_s=args.timeout_s)
         if args.json:
-            print(json.dumps(asdict(endpoints), default=str), flush=True)
+            public = {k: v for k, v in asdict(endpoints).items() if k != "redis_password"}
+            print(json.dumps(public, default=str), flush=True)
         else:
             pid, workdir = endpoints.supervisord_pid, endpoints.workdir
             print(f"embedded stack running (supervisord pid {pid}, files in {workdir})")
             print(f"  gateway     {endpoints.gateway_url}   (POST /predict, /health/*, /metrics)")
             print(f"  primary     {endpoints.primary_url}   (direct, bypassing toxiproxy)")
-            print(f"  toxiproxy   {endpoints.toxiproxy_url}")
-            print(f"  supervisord {endpoints.supervisor_url}   (XML-RPC at /RPC2)")
-            print(f"  redis       {endpoints.redis_url}")
+            print(f"  toxiproxy   {endpoints.toxiproxy_url}   (its API has no authentication)")
+            print(f"  supervisord {endpoints.supervisor_url}   (XML-RPC; the socket is yours only)")
+            print(f"  redis       {endpoints.redis_url}   (password: redis_password in {workdir}/stack.json)")
             print("\nexternal target for --target (save as target.yaml):\n")
             print(external_target_yaml(endpoints))
             print("Ctrl-C or SIGTERM stops the stack.", flush=True)

@@ -7,6 +7,7 @@ and the gateway read it (``--config PATH``), so one file is the truth for every 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Final
 
@@ -18,6 +19,21 @@ from mlchaos.staging.options import StackOptions
 HOST: Final = "127.0.0.1"
 """Every program of the stack listens on loopback only."""
 CONFIG_FILE: Final = "stack.json"
+REDIS_PASSWORD_ENV: Final = "MLCHAOS_REDIS_PASSWORD"
+SUPERVISOR_SOCKET: Final = "supervisord.sock"
+"""supervisord's XML-RPC: a unix socket in the workdir (mode 0700), so only the stack's owner can reach it."""
+MAX_UNIX_SOCKET_PATH: Final = 107
+"""The longest path a unix socket can bind to (``sun_path`` holds 108 bytes, with the terminating NUL)."""
+
+
+def write_private(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` readable by its owner only (0600), never through a symbolic link: the stack's
+    files hold its redis password and describe its control socket."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        os.fchmod(file.fileno(), 0o600)  # a file left by an earlier stack in a chosen workdir keeps its mode
+        file.write(text)
+    return path
 
 
 class StackConfig(BaseModel):
@@ -25,8 +41,14 @@ class StackConfig(BaseModel):
 
     options: StackOptions
     workdir: Path
-    supervisor_port: int
     redis_port: int
+    redis_password: str = Field(
+        "",
+        repr=False,
+        description="What redis requires (AUTH); empty: none. The embedded stack generates one per start, kept "
+        "only in this file and redis' own config, both 0600 in the 0700 workdir — never in a command line. "
+        f"${REDIS_PASSWORD_ENV}, when set, takes its place (the ml-staging chart passes its Secret so).",
+    )
     toxiproxy_port: int
     primary_port: int
     gateway_port: int
@@ -37,6 +59,15 @@ class StackConfig(BaseModel):
     @property
     def path(self) -> Path:
         return self.workdir / CONFIG_FILE
+
+    @property
+    def supervisor_socket(self) -> Path:
+        return self.workdir / SUPERVISOR_SOCKET
+
+    @property
+    def supervisor_url(self) -> str:
+        """``unix:///WORKDIR/supervisord.sock``: what XML-RPC clients (the stack's, mlchaos' injectors) connect to."""
+        return f"unix://{self.supervisor_socket}"
 
     def url(self, port: int, scheme: str = "http") -> str:
         return f"{scheme}://{HOST}:{port}"
@@ -63,8 +94,7 @@ class StackConfig(BaseModel):
         ]
 
     def write(self) -> Path:
-        self.path.write_text(self.model_dump_json(indent=2), encoding="utf-8")
-        return self.path
+        return write_private(self.path, self.model_dump_json(indent=2))
 
     @classmethod
     def read(cls, path: Path) -> StackConfig:
@@ -75,4 +105,7 @@ class StackConfig(BaseModel):
         """Parse a program's command line (``--config PATH``), as supervisord starts it."""
         parser = argparse.ArgumentParser(prog=prog)
         parser.add_argument("--config", type=Path, required=True, help=f"the stack's {CONFIG_FILE}")
-        return cls.read(parser.parse_args(argv).config)
+        config = cls.read(parser.parse_args(argv).config)
+        if password := os.environ.get(REDIS_PASSWORD_ENV):
+            return config.model_copy(update={"redis_password": password})
+        return config

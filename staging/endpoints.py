@@ -27,13 +27,18 @@ class StackEndpoints:
     primary_url: str
     """The primary model server directly, bypassing toxiproxy (for tests and diagnostics)."""
     toxiproxy_url: str
+    """Toxiproxy's API: open to every local user (toxiproxy-server has no authentication)."""
     supervisor_url: str
+    """``unix:///WORKDIR/supervisord.sock``: supervisord's XML-RPC, for the stack's owner only."""
     redis_url: str
-    """Redis directly, bypassing toxiproxy."""
+    """Redis directly, bypassing toxiproxy (it requires ``redis_password``)."""
     workdir: Path
     supervisord_pid: int
     proxies: dict[str, str] = field(default_factory=lambda: dict(PROXIES))
     programs: tuple[str, ...] = PROGRAMS
+    redis_password: str = field(default="", repr=False)
+    """Generated per start; never printed (``mlchaos staging up`` leaves it out: it is in WORKDIR/stack.json,
+    0600). Empty where the endpoints were read back from that printout."""
 
     def as_external_target(self) -> dict[str, object]:
         """This stack as mlchaos' ``external`` target — where it runs, and the reference declaration of how it reads

@@ -6,11 +6,14 @@ run by supervisord in a working directory of their own, on free loopback ports.
     with EmbeddedStack(StackOptions()) as stack:
         requests.post(f"{stack.endpoints.gateway_url}/predict", json=body)
 
-Layout of the working directory (a fresh temporary one unless ``workdir`` is given)::
+Layout of the working directory (a fresh temporary one unless ``workdir`` is given; either way mode 0700, its
+files 0600: only the stack's owner may read its secrets or reach its socket)::
 
-    stack.json          ports and options, read by the primary model server and the gateway
+    stack.json          ports, options and redis' password, read by the primary model server and the gateway
     supervisord.conf    the four programs; supervisord's XML-RPC is the stack's "pod API"
+    supervisord.sock    that XML-RPC (``unix://`` URL): the only way to supervisord
     toxiproxy.json      the proxies feature_store, primary_model and cache, recreated at every toxiproxy start
+    redis.conf          redis' settings: its password, and the commands it refuses
     redis/              the feature store snapshot a restarted redis reloads
     logs/               one log per program, plus supervisord's own
 
@@ -22,6 +25,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -38,7 +43,13 @@ import httpx
 import redis
 
 from mlchaos.staging import supervisor
-from mlchaos.staging.config import HOST, StackConfig
+from mlchaos.staging.config import (
+    HOST,
+    MAX_UNIX_SOCKET_PATH,
+    REDIS_PASSWORD_ENV,
+    StackConfig,
+    write_private,
+)
 from mlchaos.staging.data import feature_store_records
 from mlchaos.staging.endpoints import PROGRAMS, PROXIES, StackEndpoints
 from mlchaos.staging.options import StackOptions
@@ -57,6 +68,20 @@ def stop_orphaned_stack(supervisor_url: str, supervisord_pid: int, workdir: Path
     supervisor.shutdown(supervisor_url, supervisord_pid, workdir)
     if (workdir / TEMPORARY_MARKER).exists():
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _private_directory(path: Path) -> Path:
+    """``path`` as a directory only its owner may enter (0700): created so, or an existing one of ours made so.
+    Refused if someone else owns it (or a link they planted leads to theirs)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    status = path.lstat()
+    if not path.is_dir() or path.is_symlink() or status.st_uid != os.geteuid():
+        raise StackStartError(
+            f"{path} is not a directory of this user's (uid {os.geteuid()}): the stack keeps its control "
+            "socket and redis' password there, so it must be the stack owner's own; choose another workdir"
+        )
+    path.chmod(0o700)
+    return path
 
 
 @dataclass
@@ -80,7 +105,7 @@ class _Running:
 
     @property
     def supervisor_url(self) -> str:
-        return self.config.url(self.config.supervisor_port)
+        return self.config.supervisor_url
 
 
 class EmbeddedStack:
@@ -93,6 +118,7 @@ class EmbeddedStack:
         self._finalizer: weakref.finalize[[_Running], EmbeddedStack] | None = None
         self._endpoints: StackEndpoints | None = None
         self._last_ready: str = "(never answered)"
+        self._save_command = ""
 
     @property
     def endpoints(self) -> StackEndpoints:
@@ -117,9 +143,8 @@ class EmbeddedStack:
             self._spawn()
             if on_spawned is not None:
                 assert self._running is not None
-                on_spawned(
-                    self._url("supervisor_port"), self._running.process.pid, self._running.config.workdir
-                )
+                running = self._running
+                on_spawned(running.supervisor_url, running.process.pid, running.config.workdir)
             self._wait_until(deadline, "supervisord's XML-RPC", self._supervisor_up)
             self._wait_until(deadline, "redis", self._redis_up)
             self._load_feature_store()
@@ -136,8 +161,9 @@ class EmbeddedStack:
             gateway_url=self._url("gateway_port"),
             primary_url=self._url("primary_port"),
             toxiproxy_url=self._url("toxiproxy_port"),
-            supervisor_url=self._url("supervisor_port"),
+            supervisor_url=config.supervisor_url,
             redis_url=f"redis://{HOST}:{config.redis_port}/0",
+            redis_password=config.redis_password,
             workdir=config.workdir,
             supervisord_pid=self._running.process.pid,
             proxies=dict(PROXIES),
@@ -167,28 +193,39 @@ class EmbeddedStack:
         binaries = supervisor.Binaries.find()
         temporary = self._workdir is None
         workdir = Path(tempfile.mkdtemp(prefix="mlchaos-stack-")) if self._workdir is None else self._workdir
-        workdir = workdir.resolve()
-        (workdir / supervisor.LOG_DIR).mkdir(parents=True, exist_ok=True)
-        (workdir / supervisor.REDIS_DIR).mkdir(exist_ok=True)
+        workdir = _private_directory(workdir.resolve())
+        _private_directory(workdir / supervisor.LOG_DIR)
+        _private_directory(workdir / supervisor.REDIS_DIR)
         if temporary:
-            (workdir / TEMPORARY_MARKER).touch()
-        ports = supervisor.free_ports(5 + len(PROXIES))
+            write_private(workdir / TEMPORARY_MARKER, "")
+        ports = supervisor.free_ports(4 + len(PROXIES))
         config = StackConfig(
             options=self.options,
             workdir=workdir,
-            supervisor_port=ports[0],
-            redis_port=ports[1],
-            toxiproxy_port=ports[2],
-            primary_port=ports[3],
-            gateway_port=ports[4],
-            proxy_ports=dict(zip(PROXIES, ports[5:], strict=True)),
+            redis_port=ports[0],
+            redis_password=secrets.token_hex(32),
+            toxiproxy_port=ports[1],
+            primary_port=ports[2],
+            gateway_port=ports[3],
+            proxy_ports=dict(zip(PROXIES, ports[4:], strict=True)),
         )
+        if len(os.fsencode(config.supervisor_socket)) > MAX_UNIX_SOCKET_PATH:
+            raise StackStartError(
+                f"the workdir {workdir} is too long a path for supervisord's socket "
+                f"({config.supervisor_socket}: at most {MAX_UNIX_SOCKET_PATH} bytes); choose a shorter one"
+            )
+        self._save_command = f"SAVE-{secrets.token_hex(16)}"
         config.write()
-        (workdir / supervisor.TOXIPROXY_CONF).write_text(json.dumps(config.toxiproxy_proxies(), indent=2))
+        write_private(workdir / supervisor.TOXIPROXY_CONF, json.dumps(config.toxiproxy_proxies(), indent=2))
+        write_private(
+            workdir / supervisor.REDIS_CONF, supervisor.render_redis_conf(config, self._save_command)
+        )
         commands = supervisor.program_commands(config, binaries)
-        conf = workdir / supervisor.SUPERVISORD_CONF
-        conf.write_text(supervisor.render_supervisord_conf(config, commands))
-        log = (workdir / supervisor.LOG_DIR / "supervisord-stdout.log").open("wb")
+        conf = write_private(
+            workdir / supervisor.SUPERVISORD_CONF, supervisor.render_supervisord_conf(config, commands)
+        )
+        log_path = write_private(workdir / supervisor.LOG_DIR / "supervisord-stdout.log", "")
+        log = log_path.open("wb")
         process = subprocess.Popen(
             [str(binaries.supervisord), "-n", "-c", str(conf)],
             cwd=workdir,
@@ -198,6 +235,10 @@ class EmbeddedStack:
             # A session of its own: a Ctrl-C meant for the harness must not reach the stack unannounced;
             # stop() shuts it down in order.
             start_new_session=True,
+            umask=0o077,  # what supervisord creates before it reads its own umask setting (its socket, pid file)
+            # The programs read redis' password from stack.json; one in our environment (meant for the chart's
+            # programs) would override it.
+            env={name: value for name, value in os.environ.items() if name != REDIS_PASSWORD_ENV},
         )
         self._running = _Running(config, process, log, temporary)
         self._finalizer = weakref.finalize(self, _Running.teardown, self._running)
@@ -226,8 +267,9 @@ class EmbeddedStack:
             time.sleep(_POLL_S)
 
     def _supervisor_up(self) -> bool:
+        assert self._running is not None
         try:
-            with supervisor.supervisor_proxy(self._url("supervisor_port"), 1.0) as proxy:
+            with supervisor.supervisor_proxy(self._running.supervisor_url, 1.0) as proxy:
                 state = proxy.supervisor.getState()
         except (OSError, xmlrpc.client.Error):
             return False
@@ -235,8 +277,13 @@ class EmbeddedStack:
 
     def _redis_client(self) -> redis.Redis:
         assert self._running is not None
+        config = self._running.config
         return redis.Redis(
-            host=HOST, port=self._running.config.redis_port, socket_timeout=5.0, socket_connect_timeout=1.0
+            host=HOST,
+            port=config.redis_port,
+            password=config.redis_password,
+            socket_timeout=5.0,
+            socket_connect_timeout=1.0,
         )
 
     def _redis_up(self) -> bool:
@@ -247,13 +294,14 @@ class EmbeddedStack:
             return False
 
     def _load_feature_store(self) -> None:
-        """Directly into redis (not through a proxy), then one snapshot that a restarted redis reloads."""
+        """Directly into redis (not through a proxy), then one snapshot that a restarted redis reloads — through
+        SAVE's secret name (see :func:`supervisor.render_redis_conf`)."""
         with self._redis_client() as client:
             pipe = client.pipeline(transaction=False)
             for key, fields in feature_store_records(self.options.seed).items():
                 pipe.hset(key, mapping=fields)
             pipe.execute()
-            client.save()
+            client.execute_command(self._save_command)
 
     def _gateway_ready(self) -> bool:
         try:
@@ -267,8 +315,9 @@ class EmbeddedStack:
     # -- diagnosis -----------------------------------------------------------------------------------------
 
     def _states(self) -> list[tuple[str, str, int]]:
+        assert self._running is not None
         try:
-            return supervisor.program_states(self._url("supervisor_port"))
+            return supervisor.program_states(self._running.supervisor_url)
         except (OSError, xmlrpc.client.Error):
             return []
 

@@ -1,5 +1,9 @@
-"""supervisord as the embedded stack's "pod API": finding the binaries, writing its config, talking to it over
-XML-RPC, and making sure that nothing it started outlives the stack.
+"""supervisord as the embedded stack's "pod API": finding the binaries, writing its config (and redis'), talking
+to it over XML-RPC, and making sure that nothing it started outlives the stack.
+
+Its control planes are the stack owner's alone: supervisord listens on a unix socket in the 0700 workdir (no TCP
+port another local user could reach), and redis requires a generated password, with every command that could
+reconfigure it, write files or wipe it renamed away (see :func:`render_redis_conf`).
 
 supervisord puts every program in a process group of its own (so a program's children die with it). That is
 why tearing a stack down can never rely on killing one process group: :func:`shutdown` asks supervisord to
@@ -29,6 +33,7 @@ from mlchaos.staging.config import CONFIG_FILE, HOST, StackConfig
 
 SUPERVISORD_CONF: Final = "supervisord.conf"
 TOXIPROXY_CONF: Final = "toxiproxy.json"
+REDIS_CONF: Final = "redis.conf"
 REDIS_DIR: Final = "redis"
 REDIS_DUMP: Final = "features.rdb"
 LOG_DIR: Final = "logs"
@@ -124,14 +129,8 @@ def program_commands(config: StackConfig, binaries: Binaries) -> dict[str, list[
     """Program name (see ``PROGRAMS``) -> argv. Each argv names a workdir file (see stack_processes())."""
     workdir = config.workdir
     return {
-        "redis": [
-            binaries.redis_server,
-            *("--bind", HOST, "--port", str(config.redis_port), "--protected-mode", "yes"),
-            # No snapshots while running, no AOF. The start loads the feature store and SAVEs once, so a
-            # restarted redis comes back with its features (like a resynced replica), without cached answers.
-            *("--save", "", "--appendonly", "no", "--dir", workdir / REDIS_DIR, "--dbfilename", REDIS_DUMP),
-            *("--set-proc-title", "no"),  # keep argv visible, so stack_processes() can find an orphaned redis
-        ],
+        # Everything in its config file: the password must never appear in a command line (ps shows those).
+        "redis": [binaries.redis_server, workdir / REDIS_CONF],
         "toxiproxy": [
             binaries.toxiproxy_server,
             *("-host", HOST, "-port", str(config.toxiproxy_port), "-config", workdir / TOXIPROXY_CONF),
@@ -139,6 +138,41 @@ def program_commands(config: StackConfig, binaries: Binaries) -> dict[str, list[
         "primary-model": [binaries.python, "-m", "mlchaos.staging.primary", "--config", config.path],
         "gateway": [binaries.python, "-m", "mlchaos.staging.gateway", "--config", config.path],
     }
+
+
+DISABLED_REDIS_COMMANDS: Final = (
+    *("CONFIG", "DEBUG", "MODULE", "ACL"),  # reconfigure it: CONFIG SET dir + SAVE writes a file anywhere
+    *("SAVE", "BGSAVE", "BGREWRITEAOF", "SHUTDOWN"),  # write snapshots, or end it
+    *("SLAVEOF", "REPLICAOF", "SYNC", "PSYNC", "MIGRATE", "MONITOR"),  # copy its data elsewhere, or spy
+    *("FLUSHALL", "FLUSHDB", "EVAL", "EVALSHA", "SCRIPT"),  # wipe it, or run code in it
+)
+"""Renamed to "" (unknown to every client). The gateway uses HGETALL, GET, SET and PING only."""
+
+
+def _redis_string(text: str | Path) -> str:
+    escaped = str(text).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def render_redis_conf(config: StackConfig, save_command: str) -> str:
+    """redis' configuration. ``save_command`` is what SAVE is renamed to: a name only the stack knows, for the
+    one snapshot it takes at start (see :meth:`EmbeddedStack._load_feature_store`)."""
+    lines = [
+        f"bind {HOST}",
+        f"port {config.redis_port}",
+        "protected-mode yes",
+        f"requirepass {_redis_string(config.redis_password)}",
+        # No snapshots while running, no AOF. The start loads the feature store and saves once, so a
+        # restarted redis comes back with its features (like a resynced replica), without cached answers.
+        'save ""',
+        "appendonly no",
+        f"dir {_redis_string(config.workdir / REDIS_DIR)}",
+        f"dbfilename {REDIS_DUMP}",
+        "set-proc-title no",  # keep argv visible, so stack_processes() can find an orphaned redis
+        *(f'rename-command {name} ""' for name in DISABLED_REDIS_COMMANDS if name != "SAVE"),
+        f"rename-command SAVE {save_command}",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 # One thread per numeric library: the models do one row at a time, where threads only add overhead. No
@@ -151,19 +185,23 @@ _ENVIRONMENT: Final = (
 
 
 def render_supervisord_conf(config: StackConfig, commands: dict[str, list[str | Path]]) -> str:
+    """No inet_http_server: XML-RPC only on the unix socket, itself 0700 in the 0700 workdir. umask 077: every
+    file supervisord or a program creates (logs, redis' snapshot) is its owner's only."""
     workdir, logs = config.workdir, config.workdir / LOG_DIR
     sections = [
         f"""[supervisord]
 nodaemon=true
 silent=true
+umask=077
 logfile={_value(str(logs / "supervisord.log"))}
 logfile_maxbytes=0
 pidfile={_value(str(workdir / "supervisord.pid"))}
 childlogdir={_value(str(logs))}
 identifier=mlchaos-stack
 
-[inet_http_server]
-port={HOST}:{config.supervisor_port}
+[unix_http_server]
+file={_value(str(config.supervisor_socket))}
+chmod=0700
 
 [rpcinterface:supervisor]
 supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
@@ -213,15 +251,53 @@ class _TimeoutTransport(xmlrpc.client.Transport):
         return connection
 
 
+class _UnixConnection(HTTPConnection):
+    """HTTP over a unix socket (supervisord's ``unix_http_server``)."""
+
+    def __init__(self, path: str, timeout_s: float) -> None:
+        super().__init__("localhost", timeout=timeout_s)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self._path)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+class _UnixTransport(xmlrpc.client.Transport):
+    def __init__(self, path: str, timeout_s: float) -> None:
+        super().__init__()
+        self._path, self._timeout_s = path, timeout_s
+
+    def make_connection(self, host: Any) -> HTTPConnection:
+        connection = self._connection[1]
+        if connection is None:  # one connection per proxy, as the base class keeps it
+            connection = _UnixConnection(self._path, self._timeout_s)
+            self._connection = host, connection
+        return connection
+
+
+UNIX_SCHEME: Final = "unix://"
+
+
 def supervisor_proxy(url: str, timeout_s: float = 5.0) -> Any:
-    """An XML-RPC proxy for ``url`` (``http://HOST:PORT``), e.g. ``.supervisor.getAllProcessInfo()``.
-    Use it as a context manager, which closes its connection."""
+    """An XML-RPC proxy for ``url`` — ``unix:///PATH/supervisord.sock`` (the embedded stack's) or
+    ``http://HOST:PORT`` — e.g. ``.supervisor.getAllProcessInfo()``. Use it as a context manager, which closes
+    its connection."""
+    if url.startswith(UNIX_SCHEME):
+        transport = _UnixTransport(url.removeprefix(UNIX_SCHEME), timeout_s)
+        return xmlrpc.client.ServerProxy("http://localhost/RPC2", transport=transport)
     return xmlrpc.client.ServerProxy(f"{url.rstrip('/')}/RPC2", transport=_TimeoutTransport(timeout_s))
 
 
 def _marker_args(workdir: Path) -> set[str]:
     """Arguments only this stack's processes carry (see :func:`program_commands`)."""
-    return {str(workdir / name) for name in (SUPERVISORD_CONF, TOXIPROXY_CONF, CONFIG_FILE, REDIS_DIR)}
+    return {str(workdir / name) for name in (SUPERVISORD_CONF, TOXIPROXY_CONF, CONFIG_FILE, REDIS_CONF)}
 
 
 def _supervisord(pid: int, workdir: Path) -> psutil.Process | None:

@@ -83,3 +83,8 @@ class KubernetesEndpoints:
     server: str
     workloads: tuple[WorkloadRef, ...] = ()
     """Workloads whose readiness and restarts are sampled during the run."""
+    cluster_name: str | None = None
+    """The target's declared name of the cluster (required in the cluster, where the context says nothing)."""
+    identity: str = ""
+    """What the cluster says it is, read when connecting (see
+    :func:`~mlchaos.experiments.kubernetes.client.cluster_identity`); journalled with ``run_started``."""

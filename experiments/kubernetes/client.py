@@ -80,6 +80,19 @@ def connect(access: ClusterAccess) -> Cluster:
     return Cluster(k8s.ApiClient(configuration), str(name), configuration.host)
 
 
+def cluster_identity(cluster: Cluster) -> str:
+    """What this cluster says it is: the UID of its ``kube-system`` namespace — created with the cluster, never
+    shared with another — when this identity may read it, else the API server's address. Recorded, not trusted
+    for the guard (see :mod:`~mlchaos.experiments.kubernetes.guard`); never fails a run: it is read once and
+    only a bounded call."""
+    try:
+        found = call("read namespace kube-system", cluster.core.read_namespace, "kube-system")
+        uid = found.metadata.uid if found.metadata else None
+    except KubernetesError:  # typically 403: the chart's Role grants nothing cluster-wide
+        uid = None
+    return f"kube-system uid {uid} at {cluster.server}" if uid else f"API server {cluster.server}"
+
+
 def _kubeconfig(access: ClusterAccess) -> str:
     return access.kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
 

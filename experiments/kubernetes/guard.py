@@ -7,6 +7,17 @@ namespace: ``gke_acme_europe-west1_prod-eu``, ``api.live.example.com`` and ``fra
 and ``delivery`` do not. The override is deliberate and explicit: ``--allow-production`` on the command line or
 ``allow_production: true`` in the target. The same rule (:func:`production_words`) refuses, at validation, every
 host and Service name a target's URLs name (:mod:`mlchaos.experiments.hosts`).
+
+In the cluster (``in_cluster: true``, the chart's CronJob) there is no context, and the API server is reached
+through the ``kubernetes.default.svc`` Service at an address (``10.96.0.1``) that is the same in every cluster:
+neither says which cluster this is. So an in-cluster target must *declare* it: ``cluster_name`` is required with
+``in_cluster`` (validation refuses the target without it) and the chart fills it from a value its templates
+``required`` — it cannot be installed without naming its cluster. The rule is applied to that name in place of
+the context's (at validation and again when connecting). A declared name is only as true as its author, so what
+the cluster itself says it is — the UID of its ``kube-system`` namespace, which no other cluster shares, when
+the identity may read it, else the API server's address — is read when the run connects and recorded in its
+journal (``run_started``) and report, for an audit to compare
+(:func:`~mlchaos.experiments.kubernetes.client.cluster_identity`).
 """
 
 from __future__ import annotations
@@ -38,15 +49,29 @@ def production_words(text: str) -> list[str]:
     return [segment for segment in segments if segment in PRODUCTION_WORDS]
 
 
-def production_matches(*, context: str, server: str, namespaces: Iterable[str]) -> list[Match]:
-    """Everything that makes this cluster look like production, as (what, value, matched word)."""
+def production_matches(
+    *, context: str, server: str, namespaces: Iterable[str], cluster_name: str | None = None
+) -> list[Match]:
+    """Everything that makes this cluster look like production, as (what, value, matched word). ``cluster_name``
+    is the target's declared name: in the cluster it is what names the cluster (the context is ``in-cluster``)."""
     host = urlsplit(server).hostname or server
     named = [("context", context), ("API server", host), *(("namespace", n) for n in namespaces)]
+    if cluster_name is not None:
+        named.insert(0, ("cluster name", cluster_name))
     return [Match(what, value, word) for what, value in named for word in production_words(value)]
 
 
-def refuse_production(*, context: str, server: str, namespaces: Iterable[str], allowed: bool) -> None:
-    matches = production_matches(context=context, server=server, namespaces=namespaces)
+def refuse_production(
+    *,
+    context: str,
+    server: str,
+    namespaces: Iterable[str],
+    allowed: bool,
+    cluster_name: str | None = None,
+) -> None:
+    matches = production_matches(
+        context=context, server=server, namespaces=namespaces, cluster_name=cluster_name
+    )
     if matches and not allowed:
         found = "; ".join(str(m) for m in matches)
         raise Refused(

@@ -74,6 +74,26 @@ def set_replicas(cluster: Cluster, workload: WorkloadRef, replicas: int) -> None
     call(f"scale {workload} to {replicas}", patch, workload.name, workload.namespace, body)
 
 
+def read_annotation(cluster: Cluster, workload: WorkloadRef, key: str) -> str | None:
+    read = {
+        WorkloadKind.DEPLOYMENT: cluster.apps.read_namespaced_deployment,
+        WorkloadKind.STATEFULSET: cluster.apps.read_namespaced_stateful_set,
+    }[workload.kind]
+    found: Any = call(f"read {workload}", read, workload.name, workload.namespace)
+    return (found.metadata.annotations or {}).get(key)
+
+
+def set_annotation(cluster: Cluster, workload: WorkloadRef, key: str, value: str | None) -> None:
+    """Set ``key`` on the workload's own metadata, or remove it (``None``); a merge patch touches nothing else."""
+    patch = {
+        WorkloadKind.DEPLOYMENT: cluster.apps.patch_namespaced_deployment,
+        WorkloadKind.STATEFULSET: cluster.apps.patch_namespaced_stateful_set,
+    }[workload.kind]
+    body = {"metadata": {"annotations": {key: value}}}
+    what = f"annotate {workload} with {key}={value}" if value is not None else f"remove {key} from {workload}"
+    call(what, patch, workload.name, workload.namespace, body)
+
+
 @dataclass(frozen=True)
 class WorkloadStatus:
     desired: int

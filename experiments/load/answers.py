@@ -10,7 +10,11 @@ read: their columns stay empty rather than guessed from the reference stack's co
 =====================  ========================================================================================
 status                 error
 =====================  ========================================================================================
-0                      the exception (``TimeoutError: timed out``), or ``no response``
+0                      the exception (``TimeoutError: timed out``), or ``no response``; a request still
+                       waiting when the load stopped: ``timed out: no answer yet when the load stopped (…)``
+any, past a bound      ``DeadlinePassed: no complete answer within Ns`` (``request_timeout``), or
+                       ``AnswerTooLarge: answer larger than N bytes`` (``max_response_bytes``): whatever the status,
+                       the answer was not read
 2xx, readable          ``None``
 2xx, body not JSON     ``2xx but body is not JSON`` (only when a field is read from the body)
 2xx, no tier           ``2xx without the tier field 'SPEC'``: not an answer the mapping can read (say a request a
@@ -31,8 +35,10 @@ import contextlib
 import json
 from typing import Any
 
+from mlchaos.experiments.http_bounds import AnswerTooLarge, DeadlinePassed
 from mlchaos.experiments.load import wire
 from mlchaos.experiments.load.spec import LoadSpec
+from mlchaos.experiments.redaction import redact_text
 
 Answer = tuple[str | None, float | None, str | None, float | None, bool | None, bool | None, str | None]
 """``(tier, confidence, prediction, score, flagged, shed, error)``, in the wire's column order."""
@@ -65,6 +71,8 @@ class AnswerReader:
 
     def read(self, status: int, response: Any, exception: BaseException | None) -> Answer:
         """The answer columns of a response with HTTP ``status`` (not 0: there was a response)."""
+        if isinstance(exception, (DeadlinePassed, AnswerTooLarge)):  # its body is not to be read
+            return (None, None, None, None, None, None, wire.describe(exception))
         headers = response.headers
         doc, is_json = None, False
         # A 4xx is parsed even when no field is read from the body: a rejection must explain itself in JSON.
@@ -108,4 +116,4 @@ def _redirect_error(status: int, headers: Any) -> str:
         location = location[0] if location else None
     if not location:
         return f"HTTP {status}"
-    return f"redirect to {location}, not followed"[: wire.ERROR_MAX_CHARS]
+    return f"redirect to {redact_text(str(location))}, not followed"[: wire.ERROR_MAX_CHARS]

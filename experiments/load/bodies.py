@@ -20,11 +20,17 @@ import random
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
-from jinja2 import StrictUndefined, Template, TemplateError, Undefined
-from jinja2.nativetypes import NativeEnvironment
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, Undefined
 
 from mlchaos.experiments.load.spec import LoadSpec
+from mlchaos.experiments.load.template_sandbox import (
+    MAX_BODY_BYTES,
+    MAX_TEMPLATE_CHARS,
+    BodySandbox,
+    TemplateLimit,
+    structure_problem,
+    value_size,
+)
 
 Body = tuple[bytes, str | None]
 """One request: its JSON body, already encoded, and its true label (``None`` unless it is a canary)."""
@@ -85,10 +91,6 @@ class NoBodies:
         return iter(())
 
 
-class _NativeSandbox(ImmutableSandboxedEnvironment, NativeEnvironment):
-    """Sandboxed (templates come from scenario files), native (``"{{ randint(1, 9) }}"`` renders an int)."""
-
-
 class _Field:
     """One templated string of the body, remembering where it sits so a failure names it."""
 
@@ -104,6 +106,7 @@ class _Field:
             if isinstance(value, Undefined):  # native rendering returns a bare undefined instead of raising
                 value._fail_with_undefined_error()
         except (TemplateError, ArithmeticError, LookupError, TypeError, ValueError) as exc:
+            # TemplateLimit (a ValueError) is among them: the sandbox refused something too large.
             raise BodyError(f"template field {self.path}: {type(exc).__name__}: {exc}") from exc
         return value
 
@@ -124,11 +127,24 @@ def _is_template(text: str) -> bool:
     return "{{" in text or "{%" in text
 
 
-def _compile(env: _NativeSandbox, value: Any, path: str) -> _Node:
+def _compile_field(env: BodySandbox, text: str) -> Template:
+    """One templated string, compiled; :class:`TemplateError` or :class:`ValueError` saying what is wrong.
+
+    The structure is checked on the parsed template, before Jinja's optimizer folds any constant in it."""
+    if len(text) > MAX_TEMPLATE_CHARS:
+        raise ValueError(f"a template of {len(text):,} characters; at most {MAX_TEMPLATE_CHARS:,}")
+    parsed = env.parse(text)
+    problem = structure_problem(parsed, env.filters)
+    if problem is not None:
+        raise ValueError(problem)
+    return env.from_string(parsed)
+
+
+def _compile(env: BodySandbox, value: Any, path: str) -> _Node:
     try:
         if isinstance(value, str) and _is_template(value):
-            return _Field(path, env.from_string(value))
-    except TemplateError as exc:
+            return _Field(path, _compile_field(env, value))
+    except (TemplateError, ValueError) as exc:  # ValueError: also an integer literal too long to read
         raise BodyError(f"template field {path}: {type(exc).__name__}: {exc}") from exc
     if isinstance(value, dict):
         nodes: dict[str, _Node] = {k: _compile(env, v, f"{path}.{k}") for k, v in value.items()}
@@ -141,14 +157,30 @@ def _compile(env: _NativeSandbox, value: Any, path: str) -> _Node:
     return _Const(value)
 
 
-def _render(node: _Node, context: Mapping[str, Any]) -> Any:
+class _Budget:
+    """What is left of :data:`MAX_BODY_BYTES` while one body's fields render: checked after each field, so that
+    many fields each within the limits cannot add up to a body held in memory far past it."""
+
+    __slots__ = ("left",)
+
+    def __init__(self) -> None:
+        self.left = MAX_BODY_BYTES
+
+    def spend(self, path: str, value: Any) -> Any:
+        self.left -= value_size(value, self.left)
+        if self.left < 0:
+            raise BodyError(f"template field {path}: the body is larger than {MAX_BODY_BYTES:,} characters")
+        return value
+
+
+def _render(node: _Node, context: Mapping[str, Any], budget: _Budget) -> Any:
     if isinstance(node, _Const):
         return node.value
     if isinstance(node, _Field):
-        return node.render(context)
+        return budget.spend(node.path, node.render(context))
     if isinstance(node, dict):
-        return {k: _render(v, context) for k, v in node.items()}
-    return [_render(v, context) for v in node]
+        return {k: _render(v, context, budget) for k, v in node.items()}
+    return [_render(v, context, budget) for v in node]
 
 
 class TemplateBodies:
@@ -161,12 +193,15 @@ class TemplateBodies:
 
     def __init__(self, spec: LoadSpec) -> None:
         assert spec.template is not None
-        env = _NativeSandbox(undefined=StrictUndefined)
+        env = BodySandbox(undefined=StrictUndefined)
         self._seed = spec.seed
         self._root = _compile(env, spec.template, "body")
-        self._label = (
-            _Field("template_label", env.from_string(spec.template_label)) if spec.template_label else None
-        )
+        label = _compile(env, spec.template_label, "template_label") if spec.template_label else None
+        # A label without {{ }} is a constant: rendered as a template all the same, as it always was.
+        if isinstance(label, _Const):
+            label = _Field("template_label", env.from_string(str(label.value)))
+        assert label is None or isinstance(label, _Field)
+        self._label = label
 
     def for_user(self, index: int) -> Iterator[Body]:
         return _Rendering(self._root, self._label, index, random.Random(f"{self._seed}/{index}"))
@@ -180,15 +215,7 @@ class _Rendering:
         self._root = root
         self._label = label
         self._seq = 0
-        self._context: dict[str, Any] = {
-            "randint": rng.randint,
-            "uniform": rng.uniform,
-            "choice": rng.choice,
-            "gauss": rng.gauss,
-            "random": rng.random,
-            "entity": entity,
-            "user": index,
-        }
+        self._context = _helpers(rng, index)
 
     def __iter__(self) -> _Rendering:
         return self
@@ -197,15 +224,59 @@ class _Rendering:
         context = self._context
         context["seq"] = self._seq
         self._seq += 1
-        body = _render(self._root, context)
+        body = _render(self._root, context, _Budget())
         label = None
         if self._label is not None:
             value = self._label.render({**context, "body": body})
             label = None if value is None else str(value)
         try:
-            return _encode(body), label
+            encoded = _encode(body)
         except (TypeError, ValueError) as exc:
-            raise BodyError(f"template rendered a body that is not JSON ({exc}): {body!r}") from exc
+            raise BodyError(f"template rendered a body that is not JSON ({exc}): {body!r}"[:1000]) from exc
+        if len(encoded) > MAX_BODY_BYTES:
+            raise BodyError(f"template rendered a body of {len(encoded):,} bytes; at most {MAX_BODY_BYTES:,}")
+        return encoded, label
+
+
+def _helpers(rng: random.Random, index: int) -> dict[str, Any]:
+    """The names a body template sees besides ``seq`` (and ``body``, for a label)."""
+    return {
+        "randint": rng.randint,
+        "uniform": rng.uniform,
+        "choice": rng.choice,
+        "gauss": rng.gauss,
+        "random": rng.random,
+        "entity": entity,
+        "user": index,
+    }
+
+
+def template_problem(text: str) -> str | None:
+    """What is wrong with one templated string of a body, or ``None``: for ``mlchaos validate``, which shows
+    it at the string's line. The string is compiled in the body sandbox and rendered once (as user 0's first
+    request), so that limits an expression breaks whatever is drawn (``7**100000``) are found before a run."""
+    env = BodySandbox(undefined=StrictUndefined)
+    try:
+        field = _Field("", _compile_field(env, text))
+    except TemplateSyntaxError as exc:
+        where = f" (line {exc.lineno} of the template)" if "\n" in text else ""
+        return f"template syntax error: {exc.message}{where}"
+    except RecursionError:
+        return "template nested too deeply to compile"
+    except (TemplateError, ValueError) as exc:
+        return f"template: {exc}"
+    try:
+        _encode(_Budget().spend("", field.render({**_helpers(random.Random(0), 0), "seq": 0})))
+    except BodyError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, TemplateLimit):
+            return f"template too large: {cause}"
+        if cause is None:  # the body's budget
+            return f"template too large: renders more than {MAX_BODY_BYTES:,} characters"
+        return f"template: {type(cause).__name__}: {cause}" if cause is not None else f"template: {exc}"
+    except (TypeError, ValueError) as exc:
+        return f"template renders a value that is not JSON ({exc})"
+    return None
 
 
 def body_source(spec: LoadSpec) -> BodySource:
@@ -245,4 +316,5 @@ __all__ = [
     "body_source",
     "entity",
     "first_bodies",
+    "template_problem",
 ]

@@ -5,7 +5,9 @@
 
 The first form runs the load the spec describes: in this process, or — with ``workers: N`` in the spec — as a
 Locust master whose N workers send the requests (:mod:`~mlchaos.experiments.load.distributed`). The second form
-is such a worker: it connects to a master and takes the spec from it.
+is such a worker: it connects to a master and takes the spec from it. Both read the load secret (and a worker the
+hosts it may reach) from the environment (:mod:`~mlchaos.experiments.load.load_secret`,
+:mod:`~mlchaos.experiments.load.worker_hosts`), never from the command line.
 
 Only the child's modules (this one, :mod:`~mlchaos.experiments.load.users` and
 :mod:`~mlchaos.experiments.load.distributed`) import Locust. Importing Locust monkey-patches the whole process for
@@ -50,7 +52,7 @@ from typing import BinaryIO
 
 from pydantic import ValidationError
 
-from mlchaos.experiments.load import distributed, wire
+from mlchaos.experiments.load import distributed, load_secret, wire, worker_hosts
 from mlchaos.experiments.load.bodies import BodyError, BodySource, body_source
 from mlchaos.experiments.load.mix import InputMixer
 from mlchaos.experiments.load.spec import LoadSpec, parse_host_port
@@ -101,6 +103,7 @@ def run(
 
     runner.quit()  # no new requests; in-flight ones get stop_grace_s (Environment.stop_timeout)
     flusher.kill()
+    recorder.record_unfinished()  # those still waiting then were killed: timeouts, not lost
     recorder.flush()
     write_line(out, wire.encode_done(recorder.sent))
     task_errors = [(error["count"], error["msg"]) for error in runner.exceptions.values()]
@@ -147,7 +150,14 @@ def main(argv: list[str] | None = None) -> int:
             host, port = parse_host_port(args.worker)
         except ValueError as exc:
             parser.error(f"--worker: {exc}")
-        return distributed.run_worker(host, port, stop_on_stdin_eof=args.stop_on_stdin_eof)
+        try:
+            secret, allowed = load_secret.required(), worker_hosts.from_environment()
+        except ValueError as exc:  # LoadSecretError included
+            print(f"mlchaos load worker: {exc}", file=sys.stderr)
+            return EXIT_BAD_SPEC
+        return distributed.run_worker(
+            host, port, secret=secret, allowed_hosts=allowed, stop_on_stdin_eof=args.stop_on_stdin_eof
+        )
     try:
         spec = LoadSpec.model_validate_json(args.spec.read_bytes())
         source = body_source(spec)

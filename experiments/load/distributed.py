@@ -4,7 +4,16 @@ local load does — so the verifiers get the same per-request data whichever way
 
 Workers are local processes the master starts on loopback, or processes started elsewhere (the chart's worker
 pods, ``mlchaos load-worker``) that connect to ``worker_bind``. Either way a worker is given nothing but the
-master's address: the spec travels over the Locust connection, so a worker pod needs no copy of the scenario.
+master's address and the load secret: the spec travels over the Locust connection, so a worker pod needs no copy
+of the scenario.
+
+Trust: master and workers prove to each other that they hold the load secret, and everything between them is
+encrypted (:mod:`~mlchaos.experiments.load.secure_rpc`); local workers get a secret generated for the load, in
+their environment. A peer without it is refused before Locust sees a message, and named in the output. Among
+authenticated peers the master still believes only its team: rows and ``done`` count only from a worker that was
+handed users, each batch is checked (:mod:`~mlchaos.experiments.load.checked_rows`), and a message claiming to
+come from another worker than the connection it arrived on is dropped. A worker runs a spec only when every host
+it sends requests to is one its own configuration allows (:mod:`~mlchaos.experiments.load.worker_hosts`).
 
 The conversation, in Locust custom messages (one connection per worker, in order)::
 
@@ -48,7 +57,6 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any, BinaryIO
 
 import gevent
-import gevent.socket
 from gevent.event import Event
 from locust import log as locust_log
 from locust.env import Environment
@@ -57,13 +65,14 @@ from locust.rpc import Message
 from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 from pydantic import ValidationError
 
-from mlchaos.experiments.load import guard, wire
+from mlchaos.experiments.load import checked_rows, guard, load_secret, secure_rpc, wire, worker_hosts
 from mlchaos.experiments.load.bodies import BodyError, BodySource, body_source
 from mlchaos.experiments.load.mix import InputMixer
 from mlchaos.experiments.load.spec import WORKER_EXIT_BUSY, LoadSpec, parse_host_port
 from mlchaos.experiments.load.team import TeamUsersError
 from mlchaos.experiments.load.users import (
     BACKSTOP_SLACK_S,
+    EXIT_BAD_SPEC,
     EXIT_FAILED,
     EXIT_OK,
     Gate,
@@ -125,14 +134,17 @@ class _LocalWorkers:
     Each one's stdin is a pipe held here: closing it (or this process dying) makes the worker stop.
     """
 
-    def __init__(self, count: int, port: int) -> None:
+    def __init__(self, count: int, port: int, secret: str, hosts: tuple[str, ...]) -> None:
         command = [
             sys.executable, "-m", "mlchaos.experiments.load.child",
             "--worker", f"{LOOPBACK}:{port}", "--stop-on-stdin-eof", "--parent", str(os.getpid()),
         ]  # fmt: skip
+        # the secret in the environment, not on the command line: every user can read a command line
+        env = {**os.environ, load_secret.SECRET_ENV: secret, worker_hosts.ALLOW_HOSTS_ENV: ",".join(hosts)}
+        env.pop(load_secret.SECRET_FILE_ENV, None)
         self._procs: list[subprocess.Popen[bytes]] = []
         for _ in range(count):
-            self._procs.append(subprocess.Popen(command, stdin=subprocess.PIPE, stdout=sys.stderr))
+            self._procs.append(subprocess.Popen(command, stdin=subprocess.PIPE, stdout=sys.stderr, env=env))
 
     def exited(self) -> list[str]:
         """One line per worker process that has ended."""
@@ -172,6 +184,13 @@ def run_master(
     spec: LoadSpec, source: BodySource, mixer: InputMixer, out: BinaryIO, *, stop_on_stdin_eof: bool = False
 ) -> int:
     """Run the load through ``spec.workers`` workers and stream their records; returns the exit code."""
+    try:
+        secret = load_secret.generate() if spec.worker_bind is None else load_secret.required()
+    except load_secret.LoadSecretError as exc:
+        logger.error("cannot listen for load workers: %s", exc)
+        return EXIT_BAD_SPEC
+    refused = secure_rpc.RefusedPeers()
+    secure_rpc.install(secure_rpc.Keys.from_secret(secret), refused)
     gate = Gate()
     env = load_environment(spec, source, mixer, gate)
     host, port = parse_host_port(spec.worker_bind) if spec.worker_bind else (LOOPBACK, 0)
@@ -190,9 +209,11 @@ def run_master(
             fleet.problems.append(problem)
         gate.close()
 
-    _listen(env, runner, spec, fleet, out, fail)
+    _listen(runner, spec, fleet, gate, out, fail)
     on_stop_request(gate.close, stdin_eof=stop_on_stdin_eof)
-    local = _LocalWorkers(spec.workers, port) if spec.worker_bind is None else None
+    local = None
+    if spec.worker_bind is None:
+        local = _LocalWorkers(spec.workers, port, secret, worker_hosts.spec_hosts(spec))
     try:
         watchdog = gevent.spawn(_watch, runner, fleet, local, fail)
         if not _gather(runner, spec, fleet, gate.stopped, fail, f"{host}:{port}"):
@@ -233,15 +254,26 @@ def run_master(
         code = exit_code(task_errors, team=spec.locustfile is not None)
         return EXIT_FAILED if fleet.problems else code
     finally:
+        refused.summarise()
         if local is not None:
             local.stop()
 
 
 def _listen(
-    env: Environment, runner: MasterRunner, spec: LoadSpec, fleet: _Fleet, out: BinaryIO, fail: Fail
+    runner: MasterRunner, spec: LoadSpec, fleet: _Fleet, gate: Gate, out: BinaryIO, fail: Fail
 ) -> None:
     """The master's side of the conversation (see the module docstring)."""
     offer = {"version": mlchaos_version(), "spec": spec.model_dump_json()}
+    ignored: set[tuple[str, str]] = set()
+
+    def from_team(msg: Any) -> bool:
+        """Rows and counts are believed only from a worker that was handed users; others are said and dropped."""
+        if msg.node_id in fleet.team:
+            return True
+        if (msg.node_id, msg.type) not in ignored:
+            ignored.add((msg.node_id, msg.type))
+            logger.error("ignored %s from %s, which is not one of this load's workers", msg.type, msg.node_id)
+        return False
 
     def on_hello(msg: Any, **_: Any) -> None:
         if fleet.team:
@@ -258,12 +290,30 @@ def _listen(
         fail(f"load worker {msg.node_id} rejected the load: {msg.data['reason']}")
 
     def on_rows(msg: Any, **_: Any) -> None:
-        write_line(out, wire.encode_batch(time.time(), runner.user_count, msg.data))
+        if not from_team(msg) or msg.node_id in fleet.done:
+            return
+        try:
+            rows = checked_rows.checked(
+                msg.data, started=gate.started, duration_s=spec.duration_s, stop_grace_s=spec.stop_grace_s
+            )
+        except checked_rows.BadRows as exc:
+            fail(
+                f"load worker {msg.node_id} sent rows that cannot be true, none of the batch recorded: {exc}"
+            )
+            return
+        write_line(out, wire.encode_batch(time.time(), runner.user_count, rows))
 
     def on_done(msg: Any, **_: Any) -> None:
-        fleet.done[msg.node_id] = (int(msg.data["sent"]), bool(msg.data["failed"]))
+        if not from_team(msg) or msg.node_id in fleet.done:
+            return
+        data = msg.data if isinstance(msg.data, dict) else {}
+        sent, failed = data.get("sent"), data.get("failed")
+        if type(sent) is not int or sent < 0 or not isinstance(failed, bool):
+            fail(f"load worker {msg.node_id} sent a final count that is not one: {msg.data!r:.80}")
+            return
+        fleet.done[msg.node_id] = (sent, failed)
 
-    _turn_away_latecomers(runner, fleet)
+    _admit(runner, fleet)
     runner.register_message(HELLO, on_hello)
     runner.register_message(READY, on_ready)
     runner.register_message(REJECTED, on_rejected)
@@ -271,22 +321,36 @@ def _listen(
     runner.register_message(DONE, on_done)
 
 
-def _turn_away_latecomers(runner: MasterRunner, fleet: _Fleet) -> None:
-    """Once the load runs, a worker that connects is acknowledged but never added to Locust's workers.
+def _admit(runner: MasterRunner, fleet: _Fleet) -> None:
+    """What reaches Locust's master (and the handlers above) from a worker's connection.
 
-    Locust would hand it a share of the users at once — before our "busy" answer could reach it — and its users
-    would run without the load's clock. Wrapping the master's receive is the one place this can be decided
-    before Locust acts on the connection. The newcomer then says hello and is told the master is busy.
+    - A message that names another worker than the connection it came on is dropped: Locust believes the
+      sender named in a message (``quit`` and ``client_stopped`` remove that worker), and only the connection's
+      id is the authenticated one.
+    - Once the load runs, a worker that connects is acknowledged but never added to Locust's workers: Locust
+      would hand it a share of the users at once — before our "busy" answer could reach it — and its users would
+      run without the load's clock. Then only its hello (answered "busy") gets through; whatever else it sends
+      (a ``quit`` included) cannot touch the team's load.
+
+    Wrapping the master's receive is the one place this can be decided before Locust acts on a message.
     """
     server = runner.server
     receive = server.recv_from_client
+    impostors: set[str] = set()
 
     def receive_from_team() -> tuple[str, Message]:
         while True:
             client_id, msg = receive()  # type: ignore[no-untyped-call]
-            if msg.type == "client_ready" and fleet.team and client_id not in fleet.team:
-                server.send_to_client(Message("ack", {"index": -1}, client_id))  # type: ignore[no-untyped-call]
+            if msg.node_id != client_id:
+                if client_id not in impostors:  # once: it may well keep trying
+                    impostors.add(client_id)
+                    logger.error("dropped %s from %s claiming to be %r", msg.type, client_id, msg.node_id)
                 continue
+            if fleet.team and client_id not in fleet.team:
+                if msg.type == "client_ready":
+                    server.send_to_client(Message("ack", {"index": -1}, client_id))  # type: ignore[no-untyped-call]
+                if msg.type not in (HELLO, ROWS, DONE):  # rows and done are ignored aloud by their handlers
+                    continue
             return client_id, msg
 
     server.recv_from_client = receive_from_team  # type: ignore[method-assign]
@@ -341,9 +405,10 @@ def _watch(runner: MasterRunner, fleet: _Fleet, local: _LocalWorkers | None, fai
 class _WorkerSession:
     """A worker's side of the conversation: configured by the master's spec, started by its start message."""
 
-    def __init__(self, env: Environment, runner: WorkerRunner) -> None:
+    def __init__(self, env: Environment, runner: WorkerRunner, allowed_hosts: tuple[str, ...]) -> None:
         self._env = env
         self._runner = runner
+        self._allowed_hosts = allowed_hosts
         self._spec: LoadSpec | None = None
         self._gate = Gate()
         self._recorder: Recorder | None = None
@@ -360,8 +425,14 @@ class _WorkerSession:
                 "run the same mlchaos version (image) for both"
             )
             return
+        if self._spec is not None:
+            return  # one spec per worker process
         try:
             spec = LoadSpec.model_validate_json(msg.data["spec"])
+            refused = worker_hosts.refusal(spec, self._allowed_hosts)
+            if refused is not None:
+                self._reject(refused)
+                return
             source, mixer = body_source(spec), InputMixer(spec)
             self._env.user_classes = users_for(spec, source, mixer, self._gate, user_index=self._user_index)
         except (ValidationError, BodyError, TeamUsersError) as exc:
@@ -402,6 +473,7 @@ class _WorkerSession:
         self._reported = True
         if self._flusher is not None:
             self._flusher.kill()
+        self._recorder.record_unfinished()  # requests killed by the stop: timeout rows, not lost
         self._recorder.flush()
         refused = guard.refused_hosts()
         if refused:
@@ -427,11 +499,20 @@ class _WorkerSession:
         gevent.spawn(self._runner.quit)
 
 
-def run_worker(master_host: str, master_port: int, *, stop_on_stdin_eof: bool = False) -> int:
+def run_worker(
+    master_host: str,
+    master_port: int,
+    *,
+    secret: str,
+    allowed_hosts: tuple[str, ...],
+    stop_on_stdin_eof: bool = False,
+) -> int:
     """Serve the master at ``master_host:master_port`` for one load; returns when it is over (or on a stop).
 
-    Exit status: 0 after a load (or a stop request), ``WORKER_EXIT_BUSY`` if the master was already running
-    one without this worker, 1 if the spec was unusable here or something failed.
+    ``secret`` is the load secret the master must prove it holds; ``allowed_hosts`` (besides loopback) the hosts
+    a spec may send requests to. Exit status: 0 after a load (or a stop request), ``WORKER_EXIT_BUSY`` if the
+    master was already running one without this worker, 1 if the master did not hold the secret, the spec was
+    unusable here or something failed.
     """
     stopped = Event()
     runners: list[WorkerRunner] = []
@@ -442,8 +523,15 @@ def run_worker(master_host: str, master_port: int, *, stop_on_stdin_eof: bool = 
             gevent.spawn(runner.quit)
 
     on_stop_request(request_stop, stdin_eof=stop_on_stdin_eof)
-    if not _await_master(master_host, master_port, stopped):
-        return EXIT_OK
+    keys = secure_rpc.Keys.from_secret(secret)
+    # Locust's own connect waits five minutes for an answer whoever listens; this one knows who does at once
+    try:
+        if not secure_rpc.handshake(master_host, master_port, keys, stopped):
+            return EXIT_OK
+    except secure_rpc.MasterRefused as exc:
+        logger.error("not taking a load spec from %s:%d: %s", master_host, master_port, exc)
+        return EXIT_FAILED
+    secure_rpc.install(keys)
     # Locust's global events, as the master's: a locustfile registers its hooks there
     env = Environment(user_classes=[], events=locust.events)
     try:
@@ -454,7 +542,7 @@ def run_worker(master_host: str, master_port: int, *, stop_on_stdin_eof: bool = 
         )
         return EXIT_FAILED
     runners.append(runner)
-    session = _WorkerSession(env, runner)
+    session = _WorkerSession(env, runner, allowed_hosts)
     runner.register_message(SPEC, session.on_spec)
     runner.register_message(START, session.on_start)
     runner.register_message(BUSY, session.on_busy)
@@ -468,17 +556,3 @@ def run_worker(master_host: str, master_port: int, *, stop_on_stdin_eof: bool = 
     if locust_log.unhandled_greenlet_exception:
         return EXIT_FAILED
     return session.exit_code
-
-
-def _await_master(host: str, port: int, stopped: Event) -> bool:
-    """Wait until something listens at ``host:port`` (False if stopped first).
-
-    Locust's own connect gives up after five minutes, and worker pods wait for the monthly master far longer.
-    """
-    while not stopped.is_set():
-        try:
-            gevent.socket.create_connection((host, port), timeout=1.0).close()
-            return True
-        except OSError:
-            stopped.wait(1.0)
-    return False

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from mlchaos.experiments.http_bounds import DEFAULT_MAX_RESPONSE_BYTES
 from mlchaos.experiments.inputs.schema import RequestSchema
 from mlchaos.experiments.inputs.windows import InputWindow
 
@@ -78,7 +79,18 @@ class LoadSpec(BaseModel):
     )
     wait_min_s: float = Field(0.0, ge=0)
     wait_max_s: float = Field(0.0, ge=0)
-    request_timeout_s: float = Field(5.0, gt=0)
+    request_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        description="The total deadline of every request the load sends, a locustfile's users' included: past it "
+        "the request is abandoned and recorded as a timeout.",
+    )
+    max_response_bytes: int = Field(
+        DEFAULT_MAX_RESPONSE_BYTES,
+        ge=1,
+        description="The largest answer read (after decompression); a larger one is an error row, its reading "
+        "stopped as soon as it passes this.",
+    )
     headers: dict[str, str] = Field(default_factory=dict)
     tier_field: str = "tier"
     confidence_field: str = "confidence"

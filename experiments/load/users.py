@@ -37,8 +37,9 @@ from locust import log as locust_log
 from locust.env import Environment
 from locust.runners import Runner
 
+from mlchaos.experiments.http_bounds import DeadlinePassed
 from mlchaos.experiments.inputs.outgoing import JSON, Outgoing
-from mlchaos.experiments.load import guard, wire
+from mlchaos.experiments.load import bounded, guard, wire
 from mlchaos.experiments.load.answers import AnswerReader
 from mlchaos.experiments.load.bodies import BodySource
 from mlchaos.experiments.load.mix import InputMixer
@@ -48,6 +49,9 @@ from mlchaos.experiments.load.team import team_user_classes
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_SPEC = 2
+PER_READ_SLACK_S = 1.0
+"""The client's own per-read timeouts are the total deadline plus this: the deadline always comes first, so a
+timed-out request reads the same however it stalled."""
 BACKSTOP_SLACK_S = 10.0
 """How long past ``duration_s + stop_grace_s`` the SIGALRM backstop waits before killing a stuck process."""
 
@@ -56,13 +60,16 @@ logger = logging.getLogger("mlchaos.load.child")
 
 class Recorder:
     """Turns Locust's request events into wire rows and ships them one batch per flush: to stdout in a local
-    load, to the master in a worker."""
+    load, to the master in a worker. A request that ended without its event (killed by the stop while it waited)
+    is a timeout row too (:mod:`~mlchaos.experiments.load.bounded`): every request sent has its row."""
 
     def __init__(self, spec: LoadSpec, ship: Callable[[list[wire.Row]], None]) -> None:
         self._ship = ship
         self._rows: list[wire.Row] = []
         self.sent = 0
         self._answer = AnswerReader(spec)
+        self._in_flight = bounded.in_flight()
+        self._in_flight.unfinished = self._on_unfinished
 
     def on_request(
         self,
@@ -75,6 +82,9 @@ class Recorder:
     ) -> None:
         # 0 without a response: FastHttpUser's ErrorResponse and HttpUser's (requests) error response say 0
         status: int = (response.status_code or 0) if response is not None else 0
+        pending = self._in_flight.claim()
+        if pending is not None and pending.expired:  # whatever the client made of it (ReadTimeout, …)
+            exception = DeadlinePassed(self._in_flight.deadline_s)
         if status:
             tier, confidence, prediction, score, flagged, shed, error = self._answer.read(
                 status, response, exception
@@ -100,6 +110,31 @@ class Recorder:
                 shed,
             ]
         )
+
+    def _on_unfinished(self, pending: bounded.Pending, elapsed_s: float, error: str) -> None:
+        context = pending.context
+        self._rows.append(
+            [
+                pending.start,
+                elapsed_s * 1000,
+                0,
+                None,
+                None,
+                None,
+                error[: wire.ERROR_MAX_CHARS],
+                context.get("mlchaos_label"),
+                context.get("mlchaos_input"),
+                context.get("mlchaos_pair"),
+                context.get("mlchaos_expected"),
+                None,
+                None,
+                None,
+            ]
+        )
+
+    def record_unfinished(self) -> None:
+        """After the users stopped: a timeout row for each request still waiting for its answer."""
+        self._in_flight.record_unfinished()
 
     def flush(self) -> None:
         rows, self._rows = self._rows, []
@@ -191,9 +226,12 @@ def users_for(
     """The user classes that send the spec's load: a team's locustfile's, or mlchaos' own (:func:`user_class`).
 
     Also puts the gate and the host checks into this process's HTTP clients (:mod:`~.guard`), and for a team's
-    users the target's headers, which mlchaos' own user sends itself.
+    users the target's headers, which mlchaos' own user sends itself; and the deadline, the answer cap and the
+    tracking of requests in flight (:mod:`~.bounded`), for every user.
     """
     team = spec.locustfile is not None
+    # bounded first: guard's checks then run before a request is tracked (a refused one was never sent)
+    bounded.bound_requests(spec.request_timeout_s, spec.max_response_bytes)
     guard.guard_requests(
         gate.is_open,
         spec.base_url,
@@ -232,8 +270,9 @@ def user_class(
     class LoadUser(FastHttpUser):
         host = spec.base_url.rstrip("/")
         wait_time = between(spec.wait_min_s, spec.wait_max_s)
-        network_timeout = spec.request_timeout_s
-        connection_timeout = spec.request_timeout_s
+        # the request's total deadline (bounded) ends it first; these per-read ones only back it up
+        network_timeout = spec.request_timeout_s + PER_READ_SLACK_S
+        connection_timeout = spec.request_timeout_s + PER_READ_SLACK_S
 
         def __init__(self, environment: Environment) -> None:
             super().__init__(environment)

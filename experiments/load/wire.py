@@ -26,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mlchaos.experiments.redaction import redact_text
+
 COLUMNS = (
     "start",
     "latency_ms",
@@ -199,6 +201,6 @@ def describe(exc: BaseException) -> str:
         if not isinstance(original, BaseException):
             break
         exc = original
-    text = str(exc)
+    text = redact_text(str(exc))  # HTTP libraries quote the URL: a token in its query must not be recorded
     described = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
     return described[:ERROR_MAX_CHARS]

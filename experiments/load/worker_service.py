@@ -4,6 +4,10 @@ Each load is served by a fresh worker process (:func:`mlchaos.experiments.load.d
 connects to the master at HOST:PORT, waits for it as long as it takes, sends the requests it is given and exits
 when that load is over. This loop then starts the next one, so a pod serves every run of a monthly suite — one
 master per scenario — without restarting, and no state of one load leaks into the next.
+
+Each worker process gets the load secret and the hosts it may reach in its environment (never on its command
+line, which every user of the machine can read); it takes a spec only from a master that proves it holds the
+same secret, and runs it only if every host the spec sends requests to is loopback or one of those hosts.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
 
+from mlchaos.experiments.load import load_secret, worker_hosts
 from mlchaos.experiments.load.spec import WORKER_EXIT_BUSY
 
 CHILD_MODULE = "mlchaos.experiments.load.child"
@@ -44,6 +49,8 @@ class Served:
 def serve(
     master: str,
     *,
+    secret: str,
+    allowed_hosts: tuple[str, ...] = (),
     loads: int | None = None,
     say: Callable[[str], None] = print,
     python: str = sys.executable,
@@ -52,6 +59,12 @@ def serve(
 
     Returns 0 on a stop request or after ``loads`` loads; 1 if the last worker failed.
     """
+    env = {
+        **os.environ,
+        load_secret.SECRET_ENV: secret,
+        worker_hosts.ALLOW_HOSTS_ENV: ",".join(allowed_hosts),
+    }
+    env.pop(load_secret.SECRET_FILE_ENV, None)
     stopping = threading.Event()
     current: list[subprocess.Popen[bytes]] = []
 
@@ -64,7 +77,8 @@ def serve(
     previous = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGTERM, signal.SIGINT)}
     served, last = 0, 0
     try:
-        say(f"load worker: serving the mlchaos load master at {master}")
+        reach = ", ".join(("loopback", *allowed_hosts))
+        say(f"load worker: serving the mlchaos load master at {master}; requests may go to {reach}")
         while not stopping.is_set() and (loads is None or served < loads):
             proc = subprocess.Popen(
                 [
@@ -78,6 +92,7 @@ def serve(
                     str(os.getpid()),
                 ],
                 stdin=subprocess.PIPE,
+                env=env,
             )
             current[:] = [proc]
             if stopping.is_set():  # the signal came while it was being started

@@ -1,7 +1,8 @@
 """``availability``: the share of requests the service answered without a server error, by any tier.
 
-Available means a status in [200, 500): a 4xx is an answer (the service judged the input), a 5xx, a timeout or a
-refused connection is not. Graceful degradation exists to keep this number up while dependencies fail.
+Available means a 2xx the load could read as an answer, or a 4xx (the service judged the input); a 5xx, a
+timeout, a refused connection, or a 2xx the target's response mapping cannot read (the verdict says why) is not.
+Graceful degradation exists to keep this number up while dependencies fail.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pydantic import Field
 
 from mlchaos.experiments.verifiers.base import Recording, Verdict, VerifierSpec
 from mlchaos.experiments.verifiers.phases import PhaseOrRun, requests_in
-from mlchaos.experiments.verifiers.steady_state import available
+from mlchaos.experiments.verifiers.steady_state import available, unreadable_2xx
 
 
 class Availability(VerifierSpec):
@@ -35,6 +36,8 @@ def verify(recording: Recording, spec: Availability) -> Verdict:
         f"{share:.2%} of {len(requests)} requests answered without a server error "
         f"({bad} failed: 5xx, timeout or refused) — {'meets' if passed else 'below'} {spec.min:.2%}"
     )
+    if unreadable := unreadable_2xx(requests):  # a 2xx the response mapping cannot read is no answer
+        explanation += f"; {unreadable}"
     return Verdict(
         "availability",
         name,

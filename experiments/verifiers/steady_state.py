@@ -68,6 +68,21 @@ def answered(requests: pd.DataFrame) -> pd.Series:
     return (status >= 200) & (status < 300) & readable
 
 
+def unreadable_2xx(requests: pd.DataFrame) -> str:
+    """Why 2xx answers were not counted as answered, for a verdict's text: ``"12 2xx answers unreadable: 2xx but
+    body is not JSON (10); 2xx without the tier field 'tier' (2)"`` (the three commonest reasons); ``""`` if none."""
+    if "error" not in requests.columns:
+        return ""
+    status = requests["status"]
+    errors = requests.loc[(status >= 200) & (status < 300), "error"].dropna()
+    if errors.empty:
+        return ""
+    counts = errors.value_counts()
+    reasons = "; ".join(f"{reason} ({count})" for reason, count in counts.head(3).items())
+    more = f"; {len(counts) - 3} other reasons" if len(counts) > 3 else ""
+    return f"{len(errors)} 2xx answers unreadable: {reasons}{more}"
+
+
 def available(requests: pd.DataFrame) -> pd.Series:
     """Answered (a readable 2xx), or refused with a 4xx: the service was there and said something sensible."""
     status = requests["status"]
@@ -84,6 +99,8 @@ class Evaluation:
     failed: tuple[str, ...]
     unknown: UnknownTiers
     """Answers (2xx) from a tier not on the target's ladder: they count for no tier of the hypothesis."""
+    unreadable: str = ""
+    """Why 2xx answers did not count as answers (:func:`unreadable_2xx`); empty if all could be read."""
 
     def summary(self) -> str:
         if self.requests == 0:
@@ -95,6 +112,8 @@ class Evaluation:
             text += f", p99 {self.p99_ms:.0f} ms"
         if self.unknown.counts:
             text += f"; {self.unknown.sentence()}"
+        if self.unreadable:
+            text += f"; {self.unreadable}"
         return text
 
 
@@ -117,7 +136,9 @@ def evaluate(hypothesis: SteadyState, requests: pd.DataFrame, *, tiers: Sequence
             failed.append(f"{tier} share {shares[tier]:.1%} < {least:.0%}")
     if hypothesis.max_p99_ms is not None and p99 > hypothesis.max_p99_ms:
         failed.append(f"p99 {p99:.0f} ms > {hypothesis.max_p99_ms:g} ms")
-    return Evaluation(not failed, len(requests), availability, shares, p99, tuple(failed), unknown)
+    return Evaluation(
+        not failed, len(requests), availability, shares, p99, tuple(failed), unknown, unreadable_2xx(requests)
+    )
 
 
 def first_sustained_hold(

@@ -7,15 +7,21 @@ We use toxiproxy-python, which has two shortcomings this module papers over:
 
 Each call therefore binds the global host/port and swaps in a timeout-enforcing stand-in for ``requests`` under a
 process-wide lock, and translates the library's errors into :class:`TargetUnreachable` / :class:`TargetMisconfigured`.
+
+The toxics mlchaos adds are named after the fault *and the run* (:func:`toxic_name`, ``mlchaos_<fault>_<run id>``),
+so a run's revert — or ``mlchaos rollback`` of an old run directory — removes only that run's toxics, never one
+another run added for a fault of the same id. Every name starts with :data:`TOXIC_PREFIX`, which is how a toxic
+left behind by any run, of any version, is recognised.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 import requests
@@ -23,9 +29,37 @@ from toxiproxy import api as toxiproxy_api
 from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
 from toxiproxy.server import Toxiproxy
 
-from mlchaos.injectors.base import InjectorError, TargetMisconfigured, TargetUnreachable
+from mlchaos.injectors.base import InjectorError, TargetMisconfigured, TargetUnreachable, Undo
 
 _GLOBAL_CLIENT_LOCK = threading.Lock()
+
+TOXIC_PREFIX = "mlchaos_"
+"""Every toxic mlchaos adds has a name that starts so; any toxic named so is one mlchaos left."""
+_RUN_SUFFIX = re.compile(r"_([0-9a-f]{8})$")
+
+
+def toxic_name(fault_id: str, run_id: str) -> str:
+    """The toxic of fault ``fault_id`` in run ``run_id``: ``mlchaos_<fault>_<run id>``."""
+    return f"{TOXIC_PREFIX}{fault_id}_{run_id}"
+
+
+def toxic_run(name: str) -> str | None:
+    """The id of the run that named a toxic so; ``None`` for a name without one (mlchaos before run ids)."""
+    found = _RUN_SUFFIX.search(name) if name.startswith(TOXIC_PREFIX) else None
+    return found.group(1) if found else None
+
+
+class ToxicUndo(Undo):
+    """Undoing a fault that adds a toxic to a toxiproxy proxy: the proxy, and the toxic's name."""
+
+    toxiproxy_url: str
+    proxy: str
+    toxic: str
+    """``mlchaos_<fault>`` as planned; ``mlchaos_<fault>_<run id>`` once made the run's own (:meth:`for_run`).
+    A journal of an older mlchaos has the first form, and its rollback removes that name."""
+
+    def for_run(self, run_id: str) -> Self:
+        return self.model_copy(update={"toxic": f"{self.toxic}_{run_id}"})
 
 
 class _TimeoutRequests:
@@ -149,13 +183,26 @@ class ToxiproxyClient:
 
 
 def require_pristine(client: ToxiproxyClient, proxy: str) -> ProxyState:
-    """The proxy's state, if it is enabled and carries no toxic left by an earlier mlchaos run."""
+    """The proxy's state, if it is enabled and carries no toxic left by an mlchaos run (any run: a toxic of
+    another run of this one's is still on the proxy it would measure)."""
     state = client.proxy(proxy)
-    leftovers = [t for t in state.toxics if t.startswith("mlchaos_")]
-    if not state.enabled or leftovers:
-        problem = "is disabled" if not state.enabled else f"still has toxic(s) {', '.join(leftovers)}"
+    leftovers = [t for t in state.toxics if t.startswith(TOXIC_PREFIX)]
+    if not state.enabled:
         raise TargetMisconfigured(
-            f"toxiproxy proxy '{proxy}' at {client.api_url} {problem} before the fault — an earlier run may have "
-            "been killed; undo it with `mlchaos rollback RUN_DIR`"
+            f"toxiproxy proxy '{proxy}' at {client.api_url} is disabled before the fault — an earlier run may "
+            "have been killed; undo it with `mlchaos rollback RUN_DIR`"
+        )
+    if leftovers:
+        found = ", ".join(f"{name} ({_left_by(name)})" for name in leftovers)
+        raise TargetMisconfigured(
+            f"toxiproxy proxy '{proxy}' at {client.api_url} still has toxic(s) {found} before the fault — that "
+            "run may still be going (runs of other users are not locked out), or was killed; its run directory's "
+            f"journal names the toxic (`grep -l {leftovers[0]} OUTPUT/*/journal.jsonl`): undo it with "
+            "`mlchaos rollback RUN_DIR`"
         )
     return state
+
+
+def _left_by(name: str) -> str:
+    run = toxic_run(name)
+    return f"left by run {run}" if run else "left by a run of an older mlchaos"

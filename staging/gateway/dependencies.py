@@ -53,10 +53,11 @@ async def _bounded(dependency: str, timeout_s: float, call: Awaitable[T]) -> T:
         raise DependencyError(f"{dependency}: {type(exc).__name__}: {exc}") from exc
 
 
-def redis_client(port: int, timeout_s: float) -> aioredis.Redis:
+def redis_client(port: int, password: str, timeout_s: float) -> aioredis.Redis:
     return aioredis.Redis(
         host=HOST,
         port=port,
+        password=password,  # AUTH on every (re)connection: the stack's redis requires it
         decode_responses=True,
         # Socket timeouts back up asyncio.timeout in _bounded; they never fire first.
         socket_connect_timeout=timeout_s * 2,

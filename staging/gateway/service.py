@@ -82,8 +82,11 @@ def build_gateway(
     cache_timeout_s = options.cache_timeout_ms / 1000
     # Each dependency gets its own client even where two share one Redis: separate pools, separate proxies, so
     # a fault on the feature_store proxy never touches cache connections.
-    feature_store = FeatureStore(redis_client(config.proxy_port("feature_store"), fs_timeout_s), fs_timeout_s)
-    cache = AnswerCache(redis_client(config.proxy_port("cache"), cache_timeout_s), cache_timeout_s)
+    password = config.redis_password
+    feature_store = FeatureStore(
+        redis_client(config.proxy_port("feature_store"), password, fs_timeout_s), fs_timeout_s
+    )
+    cache = AnswerCache(redis_client(config.proxy_port("cache"), password, cache_timeout_s), cache_timeout_s)
     primary = PrimaryModelClient(
         f"http://{HOST}:{config.proxy_port('primary_model')}", options.primary_timeout_ms / 1000
     )

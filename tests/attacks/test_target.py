@@ -53,6 +53,6 @@ def test_an_invalid_body_is_a_failed_query_not_an_answer(stack: StackEndpoints) 
 def test_an_unreachable_target_is_a_failed_query() -> None:
     with (
         http_query("http://127.0.0.1:9", "/predict", {}, timeout_s=2) as query,
-        pytest.raises(QueryFailedError, match="ConnectError"),
+        pytest.raises(QueryFailedError, match="ConnectionError"),
     ):
         query({"entity_id": "u0001", "amount": 5.0})

@@ -2,7 +2,7 @@
 
 The gateway's own count of answered requests is the ground truth: every request it answered during the run is a
 row of requests.parquet, whether local worker processes sent it or `mlchaos load-worker` processes serving a
-run started with `--worker-bind` (what the chart's worker pods do).
+run started with `--worker-bind` (what the chart's worker pods do; they share the load secret with the run).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import pytest
 from cli_runs import MLCHAOS, gateway_answers, load_children, run_mlchaos, wait_until_gone
 from engine_helpers import write_scenario
 
+from mlchaos.experiments.load.load_secret import SECRET_FILE_ENV
 from mlchaos.staging.endpoints import StackEndpoints
 
 pytestmark = pytest.mark.stack
@@ -58,8 +59,12 @@ def test_local_workers_record_every_request_and_the_verifiers_pass(
 
 
 def test_a_run_at_worker_bind_is_served_by_mlchaos_load_worker_processes(
-    stack: StackEndpoints, tmp_path: Path
+    stack: StackEndpoints, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    secret_file = tmp_path / "load-secret"
+    secret_file.write_text("a-shared-load-secret-0123456789\n")
+    secret_file.chmod(0o600)
+    monkeypatch.setenv(SECRET_FILE_ENV, str(secret_file))  # for the workers; the run gets --secret-file
     master = f"127.0.0.1:{free_port()}"
     workers = [
         subprocess.Popen(
@@ -75,7 +80,16 @@ def test_a_run_at_worker_bind_is_served_by_mlchaos_load_worker_processes(
         scenario = write_scenario(tmp_path, fault, target=stack.as_external_target(), extra=DISTRIBUTED)
         before = gateway_answers(stack.gateway_url)
         out = tmp_path / "runs"
-        result = run_mlchaos("run", "--out", str(out), "--worker-bind", master, str(scenario))
+        result = run_mlchaos(
+            "run",
+            "--out",
+            str(out),
+            "--worker-bind",
+            master,
+            "--secret-file",
+            str(secret_file),
+            str(scenario),
+        )
         assert result.returncode == 0, result.stdout + result.stderr
         assert len(recorded(out)) == gateway_answers(stack.gateway_url) - before > 100
         for worker in workers:

@@ -120,13 +120,14 @@ def test_pod_kill_revert_starts_a_program_that_stayed_down(
     stack: StackEndpoints, target: TargetEndpoints
 ) -> None:
     from mlchaos.injectors.backends.supervisor import SupervisorClient
+    from mlchaos.staging.supervisor import supervisor_proxy
 
     supervisor = SupervisorClient(stack.supervisor_url)
     spec = fault(type="pod_kill", program="primary-model")
     plan = INJECTORS["pod_kill"].plan(spec, target)
     # A program supervisord gave up on (or someone stopped) is brought back by the revert.
-    supervisor._server.supervisor.stopProcess("primary-model", True)
-    supervisor._server("close")()
+    with supervisor_proxy(stack.supervisor_url) as proxy:
+        proxy.supervisor.stopProcess("primary-model", True)
     assert supervisor.program("primary-model").state == "STOPPED"
     INJECTORS["pod_kill"].revert(plan.undo)
     eventually(lambda: supervisor.program("primary-model").state == "RUNNING", timeout_s=30)

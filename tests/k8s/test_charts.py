@@ -4,10 +4,12 @@ dry run), and the ServiceAccount they install can do exactly what the faults nee
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -44,6 +46,10 @@ OPTIONS = {
 }
 
 
+REQUIRED = {"mlchaos": ("--set", "target.cluster_name=kwok-staging"), "ml-staging": ()}
+"""Values a chart has no default for (it refuses to render without them)."""
+
+
 def helm(cluster: KubeCluster, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     home = cluster.workdir / "helm"
     env = {
@@ -69,7 +75,7 @@ def options_file(tmp_path: Path, chart: str) -> Path:
 
 def render(cluster: KubeCluster, chart: str, *args: str, namespace: str = "chaos") -> list[dict[str, Any]]:
     out = helm(cluster, "template", "ml-staging" if chart == "ml-staging" else "chaos", str(CHARTS / chart),
-               "--namespace", namespace, *args).stdout  # fmt: skip
+               "--namespace", namespace, *REQUIRED[chart], *args).stdout  # fmt: skip
     return [doc for doc in yaml.safe_load_all(out) if doc]
 
 
@@ -85,7 +91,7 @@ def one(docs: list[dict[str, Any]], kind: str, name_suffix: str = "") -> dict[st
 @pytest.mark.parametrize("values", ["defaults", "options"])
 def test_chart_lints(kube_cluster: KubeCluster, tmp_path: Path, chart: str, values: str) -> None:
     extra = ["--values", str(options_file(tmp_path, chart))] if values == "options" else []
-    result = helm(kube_cluster, "lint", "--strict", str(CHARTS / chart), *extra)
+    result = helm(kube_cluster, "lint", "--strict", str(CHARTS / chart), *REQUIRED[chart], *extra)
     assert "0 chart(s) failed" in result.stdout
 
 
@@ -172,10 +178,31 @@ def test_load_worker_pods_reach_the_suite_pods_locust_master(
     assert selector <= suite_pod["metadata"]["labels"].items()
     assert not selector <= worker_pod["metadata"]["labels"].items()
     container = suite_pod["spec"]["containers"][0]
-    bind = {e["name"]: e["value"] for e in container["env"]}["MLCHAOS_WORKER_BIND"]
+    bind = {e["name"]: e.get("value") for e in container["env"]}["MLCHAOS_WORKER_BIND"]
     assert parse_host_port(bind) == ("0.0.0.0", 6000)
     assert container["ports"] == [{"name": "locust-master", "containerPort": 6000}]
     assert service["spec"]["ports"][0]["targetPort"] == "locust-master"
+
+    # Both sides read the same load secret from the chart's Secret; only worker pods may reach the master's port.
+    def secret_ref(env: list[dict[str, Any]]) -> Any:
+        return {e["name"]: e.get("valueFrom") for e in env}["MLCHAOS_LOAD_SECRET"]["secretKeyRef"]
+
+    worker_env = worker_pod["spec"]["containers"][0]["env"]
+    secret = one(docs, "Secret", "-load-secret")
+    expected = {"name": secret["metadata"]["name"], "key": "secret"}
+    assert secret_ref(container["env"]) == secret_ref(worker_env) == expected
+    assert len(base64.b64decode(secret["data"]["secret"])) >= 16
+    hosts = {e["name"]: e.get("value") for e in worker_env}["MLCHAOS_LOAD_ALLOW_HOSTS"].split(",")
+    target = yaml.safe_load(one(docs, "ConfigMap", "-suite")["data"]["target.yaml"])
+    assert urlsplit(target["service_url"]).hostname in hosts, "workers may reach the suite's target"
+    policy = one(docs, "NetworkPolicy", "-load-master")["spec"]
+    assert policy["podSelector"]["matchLabels"].items() <= suite_pod["metadata"]["labels"].items()
+    assert not policy["podSelector"]["matchLabels"].items() <= worker_pod["metadata"]["labels"].items()
+    (rule,) = policy["ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 6000}]
+    (peer,) = rule["from"]
+    assert peer["podSelector"]["matchLabels"].items() <= worker_pod["metadata"]["labels"].items()
+    assert not peer["podSelector"]["matchLabels"].items() <= suite_pod["metadata"]["labels"].items()
 
     default = render(kube_cluster, "mlchaos")
     assert not [d for d in default if d["metadata"]["name"].endswith(("-load-worker", "-load-master"))]
@@ -270,13 +297,15 @@ def can(
 def test_service_account_may_do_exactly_what_the_faults_need(
     kube_cluster: KubeCluster, namespace: str
 ) -> None:
-    helm(kube_cluster, "install", "chaos", str(CHARTS / "mlchaos"), "--namespace", namespace)
+    chart = str(CHARTS / "mlchaos")
+    helm(kube_cluster, "install", "chaos", chart, "--namespace", namespace, *REQUIRED["mlchaos"])
     user = f"system:serviceaccount:{namespace}:chaos-mlchaos"
     k8s.CoreV1Api(kube_cluster.api).read_namespaced_service_account("chaos-mlchaos", namespace)
 
     allowed = [
         *[("pods", "", verb) for verb in ("get", "list", "watch", "delete")],
-        *[(kind, "", "get") for kind in ("deployments", "statefulsets")],
+        # patch: scale_outage's restore-replicas annotation (what a killed run leaves for the next one)
+        *[(kind, "", verb) for kind in ("deployments", "statefulsets") for verb in ("get", "patch")],
         *[(kind, "scale", verb) for kind in ("deployments", "statefulsets") for verb in ("get", "patch")],
     ]
     denied = [
@@ -286,7 +315,7 @@ def test_service_account_may_do_exactly_what_the_faults_need(
         *[
             (kind, "", verb)
             for kind in ("deployments", "statefulsets")
-            for verb in ("create", "update", "patch", "delete")
+            for verb in ("create", "update", "delete")
         ],
         *[("secrets", "", verb) for verb in ("get", "list", "watch")],
         ("configmaps", "", "update"),
@@ -305,7 +334,8 @@ def test_service_account_token_is_refused_outside_its_grant(
     kube_cluster: KubeCluster, namespace: str
 ) -> None:
     """The same proof with real requests: a token of the chart's ServiceAccount against the API server."""
-    helm(kube_cluster, "install", "chaos", str(CHARTS / "mlchaos"), "--namespace", namespace)
+    chart = str(CHARTS / "mlchaos")
+    helm(kube_cluster, "install", "chaos", chart, "--namespace", namespace, *REQUIRED["mlchaos"])
     admin = k8s.CoreV1Api(kube_cluster.api)
     token = admin.create_namespaced_service_account_token(
         "chaos-mlchaos",

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from requests.structures import CaseInsensitiveDict
 
+from mlchaos.experiments.http_bounds import AnswerTooLarge, DeadlinePassed
 from mlchaos.experiments.load.answers import NOT_JSON_2XX, AnswerReader
 from mlchaos.experiments.load.spec import LoadSpec
 
@@ -98,3 +99,27 @@ def test_a_2xx_with_an_exception_says_the_exception_and_leaves_the_body_alone() 
         200, Unread(), ValueError("marked failed by the locustfile")
     )
     assert failed[0] == "gold" and failed[-1] == "ValueError: marked failed by the locustfile"
+
+
+class Unreadable:
+    """A response whose body must not be touched: reading it would be reading past a bound."""
+
+    headers = CaseInsensitiveDict({"X-Tier": "gold"})
+
+    @property
+    def content(self) -> bytes:
+        raise AssertionError("the body of a request past its deadline or cap was read")
+
+
+@pytest.mark.parametrize("status", [200, 404, 500])
+@pytest.mark.parametrize(
+    ("bound", "error"),
+    [
+        (DeadlinePassed(5.0), "DeadlinePassed: no complete answer within 5s"),
+        (AnswerTooLarge(1024), "AnswerTooLarge: answer larger than 1024 bytes"),
+    ],
+)
+def test_a_request_past_a_bound_is_that_error_whatever_its_status(
+    status: int, bound: Exception, error: str
+) -> None:
+    assert reader(tier_field="header:X-Tier").read(status, Unreadable(), bound) == (None,) * 6 + (error,)

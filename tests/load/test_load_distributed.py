@@ -2,7 +2,8 @@
 on 127.0.0.1. Whatever the workers send reaches the orchestrator as records, exactly as from a local load.
 
 Workers are started by the master itself (local mode) or, as the chart's worker pods are, by
-``mlchaos load-worker`` processes pointed at ``worker_bind`` (external mode).
+``mlchaos load-worker`` processes pointed at ``worker_bind`` (external mode), which share the load secret with the
+run through MLCHAOS_LOAD_SECRET (set for every test here; tests/security/test_rogue_worker.py tries without it).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from mlchaos.experiments.inputs.inference import resolve_schema
 from mlchaos.experiments.inputs.mutators import mutate
 from mlchaos.experiments.inputs.relations import Add
 from mlchaos.experiments.inputs.schema import RequestSchema
+from mlchaos.experiments.load.load_secret import SECRET_ENV
 from mlchaos.experiments.load.runner import LoadError, LoadRunner
 from mlchaos.experiments.load.spec import WORKER_EXIT_BUSY, LoadSpec
 
@@ -42,6 +44,14 @@ def workers_of(runner: LoadRunner) -> list[psutil.Process]:
 def connects_to(process: psutil.Process, url: str) -> bool:
     port = int(url.rsplit(":", 1)[1])
     return any(c.raddr and c.raddr.port == port for c in process.net_connections(kind="tcp"))
+
+
+@pytest.fixture(autouse=True)
+def load_secret(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The secret the run and its `mlchaos load-worker` processes share (inherited by every process started)."""
+    secret = "test-load-secret-0123456789"
+    monkeypatch.setenv(SECRET_ENV, secret)
+    return secret
 
 
 @pytest.fixture
@@ -232,3 +242,21 @@ def test_load_worker_waits_for_a_master_and_stops_on_sigterm(
         p for p in psutil.process_iter(["cmdline"]) if f"127.0.0.1:{free_port}" in (p.info["cmdline"] or [])
     ]
     assert not leftovers, "its worker process went with it"
+
+
+def test_a_worker_refuses_a_load_for_a_host_it_was_not_configured_for(
+    make_spec: MakeSpec, runners: Runners, free_port: int, processes: list[subprocess.Popen[str]]
+) -> None:
+    """The master decides what a worker runs, but not where it may send requests: the worker's own --allow-host."""
+    master = f"127.0.0.1:{free_port}"
+    worker = load_worker(master, processes, "--loads", "1", "--allow-host", "staging.example")
+    spec = make_spec("http://elsewhere.example:8080", workers=1, worker_bind=master, workers_timeout_s=20.0)
+    runner = runners(spec)
+    with pytest.raises(LoadError) as failure:
+        runner.start()
+    assert (
+        "rejected the load: the load spec sends requests to 'elsewhere.example'" in failure.value.stderr_tail
+    )
+    worker.terminate()
+    output, _ = worker.communicate(timeout=20)
+    assert "requests may go to loopback, staging.example" in output

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from load_fakes import DATASET, FakeTarget
 
+from mlchaos.experiments.load.load_secret import SECRET_ENV
 from mlchaos.experiments.load.runner import LoadRunner
 from mlchaos.experiments.load.spec import LoadSpec
 
@@ -104,8 +105,9 @@ def test_the_installed_package_is_the_one_that_runs(image_venv: Path) -> None:
 
 
 def test_the_installed_load_worker_serves_a_master(
-    image_venv: Path, target: FakeTarget, free_port: int, tmp_path: Path
+    image_venv: Path, target: FakeTarget, free_port: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv(SECRET_ENV, "the-shared-load-secret-0123456789")  # the worker's and the master's
     master = f"127.0.0.1:{free_port}"
     worker = subprocess.Popen(
         [str(image_venv / "bin" / "mlchaos"), "load-worker", master, "--loads", "1"],

@@ -203,8 +203,8 @@ def test_an_unknown_field_far_from_any_lists_the_valid_ones(write: Write) -> Non
     [(line, text)] = lines_and_texts(problems_of(path))
     assert line == 2
     assert text == (
-        "load.zebra: unknown field 'zebra'; valid: body, dataset, locustfile, path, request_timeout, "
-        "spawn_rate, user_classes, users, wait, warmup, workers"
+        "load.zebra: unknown field 'zebra'; valid: body, dataset, locustfile, max_response_bytes, path, "
+        "request_timeout, spawn_rate, user_classes, users, wait, warmup, workers"
     )
 
 

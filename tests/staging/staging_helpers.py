@@ -9,18 +9,19 @@ import asyncio
 import contextlib
 import socket
 import time
-import xmlrpc.client
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import psutil
+import redis
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from mlchaos.staging import BreakerOptions, EmbeddedStack, StackEndpoints, StackOptions
 from mlchaos.staging.config import CONFIG_FILE, StackConfig
+from mlchaos.staging.supervisor import supervisor_proxy
 
 # Short breaker timings, so that open -> half-open -> closed fits in a test; restart_delay_s long enough to
 # tell apart from the primary server's own start-up time, short enough to wait for.
@@ -208,9 +209,14 @@ class Toxiproxy:
 
 @contextlib.contextmanager
 def supervisor(url: str) -> Iterator[Any]:
-    """supervisord's XML-RPC namespace ``supervisor`` (e.g. ``.getProcessInfo("gateway")``)."""
-    with xmlrpc.client.ServerProxy(f"{url}/RPC2") as proxy:
+    """supervisord's XML-RPC namespace ``supervisor`` (e.g. ``.getProcessInfo("gateway")``), over its socket."""
+    with supervisor_proxy(url) as proxy:
         yield proxy.supervisor
+
+
+def direct_redis(stack: StackEndpoints) -> redis.Redis:
+    """The stack's redis, bypassing toxiproxy (with its password)."""
+    return redis.Redis.from_url(stack.redis_url, password=stack.redis_password)
 
 
 def stack_pids(endpoints: StackEndpoints) -> list[int]:
@@ -222,7 +228,6 @@ def stack_pids(endpoints: StackEndpoints) -> list[int]:
 def stack_ports(endpoints: StackEndpoints) -> list[int]:
     config = StackConfig.read(endpoints.workdir / CONFIG_FILE)
     return [
-        config.supervisor_port,
         config.redis_port,
         config.toxiproxy_port,
         config.primary_port,

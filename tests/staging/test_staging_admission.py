@@ -64,8 +64,8 @@ def _gateway(tmp_path: Path, shed_mode: ShedMode, *flags: StackFlag) -> Gateway:
     config = StackConfig(
         options=StackOptions(max_in_flight=LIMIT, shed_mode=shed_mode, flags=flags),
         workdir=tmp_path,
-        supervisor_port=port,
         redis_port=port,
+        redis_password="unused",
         toxiproxy_port=port,
         primary_port=port,
         gateway_port=port,

@@ -7,9 +7,16 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 from cli_runs import wait_until
-from staging_helpers import ABSURD_AMOUNT, HEALTHY_BODY, TEST_OPTIONS, Gateway, Toxiproxy, supervisor
+from staging_helpers import (
+    ABSURD_AMOUNT,
+    HEALTHY_BODY,
+    TEST_OPTIONS,
+    Gateway,
+    Toxiproxy,
+    direct_redis,
+    supervisor,
+)
 
 from mlchaos.staging import PROGRAMS, PROXIES, StackEndpoints
 from mlchaos.staging.data import sample_requests
@@ -30,8 +37,9 @@ def test_every_program_runs_and_every_proxy_exists(stack: StackEndpoints, toxipr
     proxies = toxiproxy.proxies()
     assert set(proxies) == set(PROXIES.values())
     assert all(p["enabled"] and p["listen"].startswith("127.0.0.1:") for p in proxies.values())
-    for url in (stack.gateway_url, stack.primary_url, stack.toxiproxy_url, stack.supervisor_url):
+    for url in (stack.gateway_url, stack.primary_url, stack.toxiproxy_url):
         assert url.startswith("http://127.0.0.1:")
+    assert stack.supervisor_url == f"unix://{stack.workdir}/supervisord.sock"  # no TCP port at all
 
 
 def test_healthy_request_is_answered_by_the_primary_tier(gateway: Gateway) -> None:
@@ -246,7 +254,7 @@ def test_lower_tiers_rules_cache_and_static(
     """Out-of-distribution input is kept from the learned tiers; without merchant_risk the rules decline too."""
     remembered = gateway.answer(entity_id="u0007")
     assert remembered["tier"] == "primary"
-    with redis.Redis.from_url(stack.redis_url) as direct:  # cached after the response went out
+    with direct_redis(stack) as direct:  # cached after the response went out
         wait_until(lambda: direct.exists("answer:u0007"), 2, "the answer to be cached")
     absurd = {**HEALTHY_BODY, "amount": ABSURD_AMOUNT}
     no_risk = {key: value for key, value in absurd.items() if key != "merchant_risk"}

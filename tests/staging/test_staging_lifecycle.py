@@ -149,7 +149,15 @@ def test_external_target_snippet_matches_the_endpoints(tmp_path: Path) -> None:
     loaded = ExternalTarget.model_validate(target)  # what `--target` will load
     assert (
         loaded.declaration.model_dump(
-            exclude={"kind", "service_url", "toxiproxy_url", "supervisor_url", "proxies", "programs"}
+            exclude={
+                "kind",
+                "service_url",
+                "toxiproxy_url",
+                "supervisor_url",
+                "supervisor_auth",
+                "proxies",
+                "programs",
+            }
         )
         == REFERENCE_DECLARATION.model_dump()
     )

@@ -11,9 +11,18 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import redis
 from cli_runs import wait_until
-from staging_helpers import HEALTHY_BODY, Burst, Gateway, Metrics, Reply, Toxiproxy, burst, running_stack
+from staging_helpers import (
+    HEALTHY_BODY,
+    Burst,
+    Gateway,
+    Metrics,
+    Reply,
+    Toxiproxy,
+    burst,
+    direct_redis,
+    running_stack,
+)
 
 from mlchaos.staging import PROXIES, StackEndpoints, StackOptions
 from mlchaos.staging.options import ShedMode
@@ -81,7 +90,7 @@ def test_degrade_answers_the_excess_at_once_from_the_rules_tier() -> None:
     with running_stack(_options("degrade")) as stack, Gateway(stack.gateway_url) as gateway:
         # An entity with a cached answer: if a shed request consulted the cache, its tier would say so.
         assert gateway.tier(entity_id=CACHED_ENTITY) == "primary"
-        with redis.Redis.from_url(stack.redis_url) as direct:
+        with direct_redis(stack) as direct:
             wait_until(lambda: direct.exists(f"answer:{CACHED_ENTITY}"), 2, "the answer to be cached")
         shed_before = {mode: _shed_total(gateway, mode) for mode in ("degrade", "reject")}
         rules_before = gateway.sample("mlchaos_gateway_requests_total", tier="rules")

@@ -22,6 +22,18 @@ app.kubernetes.io/instance: {{ $.Release.Name }}
 app.kubernetes.io/component: {{ index . 1 }}
 {{- end -}}
 
+{{/* The Secret holding redis' password: one the user names, else the chart's own (templates/redis-secret.yaml). */}}
+{{- define "ml-staging.redisSecret" -}}
+{{- .Values.redis.auth.existingSecret | default (printf "%s-redis" (include "ml-staging.fullname" .)) -}}
+{{- end -}}
+
+{{/* The env var by which the gateway's programs get redis' password (mlchaos.staging.config.REDIS_PASSWORD_ENV). */}}
+{{- define "ml-staging.redisPasswordEnv" -}}
+- name: MLCHAOS_REDIS_PASSWORD
+  valueFrom:
+    secretKeyRef: {name: {{ include "ml-staging.redisSecret" . }}, key: {{ .Values.redis.auth.secretKey }}}
+{{- end -}}
+
 {{- define "ml-staging.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}

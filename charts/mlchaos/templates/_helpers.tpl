@@ -38,3 +38,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "mlchaos.reportsClaim" -}}
 {{- default (printf "%s-reports" (include "mlchaos.fullname" .)) .Values.reports.persistence.existingClaim -}}
 {{- end -}}
+
+{{/* The Secret holding the load secret of distributed load, under the key `secret`. */}}
+{{- define "mlchaos.loadSecretName" -}}
+{{- default (printf "%s-load-secret" (include "mlchaos.fullname" .)) .Values.loadWorkers.secretName -}}
+{{- end -}}
