@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import os
 import re
 import socket
 import threading
@@ -53,6 +54,7 @@ class ClusterScope:
         return f"{what} of the cluster at {self.server}"
 
 
+UNIX_SCHEME = "unix://"
 Endpoint = str | ClusterScope
 """A URL a run acts on (the service, toxiproxy, supervisord), or a part of a cluster."""
 
@@ -66,7 +68,11 @@ def lock_keys(endpoint: Endpoint) -> tuple[str, ...]:
 
 
 def _sockets(url: str) -> tuple[str, ...]:
-    """``ADDRESS_PORT`` for every address the URL's host has."""
+    """``ADDRESS_PORT`` for every address the URL's host has; a unix socket by its resolved path."""
+    if url.startswith(UNIX_SCHEME):
+        # One socket reached through a symlink or a `..` is the same socket: the key is the path it resolves to.
+        resolved = os.path.realpath(url.removeprefix(UNIX_SCHEME))
+        return (f"unix-{_safe(resolved)}-{hashlib.sha256(resolved.encode()).hexdigest()[:16]}",)
     try:
         parts = urlsplit(url)
         port = parts.port or DEFAULT_PORTS.get(parts.scheme.lower())

@@ -13,8 +13,9 @@ mlchaos' own user too.
   rules: listed in ``allowed_hosts``, and not production-looking unless allowed). Any other (an absolute URL in a
   locustfile) is refused before it is sent: :class:`HostRefused` is raised in the task, the host is counted, and
   the load fails saying which host and why.
-- **Redirects are followed on the same host only.** A redirect to another host is not followed: the 3xx is the
-  response, recorded as ``redirect to LOCATION, not followed``.
+- **Redirects are followed within the same origin only** (scheme, host and port): a redirect anywhere else — another
+  host, or another port of the same host, which is another service — is not followed: the 3xx is the response,
+  recorded as ``redirect to LOCATION, not followed``.
 
 Both clients follow redirects by default (requests and geventhttpclient alike, to any host).
 """
@@ -107,6 +108,20 @@ def _host(url: str) -> str | None:
     return urlsplit(url).hostname  # lower-cased, IPv6 brackets stripped
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(url: str) -> tuple[str, str | None, int | None]:
+    """Scheme, host and port (the scheme's default filled in): where a redirect may lead without leaving."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:  # a port that is not a number: an origin of its own, never the one we came from
+        return scheme, parts.hostname, -1
+    return scheme, parts.hostname, port if port is not None else _DEFAULT_PORTS.get(scheme)
+
+
 def _refusal(host: str | None) -> str | None:
     """Why a request to ``host`` may not be sent (``None``: it may)."""
     if host is not None and host == _policy.base_host:
@@ -159,26 +174,27 @@ def _install() -> None:
             kwargs["headers"] = _with_defaults(kwargs.get("headers"))
         return requests_request(self, method, url, *args, **kwargs)
 
-    def same_host_urlopen(self: LocustUserAgent, request: Any) -> Any:
-        """One hop of geventhttpclient's redirect loop: a redirect elsewhere ends the loop with this response."""
+    def same_origin_urlopen(self: LocustUserAgent, request: Any) -> Any:
+        """One hop of geventhttpclient's redirect loop: a redirect to another origin ends it with this response."""
         response = urlopen(self, request)
         if response.status_code in self.redirect_response_codes:
             location = response.headers.get("location")
             if isinstance(location, str) and location:
                 here = request.url_split
-                if here.redirect(location).host != here.host:
+                there = here.redirect(location)
+                if (there.scheme, there.host, there.port) != (here.scheme, here.host, here.port):
                     _ = response.content  # read now: the connection goes back to the pool after this
                     raise RedirectNotFollowed(location, response)
         return response
 
-    def same_host_redirect_target(self: HttpSession, response: Any) -> str | None:
+    def same_origin_redirect_target(self: HttpSession, response: Any) -> str | None:
         """requests follows the redirect this returns; ``None`` makes the 3xx the response."""
         location: str | None = redirect_target(self, response)
-        if location is not None and _host(urljoin(response.url, location)) != _host(response.url):
+        if location is not None and _origin(urljoin(response.url, location)) != _origin(response.url):
             return None
         return location
 
     FastHttpSession.request = guarded_fast_request  # type: ignore[method-assign]
     HttpSession.request = guarded_requests_request  # type: ignore[method-assign]
-    LocustUserAgent._urlopen = same_host_urlopen  # type: ignore[method-assign]
-    HttpSession.get_redirect_target = same_host_redirect_target  # type: ignore[method-assign,assignment]
+    LocustUserAgent._urlopen = same_origin_urlopen  # type: ignore[method-assign]
+    HttpSession.get_redirect_target = same_origin_redirect_target  # type: ignore[method-assign,assignment]

@@ -213,3 +213,20 @@ def test_kubernetes_locks_are_per_cluster_namespace_and_workload(tmp_path: Path)
             ClusterScope("https://127.0.0.1:7443", "staging", "deployment/gateway"),
         ):
             acquire([other], run_dir=tmp_path / "c", scenario="c", directory=tmp_path).release()
+
+
+def test_a_unix_socket_is_one_endpoint_however_its_path_is_written(tmp_path: Path) -> None:
+    stack = tmp_path / "stack"
+    stack.mkdir()
+    (tmp_path / "link").symlink_to(stack)
+    socket_path = stack / "supervisord.sock"
+    with acquire([f"unix://{socket_path}"], run_dir=tmp_path / "a", scenario="a", directory=tmp_path):
+        for alias in (
+            f"unix://{tmp_path}/link/supervisord.sock",
+            f"unix://{stack}/../stack/supervisord.sock",
+        ):
+            with pytest.raises(TargetBusy):
+                acquire([alias], run_dir=tmp_path / "b", scenario="b", directory=tmp_path)
+        acquire(
+            [f"unix://{stack}/other.sock"], run_dir=tmp_path / "c", scenario="c", directory=tmp_path
+        ).release()
