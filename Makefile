@@ -9,13 +9,16 @@ TOXIPROXY := $(BIN)/toxiproxy-server
 RUNS ?= mlchaos-runs
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint bench chromium prometheus wrk k8s-testenv clean help
+.PHONY: setup demo test check docs lint bench chromium prometheus wrk k8s-testenv clean help
 
 help:
 	@echo "make demo   run the monthly suite (every scenario in scenarios/) against the embedded reference stack"
 	@echo "make test   run the test suite (installs everything first)"
+	@echo "make check  the inner loop: lint, types and the tests that need no stack, cluster, Prometheus,"
+	@echo "            browser, load or end-to-end mlchaos run (under 2 minutes)"
 	@echo "make setup  create $(VENV), install mlchaos with its extras and toxiproxy-server"
 	@echo "make lint   ruff, mypy --strict and the import-layer contracts (make test checks them too)"
+	@echo "make docs   regenerate docs/reference/ (fields, faults, verifiers, JSON Schemas) from the code"
 	@echo "make k8s-testenv  build (or reuse) the Kubernetes test environment; make test does it first"
 	@echo "make bench  benchmarks (recording overhead, analysis scaling, injection precision, MTTR accuracy,"
 	@echo "            cold start); installs wrk; writes the tables into bench/README.md"
@@ -57,6 +60,18 @@ k8s-testenv:
 test: setup chromium prometheus k8s-testenv
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# The inner loop. Markers say what a test needs (tests/conftest.py); MLCHAOS_FAST_LOOP=1 fails a selected test that
+# starts a stack, cluster, Prometheus, browser, mlchaos or a load anyway, so the selection cannot silently grow slow.
+# tests/test_fast_loop.py holds this expression against the markers.
+FAST_TESTS := not stack and not cluster and not prometheus and not browser and not e2e and not load and not lint
+
+check: lint
+	MLCHAOS_FAST_LOOP=1 $(BIN)/pytest -p no:cacheprovider -m "$(FAST_TESTS)" $(PYTEST_ARGS)
+
+# docs/reference/ is generated from the models and registries; tests/test_reference_docs.py fails when it is stale.
+docs: $(INSTALLED)
+	$(BIN)/python -m mlchaos.experiments.reference_docs docs/reference
+
 # Each benchmark writes its table into bench/README.md; together they take 10-15 minutes on 2 cores.
 wrk:
 	scripts/install-wrk.sh
@@ -68,7 +83,7 @@ bench: setup wrk
 	$(BIN)/python bench/mttr_accuracy.py
 	$(BIN)/python bench/cold_start.py
 
-lint: setup
+lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	scripts/typecheck.sh $(abspath $(BIN))

@@ -120,7 +120,7 @@ def write_run(directory: Path, n: int) -> None:
 
 def child(run_dir: Path) -> None:
     """The measured step, in its own process so its peak RSS is its own."""
-    from mlchaos.experiments.cli import RUN_READER
+    from mlchaos.experiments.run_reader import RUN_READER
     from mlchaos.reports import write_run_outputs
 
     started, cpu_started = time.perf_counter(), time.process_time()

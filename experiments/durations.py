@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, WithJsonSchema
 
 _DURATION = re.compile(r"^\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|m)?\s*$")
+DURATION_PATTERN = r"^\s*\d+(\.\d+)?\s*(ms|s|m)?\s*$"
+""":data:`_DURATION` in JSON Schema's regex dialect: the string form a file's JSON Schema accepts."""
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}
 
 
@@ -27,11 +29,26 @@ def parse_duration(value: object) -> object:
     return value
 
 
+def _written_as(bound: dict[str, float]) -> WithJsonSchema:
+    """The JSON Schema of a duration as files write it (``mlchaos schema``): a number of seconds within ``bound``,
+    or a string with a unit. Without it the schema would describe the parsed float, and refuse ``"10s"``."""
+    number = {"type": "number", **bound}
+    string = {"type": "string", "pattern": DURATION_PATTERN}
+    return WithJsonSchema({"anyOf": [number, string]}, mode="validation")
+
+
 # Finite: a run of '.inf' seconds, or of '9999…9m' (which is inf as a float), would never end.
-Seconds = Annotated[float, BeforeValidator(parse_duration), Field(ge=0, allow_inf_nan=False)]
+Seconds = Annotated[
+    float, BeforeValidator(parse_duration), Field(ge=0, allow_inf_nan=False), _written_as({"minimum": 0})
+]
 """A duration of zero or more seconds."""
 
-PositiveSeconds = Annotated[float, BeforeValidator(parse_duration), Field(gt=0, allow_inf_nan=False)]
+PositiveSeconds = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    Field(gt=0, allow_inf_nan=False),
+    _written_as({"exclusiveMinimum": 0}),
+]
 """A duration of more than zero seconds."""
 
 

@@ -14,29 +14,22 @@ recording) is not judged: its data is not what the scenario meant to measure.
 from __future__ import annotations
 
 import contextlib
-import enum
-import json
-import math
 import threading
 import time
-import traceback
-import zlib
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, cast
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from mlchaos.experiments import runlock
-from mlchaos.experiments.file_limits import MAX_DATASET_BYTES, MAX_DATASET_ROWS, read_limited
-from mlchaos.experiments.inputs import InputSend, InputWindow
-from mlchaos.experiments.inputs.schema import RequestSchema
+from mlchaos.experiments.crash import failure_message
+from mlchaos.experiments.errors import ExitCode as ExitCode  # re-exported: the CLI's vocabulary
+from mlchaos.experiments.errors import RunStopped
+from mlchaos.experiments.inputs import InputSend
 from mlchaos.experiments.journal import Event, Journal, Stop, partial_stop, read_journal
 from mlchaos.experiments.live import GuardrailWatch, LiveStats, Snapshot
 from mlchaos.experiments.load.runner import LoadRunner
-from mlchaos.experiments.load.spec import LoadSpec, Locustfile, RequestTemplate, Stage
+from mlchaos.experiments.load.spec_from_scenario import baseline_s, dataset_requests, load_seed, load_spec
 from mlchaos.experiments.load.store import records_frame, write_requests_parquet
 from mlchaos.experiments.outcome import (
     END_PHASE,
@@ -48,11 +41,10 @@ from mlchaos.experiments.outcome import (
 )
 from mlchaos.experiments.plan import Action, Plan, Step
 from mlchaos.experiments.preflight import PreflightFailed, preflight
-from mlchaos.experiments.probes import Prober
-from mlchaos.experiments.records import PROBE_SCHEMA
-from mlchaos.experiments.redaction import redact_text
+from mlchaos.experiments.probes import Prober, write_probes
 from mlchaos.experiments.rollback import RollbackResult, revert_outstanding
-from mlchaos.experiments.service_schema import SchemaUnusable, fetch_openapi, run_schema, template_bodies
+from mlchaos.experiments.run_outcome import RunOutcome, run_outcome
+from mlchaos.experiments.service_schema import SchemaUnusable, scenario_schema
 from mlchaos.experiments.targets import TargetEndpoints
 from mlchaos.experiments.verifiers.base import Phase, Verdict
 from mlchaos.experiments.verifiers.steady_state import evaluate
@@ -69,17 +61,7 @@ FIRST_RECORDS_TIMEOUT_S = 20.0
 GUARDRAIL_CHECK_S = 0.5
 
 
-class ExitCode(enum.IntEnum):
-    """Exit codes, as design.md fixes them."""
-
-    OK = 0
-    VERIFIER_FAILED = 1
-    INVALID = 2
-    ABORTED = 3
-    ROLLBACK_FAILED = 4
-
-
-class Aborted(Exception):
+class Aborted(RunStopped):
     """The run stops early; the message says why. Rollback still runs."""
 
 
@@ -110,141 +92,6 @@ class RunDisplay(Protocol):
     # elapsed: seconds since the baseline's start, as plan offsets (negative in a warm-up)
     def tick(self, elapsed: float, snapshot: Snapshot) -> None: ...
     def finished(self) -> None: ...
-
-
-@dataclass
-class RunOutcome:
-    run_dir: Path
-    scenario: str
-    exit_code: ExitCode
-    verdicts: list[Verdict]
-    message: str
-    rollback: RollbackResult | None = None
-    partial: Stop | None = None
-    """Set when a guardrail or a signal stopped the run after its baseline began: ``verdicts`` judge only what
-    was recorded up to the stop (the exit code stays ABORTED)."""
-
-
-def _ramp_s(plan: Plan) -> float:
-    """Seconds the load takes to reach its users; the warm-up (or the baseline) starts after it."""
-    load = plan.scenario.load
-    return load.users / (load.spawn_rate or load.users)
-
-
-def _baseline_s(plan: Plan) -> float:
-    """Seconds from the load's start to the baseline's (the plan's offset 0): the ramp, then the warm-up."""
-    return _ramp_s(plan) + plan.warmup
-
-
-def _load_stages(plan: Plan) -> tuple[Stage, ...]:
-    """The load shape: the scenario's users, multiplied while traffic faults (spikes) are on."""
-    load = plan.scenario.load
-    spawn_rate = load.spawn_rate or float(load.users)
-    windows = [
-        (plan.phase_start(Phase.FAULT) + p.spec.at, p.spec.duration, p.plan.load_multiplier)
-        for p in plan.faults
-        if p.plan.load_multiplier is not None
-    ]
-    if not windows:
-        return ()
-    ramp = _baseline_s(plan)
-    boundaries = sorted({t for start, duration, _ in windows for t in (start, start + duration)})
-    stages = []
-    for at in boundaries:
-        factor = math.prod(m for start, duration, m in windows if start <= at < start + duration)
-        users = round(load.users * factor)
-        stages.append(Stage(at_s=ramp + at, users=users, spawn_rate=max(spawn_rate, users - load.users)))
-    return tuple(stages)
-
-
-def _input_windows(plan: Plan, prepared: Mapping[str, InputSend]) -> tuple[InputWindow, ...]:
-    """ML input faults on the load's clock: what each sends from its ``at`` for its ``duration``.
-
-    Faults that make their inputs before the load (attacks) are in ``prepared`` by fault id; until then they have
-    no window."""
-    windows = []
-    for planned in plan.faults:
-        spec, fault_plan = planned.spec, planned.plan
-        send = prepared.get(spec.id, fault_plan.inputs)
-        if send is None or fault_plan.share is None:
-            continue
-        start = _baseline_s(plan) + plan.phase_start(Phase.FAULT) + spec.at
-        windows.append(
-            InputWindow(
-                fault_id=spec.id,
-                start_s=start,
-                end_s=start + spec.duration,
-                share=fault_plan.share,
-                send=send,
-            )
-        )
-    return tuple(windows)
-
-
-def _requests(plan: Plan) -> tuple[RequestTemplate, ...]:
-    dataset = plan.scenario.load.dataset
-    if dataset is None:
-        return ()
-    # Validated within its caps; read bounded all the same, should it have grown since.
-    lines = read_limited(dataset, MAX_DATASET_BYTES).decode("utf-8").splitlines()[:MAX_DATASET_ROWS]
-    return tuple(RequestTemplate.model_validate(json.loads(line)) for line in lines if line.strip())
-
-
-def _locustfile(plan: Plan) -> Locustfile | None:
-    """The team's locustfile as the load child gets it: its text travels in the spec (to workers elsewhere too)."""
-    load = plan.scenario.load
-    if load.locustfile is None:
-        return None
-    source = load.locustfile.read_text(encoding="utf-8")
-    return Locustfile(path=str(load.locustfile), source=source, user_classes=load.user_classes or ())
-
-
-def _load_spec(
-    plan: Plan,
-    duration_s: float,
-    prepared: Mapping[str, InputSend] | None = None,
-    *,
-    worker_bind: str | None = None,
-    schema: RequestSchema | None = None,
-) -> LoadSpec:
-    """The load of ``plan``; ``schema`` is the resolved request schema (default: the target's declaration)."""
-    load, target = plan.scenario.load, plan.target
-    requests = _requests(plan)
-    return LoadSpec(
-        base_url=target.service_url,
-        path=load.path or target.predict_path,
-        users=load.users,
-        spawn_rate=load.spawn_rate or float(load.users),
-        duration_s=duration_s,
-        wait_min_s=load.wait[0],
-        wait_max_s=load.wait[1],
-        request_timeout_s=load.request_timeout,
-        max_response_bytes=load.max_response_bytes,
-        headers=target.headers,
-        tier_field=target.response.tier,
-        confidence_field=target.response.confidence,
-        prediction_field=target.response.prediction,
-        score_field=target.response.score,
-        review_field=target.response.review,
-        shed_field=target.response.shed,
-        requests=requests,
-        template=load.body,
-        locustfile=_locustfile(plan),
-        # the scenario's target is the one it runs on (--target replaces it when the scenario is loaded)
-        allowed_hosts=plan.scenario.target.declaration.allowed_hosts,
-        allow_production=plan.scenario.target.declaration.allow_production,
-        stages=_load_stages(plan),
-        inputs=_input_windows(plan, prepared or {}),
-        request_schema=target.request if schema is None else schema,
-        seed=_seed(plan),
-        workers=load.workers,
-        worker_bind=worker_bind if load.workers else None,
-    )
-
-
-def _seed(plan: Plan) -> int:
-    # Stable across runs of one scenario (hash() is salted per process): runs stay comparable.
-    return zlib.crc32(plan.scenario.name.encode())
 
 
 def _cluster(plan: Plan) -> str | None:
@@ -284,12 +131,12 @@ class Experiment:
         self.schema = plan.target.request
         """The request schema input faults are built from: declared until resolved after preflight."""
         self.load = LoadRunner(
-            _load_spec(plan, self._load_duration_s, worker_bind=worker_bind), on_batch=self.stats.add
+            load_spec(plan, self._load_duration_s, worker_bind=worker_bind), on_batch=self.stats.add
         )
 
     @property
     def _load_duration_s(self) -> float:
-        return _baseline_s(self.plan) + self.plan.end + 2.0
+        return baseline_s(self.plan) + self.plan.end + 2.0
 
     def run(self) -> RunOutcome:
         """Lock the target (one run at a time per target), then run; the lock is held until rollback is done."""
@@ -306,13 +153,39 @@ class Experiment:
                     f"took over the target lock of a run that died holding it ({gone.describe()}); "
                     f"if it left faults applied, preflight says so and `mlchaos rollback {gone.run_dir}` undoes them"
                 )
-            return self._run_locked()
+            try:
+                return self._run_locked()
+            except Exception as exc:  # nothing below handled it — a bug, most likely: revert all the same
+                return self._unhandled(exc)
+
+    def _unhandled(self, exc: Exception) -> RunOutcome:
+        """The run after an exception escaped it (from preflight, the rollback, the verdicts…): saved as a bug
+        report unless mlchaos anticipated it, every fault reverted from the journal, the run marked finished so
+        its report says aborted; exit 3, or 4 if a revert fails."""
+        message, name = failure_message(exc, self.run_dir), self.plan.scenario.name
+        with contextlib.suppress(Exception):  # they may never have started, or be what broke
+            self.load.stop(timeout_s=2.0)
+        with contextlib.suppress(Exception):
+            self.prober.stop()
+        self.journal.close()  # it may be closed already, or left open by a step that broke
+        try:
+            journal = Journal(self.run_dir)
+        except OSError as error:  # nothing says what is applied: the user must check (exit 4), not assume
+            why = f"{message}; the journal cannot be reopened to revert ({error}): mlchaos rollback {self.run_dir}"
+            return RunOutcome(self.run_dir, name, ExitCode.ROLLBACK_FAILED, [], why)
+        with contextlib.closing(journal):
+            journal.try_append(Event.ABORTED, detail=message)
+            rollback = revert_outstanding(journal)
+            if not any(e.event == Event.RUN_FINISHED for e in read_journal(journal.path)):
+                journal.try_append(Event.RUN_FINISHED, detail=f"rollback {'ok' if rollback.ok else 'FAILED'}")
+        self.display.note(f"aborted: {message}")
+        return self._outcome(message, rollback, "the recording was not judged")
 
     def _run_locked(self) -> RunOutcome:
         name = self.plan.scenario.name
         try:
             preflight(self.plan)
-            self.schema = self._request_schema()
+            self.schema = scenario_schema(self.plan)
         except (PreflightFailed, SchemaUnusable) as exc:
             self.journal.append(Event.ABORTED, detail=str(exc))
             self.journal.close()
@@ -324,11 +197,7 @@ class Experiment:
         except Aborted as exc:
             aborted = str(exc)
         except Exception as exc:  # whatever broke, the faults must still be reverted: see finally
-            aborted = (
-                f"unexpected error: {type(exc).__name__}: {exc} (traceback in {self.run_dir / 'error.log'})"
-            )
-            with contextlib.suppress(OSError):  # the disk may be why it broke
-                (self.run_dir / "error.log").write_text(redact_text(traceback.format_exc()), encoding="utf-8")
+            aborted = failure_message(exc, self.run_dir)  # a bug: its traceback saved in RUN_DIR/crash.txt
         finally:
             rollback, unsaved = self._finish(aborted)
         return self._outcome(aborted, rollback, unsaved)
@@ -340,29 +209,13 @@ class Experiment:
         # The timeline is anchored to the load's own clock, so spikes programmed into its shape line up with it.
         # t0 is the baseline's start: the warm-up, if any, has negative offsets.
         assert self.load.started_at is not None
-        t0 = self.load.started_at + _baseline_s(self.plan)
+        t0 = self.load.started_at + baseline_s(self.plan)
         self._wait_for_first_records()
         for step in self.plan.steps:
             self._wait_until(t0 + step.offset, t0)
             self._do(step)
         self._wait_until(t0 + self.plan.end, t0)
         self.journal.append(Event.PHASE, phase=END_PHASE)
-
-    def _request_schema(self) -> RequestSchema:
-        """The target's request schema completed from its OpenAPI spec (if it names one) and the dataset, for
-        runs with input faults; :class:`SchemaUnusable` if it cannot be, or an input fault does not fit it."""
-        target, load = self.plan.target, self.plan.scenario.load
-        if not any(p.plan.inputs is not None or p.plan.prepares_inputs for p in self.plan.faults):
-            return target.request
-        document = None
-        if target.request.openapi is not None:
-            document = fetch_openapi(target.service_url, target.request.openapi, headers=target.headers)
-        bodies = [r.body for r in _requests(self.plan)]
-        if load.body is not None:
-            bodies = template_bodies(load.body, _seed(self.plan))
-        faults = [p.spec for p in self.plan.faults]
-        path = load.path or target.predict_path
-        return run_schema(target, faults, bodies=bodies, predict_path=path, openapi=document)
 
     def _prepare_inputs(self) -> None:
         """Input faults that are made against the live target (attacks) run now, before the load starts; the
@@ -373,9 +226,9 @@ class Experiment:
         prepared: dict[str, InputSend] = {}
         context = InputContext(
             target=self.plan.target,
-            clean=tuple(r.body for r in _requests(self.plan)),
+            clean=tuple(r.body for r in dataset_requests(self.plan)),
             run_dir=self.run_dir,
-            seed=_seed(self.plan),
+            seed=load_seed(self.plan),
             request_timeout_s=self.plan.scenario.load.request_timeout,
             schema=self.schema,
             max_response_bytes=self.plan.scenario.load.max_response_bytes,
@@ -396,7 +249,7 @@ class Experiment:
             self.display.note(f"prepared {fault.id}: {made.summary}")
             prepared[fault.id] = made.inputs
         self.load = LoadRunner(
-            _load_spec(
+            load_spec(
                 self.plan, self._load_duration_s, prepared, worker_bind=self.worker_bind, schema=self.schema
             ),
             on_batch=self.stats.add,
@@ -460,23 +313,21 @@ class Experiment:
             self.journal.append(
                 Event.INJECT_INTENT,
                 fault_id=fault.id,
-                kind=injector.kind,
+                kind=fault.type,
                 heals_itself=fault.heals_itself,
                 undo=planned.plan.undo.model_dump(),
             )
             try:
                 if isinstance(injector, JournallingInjector):  # it picks its targets as it acts: journal each
                     injector.inject_journalled(
-                        fault, planned.plan.undo, self._action_log(fault.id, injector.kind)
+                        fault, planned.plan.undo, self._action_log(fault.id, fault.type)
                     )
                 else:
                     injector.inject(fault, planned.plan.undo)
             except InjectorError as exc:
-                self.journal.append(
-                    Event.INJECT_FAILED, fault_id=fault.id, kind=injector.kind, detail=str(exc)
-                )
+                self.journal.append(Event.INJECT_FAILED, fault_id=fault.id, kind=fault.type, detail=str(exc))
                 raise Aborted(f"could not inject '{fault.id}': {exc}") from exc
-            self.journal.append(Event.INJECTED, fault_id=fault.id, kind=injector.kind)
+            self.journal.append(Event.INJECTED, fault_id=fault.id, kind=fault.type)
             self.display.note(f"injected {fault.id}: {planned.plan.description}")
         else:
             result = revert_outstanding(self.journal, only=fault.id)
@@ -513,7 +364,7 @@ class Experiment:
         unsaved = list(rollback.journal_errors)
         try:
             write_requests_parquet(self.load.records, self.run_dir / REQUESTS_NAME)
-            _write_probes(self.prober, self.run_dir / PROBES_NAME)
+            write_probes(self.prober.samples, self.run_dir / PROBES_NAME)
         except OSError as exc:
             unsaved.append(f"could not save the recording in {self.run_dir}: {exc.strerror or exc}")
         detail = "rollback ok" if rollback.ok else "rollback FAILED"
@@ -524,44 +375,15 @@ class Experiment:
         return rollback, "; ".join(unsaved) or None
 
     def _outcome(self, aborted: str | None, rollback: RollbackResult, unsaved: str | None) -> RunOutcome:
-        name = self.plan.scenario.name
-        if not rollback.ok:
-            left = "; ".join(f"{fid}: {why}" for fid, why in rollback.failed.items())
-            return RunOutcome(
-                self.run_dir,
-                name,
-                ExitCode.ROLLBACK_FAILED,
-                [],
-                f"rollback failed, these faults may still be applied: {left}",
-                rollback,
-            )
-        if aborted is not None or unsaved is not None:
-            why = "; ".join(part for part in (aborted, unsaved) if part)
-            # Stopped by a guardrail or a signal after the baseline began, recording saved: judge what it has.
-            stop = None if unsaved is not None else self._partial_stop()
-            if stop is None:
-                message = f"{why} — rollback done"
-                return RunOutcome(self.run_dir, name, ExitCode.ABORTED, [], message, rollback)
-            try:
-                verdicts = self._judge(stop)
-            except OSError as exc:
-                message = f"{why} — rollback done; could not save the partial verdicts: {exc.strerror or exc}"
-                return RunOutcome(self.run_dir, name, ExitCode.ABORTED, [], message, rollback)
-            note = Stop.verdicts_note(sum(v.passed for v in verdicts), len(verdicts))
-            message = f"{why} — rollback done; {note}"
-            return RunOutcome(self.run_dir, name, ExitCode.ABORTED, verdicts, message, rollback, stop)
-        try:
-            verdicts = self._judge(None)
-        except OSError as exc:
-            message = f"could not save the verdicts in {self.run_dir}: {exc.strerror or exc} — rollback done"
-            return RunOutcome(self.run_dir, name, ExitCode.ABORTED, [], message, rollback)
-        failed = [v for v in verdicts if not v.passed]
-        if failed:
-            names = ", ".join(f"{v.name} = {_measured(v)}" for v in failed)
-            return RunOutcome(
-                self.run_dir, name, ExitCode.VERIFIER_FAILED, verdicts, f"failed: {names}", rollback
-            )
-        return RunOutcome(self.run_dir, name, ExitCode.OK, verdicts, "all verifiers held", rollback)
+        return run_outcome(
+            self.run_dir,
+            self.plan.scenario.name,
+            aborted,
+            rollback,
+            unsaved,
+            partial_stop=self._partial_stop,
+            judge=self._judge,
+        )
 
     def _judge(self, stop: Stop | None) -> list[Verdict]:
         """The verdicts on what the run recorded (up to ``stop``, when it was stopped), saved to verdicts.json."""
@@ -588,16 +410,3 @@ def lock_endpoints(target: TargetEndpoints) -> list[runlock.Endpoint]:
         return list(urls)
     scopes = [runlock.ClusterScope(cluster.server, w.namespace, w.short) for w in cluster.workloads]
     return [*urls, *(scopes or [runlock.ClusterScope(cluster.server, cluster.namespace)])]
-
-
-def _measured(verdict: Verdict) -> str:
-    if verdict.measured is None:
-        return f"nothing measured (target {verdict.target})"
-    return f"{verdict.measured:.3g}{'' if verdict.unit in ('%',) else ' '}{verdict.unit} (target {verdict.target})"
-
-
-def _write_probes(prober: Prober, path: Path) -> None:
-    rows = [asdict(s) for s in prober.samples]
-    for row in rows:  # a probe's error may quote the URL it read
-        row["error"] = row["error"] and redact_text(row["error"])
-    pq.write_table(pa.Table.from_pylist(rows, schema=PROBE_SCHEMA), path)

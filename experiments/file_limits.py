@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mlchaos.experiments.errors import InvalidInput
+
 MAX_YAML_BYTES = 1024 * 1024
 """Scenario, target and suite files."""
 MAX_DATASET_BYTES = 64 * 1024 * 1024
@@ -19,7 +21,7 @@ MAX_DATASET_ROWS = 1_000_000
 """Requests in a load dataset."""
 
 
-class FileTooLarge(ValueError):
+class FileTooLarge(ValueError, InvalidInput):
     """A file larger than its cap; the message says how large it may be."""
 
     def __init__(self, cap: int) -> None:

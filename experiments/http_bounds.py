@@ -29,13 +29,15 @@ import requests.adapters
 import urllib3
 import urllib3.connection
 
+from mlchaos.experiments.errors import MlchaosError
+
 DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024
 """The default cap on a prediction answer (``load.max_response_bytes``): an answer is a few hundred bytes, a
 batch answer a few KB; 1 MiB leaves room for any real one while a load process holding one capped answer per
 user stays within its memory (1,000 users × 1 MiB at the very worst)."""
 
 
-class DeadlinePassed(requests.exceptions.Timeout, TimeoutError):
+class DeadlinePassed(requests.exceptions.Timeout, TimeoutError, MlchaosError):
     """A request not answered in full within its total deadline.
 
     Both a ``requests`` timeout and a ``TimeoutError`` (an ``OSError``): whichever HTTP client it is raised in —
@@ -46,7 +48,7 @@ class DeadlinePassed(requests.exceptions.Timeout, TimeoutError):
         super().__init__(deadline_message(deadline_s))
 
 
-class AnswerTooLarge(requests.exceptions.RequestException):
+class AnswerTooLarge(requests.exceptions.RequestException, MlchaosError):
     """An answer larger than the cap; reading stopped there (an ``OSError`` too, for the same reason)."""
 
     def __init__(self, max_bytes: int) -> None:

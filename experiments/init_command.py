@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from mlchaos.experiments.engine import ExitCode
+from mlchaos.experiments.errors import ExitCode
 from mlchaos.experiments.init_files import Discovery, InitRefused, checked_url, discover
 from mlchaos.experiments.init_guesses import guess_answer
 from mlchaos.experiments.init_yaml import (

@@ -25,6 +25,7 @@ from typing import Any
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from mlchaos.experiments.errors import InvalidInput
 from mlchaos.experiments.hosts import refusal, url_host
 from mlchaos.experiments.init_guesses import Family, families_of
 from mlchaos.experiments.inputs.inference import resolve_schema
@@ -47,7 +48,7 @@ DEADLINE_S = 5.0
 """Each request init sends, whole."""
 
 
-class InitRefused(Exception):
+class InitRefused(InvalidInput):
     """Nothing can be written (exit 2): the message says why, and what to give instead."""
 
 

@@ -190,7 +190,7 @@ def _tier_fields(document: Any) -> list[tuple[str, Any]]:
 def _signals(out: _Lines, found: Discovery) -> None:
     if not found.families:
         out.comment(
-            "fill in: signals (breaker states, drift alarm) for breaker and drift verdicts — see README"
+            "fill in: signals (breaker states, drift alarm) for breaker and drift verdicts — see docs/targets.md"
         )
         return
     guesses = guess_signals(found.families)
@@ -200,7 +200,9 @@ def _signals(out: _Lines, found: Discovery) -> None:
         out.comment(
             f"fill in: no metric in {found.metrics_path} is named like a breaker or drift signal; declare"
         )
-        out.comment("signals (breaker states, drift alarm) for breaker and drift verdicts — see README")
+        out.comment(
+            "signals (breaker states, drift alarm) for breaker and drift verdicts — see docs/targets.md"
+        )
         return
     out.comment(f"check: suggested from {found.metrics_path}'s metric names; check the labels and values")
     out.add("signals:")

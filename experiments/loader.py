@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
+from mlchaos.experiments.errors import InvalidInput
 from mlchaos.experiments.file_limits import MAX_DATASET_BYTES, MAX_DATASET_ROWS, FileTooLarge, check_size
 from mlchaos.experiments.inputs.inference import resolve_schema
 from mlchaos.experiments.inputs.schema import RequestSchema
@@ -31,9 +32,9 @@ from mlchaos.experiments.targets import (
     ExternalTarget,
     KubernetesTarget,
     Target,
+    ladder_of,
 )
 from mlchaos.experiments.verifiers import VERIFIERS
-from mlchaos.experiments.verifiers.tiers import ladder_of
 from mlchaos.experiments.yaml_problems import (
     Loc,
     Nodes,
@@ -69,7 +70,7 @@ _REGISTRIES = {"faults": ("fault type", sorted(INJECTORS)), "verifiers": ("verif
 AnyTarget = EmbeddedTarget | ExternalTarget | KubernetesTarget
 
 
-class ScenarioInvalid(Exception):
+class ScenarioInvalid(InvalidInput):
     """A scenario cannot be run; ``problems`` lists everything found, each file's in line order."""
 
     def __init__(self, problems: list[Problem]) -> None:

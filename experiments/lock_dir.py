@@ -26,6 +26,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlchaos.experiments.errors import TargetUnusable
+
 LOCK_DIR_ENV = "MLCHAOS_LOCK_DIR"
 SHARED_TMP = Path("/tmp")
 """The machine's shared temporary directory. Not ``tempfile.gettempdir()``: runs of one user with different
@@ -33,7 +35,7 @@ SHARED_TMP = Path("/tmp")
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-class LockDirUnsafe(OSError):
+class LockDirUnsafe(OSError, TargetUnusable):
     """The lock directory (or one on the way to it) is not private to the current user; the message says why."""
 
 

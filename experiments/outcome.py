@@ -21,6 +21,7 @@ from mlchaos.experiments.journal import JOURNAL_NAME, Entry, Event, Stop, partia
 from mlchaos.experiments.load.store import read_requests_parquet
 from mlchaos.experiments.redaction import redact_data
 from mlchaos.experiments.scenario import Scenario
+from mlchaos.experiments.targets import ladder_of
 from mlchaos.experiments.verifiers import resilience_score, run_verifier
 from mlchaos.experiments.verifiers.base import (
     FaultWindow,
@@ -32,7 +33,6 @@ from mlchaos.experiments.verifiers.base import (
     empty_requests,
 )
 from mlchaos.experiments.verifiers.steady_state_holds import steady_state_verdict
-from mlchaos.experiments.verifiers.tiers import ladder_of
 
 REQUESTS_NAME = "requests.parquet"
 PROBES_NAME = "probes.parquet"

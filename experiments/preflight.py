@@ -9,6 +9,7 @@ import time
 
 import requests
 
+from mlchaos.experiments.errors import TargetUnusable
 from mlchaos.experiments.plan import Plan
 from mlchaos.experiments.signal_reading import NotFollowed, SignalReadError, get
 from mlchaos.injectors import INJECTORS, InjectorError
@@ -22,7 +23,7 @@ _MAX_BYTES = 64 * 1024
 """A readiness answer is a few bytes; what more there is is only quoted (200 characters) in the error."""
 
 
-class PreflightFailed(Exception):
+class PreflightFailed(TargetUnusable):
     """The target is not fit for the experiment; the message says what is wrong and what was tried."""
 
 

@@ -24,12 +24,18 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path
 from typing import TypeVar
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import requests
 
+from mlchaos.experiments.errors import RunStopped
 from mlchaos.experiments.kubernetes.readiness import sample_workloads
-from mlchaos.experiments.records import ProbeSample
+from mlchaos.experiments.records import PROBE_SCHEMA, ProbeSample
+from mlchaos.experiments.redaction import redact_text
 from mlchaos.experiments.signal_mapping import DeclaredSignal, Reading, declared
 from mlchaos.experiments.signal_reading import (
     Answer,
@@ -48,7 +54,7 @@ MIN_DEADLINE_S = 0.5
 _T = TypeVar("_T")
 
 
-class _Stopped(Exception):
+class _Stopped(RunStopped):
     """stop() was called: the round in progress is abandoned."""
 
 
@@ -166,3 +172,11 @@ def _sample(started: float, latency_ms: float, reading: Reading) -> ProbeSample:
     return ProbeSample(
         started, reading.check, reading.ok, reading.value, latency_ms, reading.error, reading.number
     )
+
+
+def write_probes(samples: Sequence[ProbeSample], path: Path) -> None:
+    """The probe samples of a run, as probes.parquet."""
+    rows = [asdict(s) for s in samples]
+    for row in rows:  # a probe's error may quote the URL it read
+        row["error"] = row["error"] and redact_text(row["error"])
+    pq.write_table(pa.Table.from_pylist(rows, schema=PROBE_SCHEMA), path)

@@ -33,6 +33,7 @@ from typing import IO
 import psutil
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from mlchaos.experiments.errors import TargetUnusable
 from mlchaos.experiments.lock_dir import (
     LOCK_DIR_ENV,
     LockDirUnsafe,
@@ -82,7 +83,7 @@ class Holder(BaseModel):
         )
 
 
-class TargetBusy(Exception):
+class TargetBusy(TargetUnusable):
     """Another run holds the lock of an endpoint this run would act on."""
 
     def __init__(self, endpoint: str, holder: Holder | None, path: Path) -> None:
@@ -94,7 +95,7 @@ class TargetBusy(Exception):
         )
 
 
-class LockUnavailable(Exception):
+class LockUnavailable(TargetUnusable):
     """The lock file cannot be created or locked: the lock directory is not private to the user (the message says
     what is wrong and how to fix it), or not writable."""
 

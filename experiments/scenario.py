@@ -46,6 +46,15 @@ def _target_shorthand(value: object) -> object:
     return {"kind": value} if isinstance(value, str) else value
 
 
+TargetFileName = Annotated[str, Field(pattern=r"\.[Yy][Aa]?[Mm][Ll]$")]
+# What `target:` may be written as: the JSON Schema of scenario files (`mlchaos schema`) must accept the
+# shorthand and file forms that _target_shorthand and the loader take, not only the mapping.
+_TargetAsWritten = Target | Literal["embedded"] | TargetFileName
+ScenarioTarget = Annotated[
+    Target, BeforeValidator(_target_shorthand, json_schema_input_type=_TargetAsWritten)
+]
+
+
 class LoadConfig(BaseModel):
     """The traffic Locust sends during the whole run."""
 
@@ -168,17 +177,31 @@ class Guardrail(BaseModel):
 class Scenario(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=80)
-    description: str = ""
-    target: Annotated[Target, BeforeValidator(_target_shorthand)] = EmbeddedTarget()
-    load: LoadConfig
-    steady_state: SteadyState = SteadyState()
-    faults: list[AnyFault] = Field(min_length=1)
+    name: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9._-]*$",
+        max_length=80,
+        description="Names the run directory and its report.",
+    )
+    description: str = Field("", description="One line for the report and the console.")
+    target: ScenarioTarget = Field(
+        EmbeddedTarget(),
+        description="What to run against: `embedded`, a target mapping, or a target file (FILE.yaml, relative "
+        "to the scenario). `--target` and a suite's target override it.",
+    )
+    load: LoadConfig = Field(description="The traffic sent during the whole run.")
+    steady_state: SteadyState = Field(
+        SteadyState(), description="What must hold in the baseline (else the run aborts) and after recovery."
+    )
+    faults: list[AnyFault] = Field(min_length=1, description="The faults, each at its offset `at`.")
     recovery: Seconds = Field(
         10.0, description="Time allowed after the last fault ends before the after-window."
     )
-    verifiers: list[AnyVerifier] = Field(min_length=1)
-    abort_when: list[Guardrail] = Field(default_factory=list)
+    verifiers: list[AnyVerifier] = Field(
+        min_length=1, description="What must be true of the recorded run for it to pass."
+    )
+    abort_when: list[Guardrail] = Field(
+        default_factory=list, description="Guardrails that stop the run early (exit 3, everything reverted)."
+    )
 
     @property
     def fault_span(self) -> float:

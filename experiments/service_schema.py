@@ -17,11 +17,14 @@ from typing import Any
 
 import requests
 
+from mlchaos.experiments.errors import TargetUnusable
 from mlchaos.experiments.inputs.inference import resolve_schema
 from mlchaos.experiments.inputs.openapi import OpenApiProblem
 from mlchaos.experiments.inputs.schema import RequestSchema
 from mlchaos.experiments.load.bodies import BodyError, TemplateBodies
 from mlchaos.experiments.load.spec import LoadSpec
+from mlchaos.experiments.load.spec_from_scenario import dataset_requests, load_seed
+from mlchaos.experiments.plan import Plan
 from mlchaos.experiments.signal_reading import SignalReadError, get
 from mlchaos.experiments.targets import TargetEndpoints
 from mlchaos.injectors import FaultSpec
@@ -32,7 +35,7 @@ TEMPLATE_RENDERS = 50
 """Bodies rendered from a templated load's template to infer ranges and categories from."""
 
 
-class SchemaUnusable(Exception):
+class SchemaUnusable(TargetUnusable):
     """The request schema cannot be resolved, or a fault does not fit it; the message says what and what to do."""
 
 
@@ -101,3 +104,21 @@ def run_schema(
             "the input faults do not fit the service's request schema — " + "; ".join(problems)
         )
     return schema
+
+
+def scenario_schema(plan: Plan) -> RequestSchema:
+    """The request schema a run's input faults are built from: the target's, completed from its OpenAPI spec (if
+    it names one) and the scenario's dataset or body template — only for runs with input faults.
+    :class:`SchemaUnusable` if it cannot be, or an input fault does not fit it."""
+    target, load = plan.target, plan.scenario.load
+    if not any(p.plan.inputs is not None or p.plan.prepares_inputs for p in plan.faults):
+        return target.request
+    document = None
+    if target.request.openapi is not None:
+        document = fetch_openapi(target.service_url, target.request.openapi, headers=target.headers)
+    bodies = [r.body for r in dataset_requests(plan)]
+    if load.body is not None:
+        bodies = template_bodies(load.body, load_seed(plan))
+    faults = [p.spec for p in plan.faults]
+    path = load.path or target.predict_path
+    return run_schema(target, faults, bodies=bodies, predict_path=path, openapi=document)

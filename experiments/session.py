@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from mlchaos.experiments.errors import TargetUnusable
 from mlchaos.experiments.journal import StackRecord
 from mlchaos.experiments.kubernetes.access import ClusterAccess, KubernetesEndpoints, WorkloadRef
 from mlchaos.experiments.kubernetes.client import cluster_identity, connect
@@ -22,7 +23,11 @@ from mlchaos.experiments.targets import (
     declared_endpoints,
 )
 from mlchaos.staging.options import StackOptions
-from mlchaos.staging.stack import EmbeddedStack
+from mlchaos.staging.stack import EmbeddedStack, StackError
+
+
+class StackUnusable(TargetUnusable):
+    """The embedded stack did not start; the message says what each program was doing, with the culprit's log."""
 
 
 def external_endpoints(target: ExternalTarget) -> TargetEndpoints:
@@ -104,7 +109,10 @@ class TargetSession:
             on_stack(records[0])
 
         stack = EmbeddedStack(options)
-        running = stack.start(on_spawned=spawned)
+        try:
+            running = stack.start(on_spawned=spawned)
+        except StackError as exc:  # staging imports nothing of the harness: its error becomes the harness's
+            raise StackUnusable(str(exc)) from exc
         endpoints = declared_endpoints(
             target.declaration,
             service_url=running.gateway_url,

@@ -26,6 +26,7 @@ import requests
 import urllib3
 from prometheus_client.parser import text_string_to_metric_families
 
+from mlchaos.experiments.errors import TargetUnusable
 from mlchaos.experiments.http_bounds import bounded, deadline_message, too_large_message, watched
 from mlchaos.experiments.signal_mapping import DeclaredSignal, Reading, Series
 from mlchaos.experiments.signals import Source
@@ -36,7 +37,7 @@ prober's memory). Prediction answers get the much smaller ``load.max_response_by
 _PIECE = 64 * 1024
 
 
-class SignalReadError(Exception):
+class SignalReadError(TargetUnusable):
     """A health endpoint, ``/metrics`` or a PromQL query could not be read; the message says why."""
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from mlchaos.experiments.errors import InvalidInput
 from mlchaos.experiments.yaml_problems import (
     Loc,
     Nodes,
@@ -62,7 +63,7 @@ class Suite(BaseModel):
     scenarios: tuple[Path, ...]
 
 
-class SuiteInvalid(Exception):
+class SuiteInvalid(InvalidInput):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         super().__init__("\n".join(str(problem) for problem in problems))

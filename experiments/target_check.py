@@ -27,6 +27,7 @@ from typing import Any
 import requests
 
 from mlchaos.experiments.backend_states import Backend, backend_states
+from mlchaos.experiments.errors import InvalidInput
 from mlchaos.experiments.file_limits import MAX_DATASET_BYTES, FileTooLarge, check_size
 from mlchaos.experiments.http_bounds import DEFAULT_MAX_RESPONSE_BYTES
 from mlchaos.experiments.inputs.inference import resolve_schema
@@ -56,7 +57,7 @@ HEALTH_CHECKS = ("live", "ready", "inference", "metrics")
 _PROBE_HEALTH = ("ready", "live", "inference")
 
 
-class CheckUnusable(Exception):
+class CheckUnusable(InvalidInput):
     """The check cannot be made as asked (a dataset or body that is no request): exit 2, nothing sent."""
 
 

@@ -11,9 +11,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
-from mlchaos.experiments.engine import ExitCode
-from mlchaos.experiments.kubernetes.client import KubernetesError
-from mlchaos.experiments.kubernetes.guard import Refused
+from mlchaos.experiments.errors import ExitCode, MlchaosError
 from mlchaos.experiments.load.spec import RequestTemplate
 from mlchaos.experiments.records import ProbeSample
 from mlchaos.experiments.session import TargetSession
@@ -51,11 +49,8 @@ def check(
     try:
         try:
             endpoints = session.acquire(target)
-        except (KubernetesError, Refused) as exc:
+        except (MlchaosError, OSError) as exc:  # no cluster, a refused one, a stack that cannot start
             errors.print(f"target not usable: {exc}", markup=False, soft_wrap=True)
-            return ExitCode.INVALID
-        except Exception as exc:  # an embedded stack that cannot start: as `mlchaos run` says it
-            errors.print(f"target not usable: {type(exc).__name__}: {exc}", markup=False, soft_wrap=True)
             return ExitCode.INVALID
         return show(look(endpoints, given, count=count, origin=origin), console, errors)
     finally:

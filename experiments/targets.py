@@ -1,7 +1,8 @@
 """What a scenario runs against: the embedded reference stack, or endpoints the user already runs.
 
 A target file (``--target FILE``) or the scenario's ``target:`` field says which. Either way the engine ends up
-with one :class:`TargetEndpoints`: the URLs and names the load, the probes and the injectors act on.
+with one :class:`TargetEndpoints`: the URLs and names the load, the probes and the injectors act on. What a target
+declares of its service (paths, answers, tiers, signals, hosts) is :mod:`mlchaos.experiments.service_declaration`.
 """
 
 from __future__ import annotations
@@ -11,177 +12,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
-from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from mlchaos.experiments.hosts import allowed_host_entry, refusal, url_host
 from mlchaos.experiments.inputs.contract import InputContract
 from mlchaos.experiments.inputs.schema import RequestSchema
 from mlchaos.experiments.kubernetes.access import WORKLOAD_PATTERN, KubernetesEndpoints
 from mlchaos.experiments.kubernetes.guard import production_words
+
+# The declaration a target makes of its service, re-exported: these names are imported from here everywhere.
+from mlchaos.experiments.service_declaration import ALLOW_PRODUCTION as ALLOW_PRODUCTION
+from mlchaos.experiments.service_declaration import DEFAULT_TIERS as DEFAULT_TIERS
+from mlchaos.experiments.service_declaration import HealthPaths as HealthPaths
+from mlchaos.experiments.service_declaration import HostEntry as HostEntry
+from mlchaos.experiments.service_declaration import ResponseFields as ResponseFields
+from mlchaos.experiments.service_declaration import ServiceDeclaration as ServiceDeclaration
+from mlchaos.experiments.service_declaration import TierName as TierName
+from mlchaos.experiments.service_declaration import allowed_by_context, allowed_url
 from mlchaos.experiments.signals import Signals
 from mlchaos.staging.declaration import DECLARATION
 from mlchaos.staging.options import StackOptions
-
-
-class ResponseFields(BaseModel):
-    """Where the service's answers say what they are. A plain name reads a JSON field, ``a.b`` walks nested
-    objects and ``outputs.0.data.1`` list indices too; ``header:NAME`` reads a response header. Unset optional
-    fields are not read (their record columns stay empty)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    tier: str = Field("tier", description="Which tier of the ladder served the answer.")
-    confidence: str = Field("confidence", description="Confidence of the prediction, 0..1.")
-    prediction: str = Field("prediction", description="The predicted class.")
-    score: str | None = Field(
-        None, description="Score of the positive class (metamorphic `higher`/`lower`, attacks)."
-    )
-    review: str | None = Field(None, description="True/1 when the service flagged the answer for review.")
-    shed: str | None = Field(None, description="True/1 when the service shed the request under overload.")
-
-    @property
-    def specs(self) -> tuple[str, ...]:
-        """Every field spec that is read."""
-        optional = (self.score, self.review, self.shed)
-        return (self.tier, self.confidence, self.prediction, *(s for s in optional if s is not None))
-
-
-class HealthPaths(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    live: str = Field("/health/live", description="Liveness: the process serves.")
-    ready: str = Field(
-        "/health/ready", description="Readiness: it may be sent traffic (preflight waits on it)."
-    )
-    inference: str | None = Field(
-        "/health/inference", description="Deep check through the model chain; null if the service has none."
-    )
-    metrics: str | None = Field(
-        "/metrics", description="Prometheus text exposition read for signals given as `metric`."
-    )
-
-
-DEFAULT_TIERS: tuple[str, ...] = ("primary", "fallback", "rules", "cache", "static")
-"""The tier ladder of a target that declares none: the glossary's fallback chain, best first."""
-TierName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=40)]
-HostEntry = Annotated[str, AfterValidator(allowed_host_entry)]
-
-
-class ServiceDeclaration(BaseModel):
-    """What mlchaos needs to know of a service it sends traffic to: its paths, how its answers read, its tier
-    ladder, the signals it exposes, its request schema and input contract, and where it may be reached.
-    Embedded targets use the reference stack's declaration; external and Kubernetes targets declare their own."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    predict_path: str = Field("/predict", description="Path the load POSTs requests to.")
-    health: HealthPaths = HealthPaths()
-    response: ResponseFields = ResponseFields()
-    tiers: tuple[TierName, ...] = Field(
-        DEFAULT_TIERS,
-        min_length=1,
-        description="The service's tier names, best first (the first is the normal, full-quality tier).",
-    )
-    signals: Signals = Signals()
-    request: RequestSchema = RequestSchema()
-    input_contract: InputContract = InputContract()
-    headers: dict[str, SecretStr] = Field(
-        default_factory=dict, description="Sent with every request; values are redacted everywhere."
-    )
-    allowed_hosts: tuple[HostEntry, ...] = Field(
-        (),
-        description="Host names or IP addresses (besides loopback) mlchaos may send traffic to; every URL of "
-        "the target must be on loopback or one of these (see mlchaos.experiments.hosts).",
-    )
-    allow_production: bool = Field(
-        False, description="Run even though a host, context or namespace looks like production."
-    )
-
-    @field_validator("tiers")
-    @classmethod
-    def _unique_tiers(cls, tiers: tuple[str, ...]) -> tuple[str, ...]:
-        repeated = sorted({t for t in tiers if tiers.count(t) > 1})
-        if repeated:
-            raise ValueError(f"each tier once, best first; repeated: {', '.join(repeated)}")
-        return tiers
-
-    @model_validator(mode="after")
-    def _metrics_path_for_metric_signals(self) -> ServiceDeclaration:
-        """Refused at ``health.metrics``' line: the prober would have nowhere to read those signals from."""
-        if self.health.metrics is None and any(s.metric is not None for s in self.signals.sources):
-            why = (
-                "signals given as 'metric' are read from the service's Prometheus exposition, but "
-                "health.metrics is null: give its path (e.g. /metrics), or read them through PromQL ('query')"
-            )
-            error = PydanticCustomError("value_error", "{error}", {"error": why})
-            details = InitErrorDetails(type=error, loc=("health", "metrics"), input=None)
-            raise ValidationError.from_exception_data(type(self).__name__, [details])
-        return self
-
-    def cluster_namespaces(self) -> tuple[str, ...] | None:
-        """Namespaces whose Services may be contacted by their cluster names (Kubernetes targets only)."""
-        return None
-
-    @model_validator(mode="after")
-    def _prometheus_allowed(self, info: ValidationInfo) -> ServiceDeclaration:
-        """``signals.prometheus_url`` is held to the rules of the target's own URLs (:func:`allowed_url`). Here,
-        not in a field validator: the signals come before ``allowed_hosts``. The error is placed at its line."""
-        url = self.signals.prometheus_url
-        if url is None:
-            return self
-        try:
-            why = refusal(
-                url_host(url),
-                allowed_hosts=self.allowed_hosts,
-                allowed_namespaces=self.cluster_namespaces(),
-                allow_production=self.allow_production or _allowed_by_context(info),
-            )
-        except ValueError as exc:
-            why = str(exc)
-        if why is not None:  # raised as a ValidationError, pydantic keeps its location under this model's
-            error = PydanticCustomError("value_error", "{error}", {"error": why})
-            details = InitErrorDetails(type=error, loc=("signals", "prometheus_url"), input=url)
-            raise ValidationError.from_exception_data(type(self).__name__, [details])
-        return self
-
-
-ALLOW_PRODUCTION = "allow_production"
-"""The validation-context key by which ``--allow-production`` allows production-looking hosts (the loader sets
-it)."""
-
-
-def _allowed_by_context(info: ValidationInfo) -> bool:
-    return bool((info.context or {}).get(ALLOW_PRODUCTION))
-
-
-def allowed_url(url: str, info: ValidationInfo, *, namespaces: tuple[str, ...] | None = None) -> str:
-    """A URL mlchaos will contact, as a target's field validator sees it (without a trailing slash): http(s),
-    with a host and no credentials, on loopback or an allowed host, and not production unless allowed
-    (:mod:`mlchaos.experiments.hosts`). The allowlist is in fields validated before the URL; when one of them
-    is itself invalid (and reported), only the URL's form is checked. ``namespaces``: a Kubernetes target's."""
-    host = url_host(url)
-    data = info.data
-    if "allowed_hosts" in data and "allow_production" in data:
-        why = refusal(
-            host,
-            allowed_hosts=data["allowed_hosts"],
-            allowed_namespaces=namespaces,
-            allow_production=data["allow_production"] or _allowed_by_context(info),
-        )
-        if why is not None:
-            raise ValueError(why)
-    return url.rstrip("/")
 
 
 class EmbeddedTarget(StackOptions):
@@ -367,7 +216,7 @@ class KubernetesTarget(ServiceDeclaration):
                 )
             return None
         words = production_words(name)
-        if words and not (info.data.get("allow_production") or _allowed_by_context(info)):
+        if words and not (info.data.get("allow_production") or allowed_by_context(info)):
             raise ValueError(
                 f"cluster '{name}' looks like production ('{words[0]}' is a word of it); mlchaos refuses it "
                 "unless the target sets `allow_production: true` or --allow-production is passed"
@@ -431,3 +280,8 @@ def declared_endpoints(declaration: ServiceDeclaration, **where: Any) -> TargetE
         input_contract=declaration.input_contract,
         **where,
     )
+
+
+def ladder_of(target: EmbeddedTarget | ExternalTarget | KubernetesTarget) -> tuple[str, ...]:
+    """The tier ladder a target declares, best first."""
+    return target.declaration.tiers

@@ -25,6 +25,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from mlchaos.experiments.errors import InvalidInput
 from mlchaos.experiments.file_limits import MAX_YAML_BYTES, FileTooLarge, read_limited
 
 Loc = tuple[int | str, ...]
@@ -49,7 +50,7 @@ class Problem:
         return f"{self.file}{position}: " + (f"{self.where}: " if self.where else "") + self.message
 
 
-class Unusable(Exception):
+class Unusable(InvalidInput):
     """A file with nothing to validate (unreadable, not YAML, empty, not a mapping), and why: one problem."""
 
     def __init__(self, problem: Problem) -> None:

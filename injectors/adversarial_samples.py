@@ -171,7 +171,6 @@ class AdversarialSamplesUndo(Undo):
 
 
 class AdversarialSamplesInjector:
-    kind = "adversarial_samples"
     spec = AdversarialSamples
     undo = AdversarialSamplesUndo
 

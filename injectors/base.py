@@ -1,8 +1,10 @@
 """What every fault module provides, and the error vocabulary callers see.
 
-One fault = one module in this package, exposing ``INJECTOR``: an object with
+One fault = one module in this package (or in another package, registered through the ``mlchaos.faults`` entry
+point group: :mod:`mlchaos.experiments.registry`), exposing ``INJECTOR``: an object with
 
-- ``spec``: the pydantic model of the fault as a scenario declares it (``type`` is its discriminator);
+- ``spec``: the pydantic model of the fault as a scenario declares it; its ``type: Literal["<name>"]`` is the
+  fault's name, written nowhere else;
 - ``undo``: the pydantic model of everything needed to undo it, written to the journal *before* the fault is
   applied, so ``mlchaos rollback`` can revert a run that was killed with SIGKILL; what the fault creates is named
   after the run (``Undo.for_run``), so a revert only ever undoes its own run's fault;
@@ -29,13 +31,14 @@ from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar, runtime_chec
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlchaos.experiments.durations import PositiveSeconds, Seconds
+from mlchaos.experiments.errors import FaultError
 from mlchaos.experiments.http_bounds import DEFAULT_MAX_RESPONSE_BYTES
 from mlchaos.experiments.inputs.schema import RequestSchema
 from mlchaos.experiments.inputs.windows import InputSend
 from mlchaos.experiments.targets import ResponseFields, TargetEndpoints
 
 
-class InjectorError(Exception):
+class InjectorError(FaultError):
     """A fault could not be applied or reverted; the message says what and where."""
 
 
@@ -172,7 +175,9 @@ class PreparesInputs(Protocol[SpecIn]):
 
 
 class Injector(Protocol[SpecT, UndoT]):
-    kind: str
+    """A fault kind's behaviour (the module's ``INJECTOR``). Its name is its spec's ``type`` literal, read by the
+    registry (:mod:`mlchaos.injectors`): nothing else spells it."""
+
     spec: type[SpecT]
     undo: type[UndoT]
 

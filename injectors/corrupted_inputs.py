@@ -68,7 +68,6 @@ class CorruptedInputsUndo(Undo):
 
 
 class CorruptedInputsInjector:
-    kind = "corrupted_inputs"
     spec = CorruptedInputs
     undo = CorruptedInputsUndo
 

@@ -113,7 +113,6 @@ def _describe(send: InputSend) -> str:
 
 
 class DistributionShiftInjector:
-    kind = "distribution_shift"
     spec = DistributionShift
     undo = DistributionShiftUndo
 

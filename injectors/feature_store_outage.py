@@ -40,7 +40,6 @@ class FeatureStoreUndo(ToxicUndo):
 
 
 class FeatureStoreOutageInjector:
-    kind = "feature_store_outage"
     spec = FeatureStoreOutage
     undo = FeatureStoreUndo
 

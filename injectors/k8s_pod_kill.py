@@ -80,7 +80,6 @@ def _victims(spec: K8sPodKill, pods: list[PodState]) -> list[PodRef]:
 
 
 class K8sPodKillInjector:
-    kind = "k8s_pod_kill"
     spec = K8sPodKill
     undo = K8sPodKillUndo
 

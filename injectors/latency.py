@@ -29,7 +29,6 @@ class LatencyUndo(ToxicUndo):
 
 
 class LatencyInjector:
-    kind = "latency"
     spec = LatencyFault
     undo = LatencyUndo
 

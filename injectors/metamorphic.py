@@ -1,4 +1,4 @@
-"""``metamorphic``: seed 000's behavioural tests under load. A share of the requests become pairs — a clean
+"""``metamorphic``: metamorphic relations (docs/glossary.md) under load. A share of the requests become pairs — a clean
 request and its transformation by one of the scenario's declared ``relations`` (the answer must stay the same, or
 the score must move one way), sent back to back by one user and tagged ``metamorphic:<relation name>`` with one
 ``pair`` id (see :mod:`mlchaos.experiments.inputs.relations` for the operations and
@@ -52,7 +52,6 @@ class MetamorphicUndo(Undo):
 
 
 class MetamorphicInjector:
-    kind = "metamorphic"
     spec = Metamorphic
     undo = MetamorphicUndo
 

@@ -34,7 +34,6 @@ class PodKillUndo(Undo):
 
 
 class PodKillInjector:
-    kind = "pod_kill"
     spec = PodKill
     undo = PodKillUndo
 

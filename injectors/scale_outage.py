@@ -64,7 +64,6 @@ class ScaleOutageUndo(Undo):
 
 
 class ScaleOutageInjector:
-    kind = "scale_outage"
     spec = ScaleOutage
     undo = ScaleOutageUndo
 

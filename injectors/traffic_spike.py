@@ -28,7 +28,6 @@ class TrafficSpikeUndo(Undo):
 
 
 class TrafficSpikeInjector:
-    kind = "traffic_spike"
     spec = TrafficSpike
     undo = TrafficSpikeUndo
 

@@ -22,6 +22,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
+from mlchaos.experiments.errors import ExitCode, InvalidInput
 from mlchaos.experiments.journal import (
     JOURNAL_NAME,
     Entry,
@@ -33,7 +34,7 @@ from mlchaos.experiments.journal import (
 )
 from mlchaos.experiments.redaction import MASK as MASK  # re-exported: the reports import it from here
 from mlchaos.experiments.redaction import redact_text
-from mlchaos.experiments.targets import EmbeddedTarget, ExternalTarget, KubernetesTarget
+from mlchaos.experiments.targets import EmbeddedTarget, ExternalTarget, KubernetesTarget, ladder_of
 from mlchaos.experiments.verifiers import resilience_score
 from mlchaos.experiments.verifiers.base import (
     OutcomeTable,
@@ -44,7 +45,6 @@ from mlchaos.experiments.verifiers.base import (
     empty_requests,
 )
 from mlchaos.experiments.verifiers.steady_state import SteadyState
-from mlchaos.experiments.verifiers.tiers import ladder_of
 
 SCENARIO_NAME = "scenario.yaml"
 SUMMARY_NAME = "summary.json"
@@ -81,7 +81,7 @@ class RunReader(Generic[S]):
 
 
 class RunStatus(enum.StrEnum):
-    """How a run ended; the values match the exit codes of ``mlchaos run`` (design.md), see :attr:`exit_code`."""
+    """How a run ended, as summary.json and junit.xml say it; :attr:`exit_code` is what ``mlchaos run`` exits with."""
 
     PASSED = "passed"
     FAILED = "failed"
@@ -90,11 +90,20 @@ class RunStatus(enum.StrEnum):
     ROLLBACK_FAILED = "rollback_failed"
 
     @property
-    def exit_code(self) -> int:
-        return list(RunStatus).index(self)
+    def exit_code(self) -> ExitCode:
+        return _EXIT_CODES[self]
 
 
-class RunDirError(Exception):
+_EXIT_CODES = {
+    RunStatus.PASSED: ExitCode.OK,
+    RunStatus.FAILED: ExitCode.VERIFIER_FAILED,
+    RunStatus.INVALID: ExitCode.INVALID,
+    RunStatus.ABORTED: ExitCode.ABORTED,
+    RunStatus.ROLLBACK_FAILED: ExitCode.ROLLBACK_FAILED,
+}
+
+
+class RunDirError(InvalidInput):
     """A path that is not a run directory (no scenario.yaml); the message says what was expected."""
 
 

@@ -223,7 +223,8 @@ print_env() {
 
 up() {
     build
-    exec "${ROOT}/.venv/bin/python" "${ROOT}/tests/k8s/k8s_cluster.py"
+    # tests/: k8s_cluster.py imports the shared test helpers (tests/support)
+    PYTHONPATH="${ROOT}/tests" exec "${ROOT}/.venv/bin/python" "${ROOT}/tests/k8s/k8s_cluster.py"
 }
 
 case "${1:-help}" in

@@ -146,7 +146,7 @@ def train_primary(seed: int = DEFAULT_WORLD_SEED, data: list[Transaction] | None
     x = _matrix([request_vector(t.request) + store_vector(t.request, t.store) for t in data])
     # early_stopping=False: the default holds out a random validation split, one more source of variation.
     # Monotone in merchant_risk and is_foreign: trees left alone learn the odd leaf where a riskier merchant
-    # lowers the score — the behavioural (metamorphic) test of seed 000 catches exactly that under load.
+    # lowers the score — a metamorphic relation (docs/glossary.md) catches exactly that under load.
     model = HistGradientBoostingClassifier(
         max_iter=120,
         learning_rate=0.1,

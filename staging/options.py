@@ -37,7 +37,7 @@ class StackFlag(enum.StrEnum):
 
 
 class ReviewOptions(BaseModel):
-    """When an answer is routed away from the learned models or flagged for human review (seed 000)."""
+    """When an answer is routed away from the learned models or flagged for review (docs/glossary.md)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

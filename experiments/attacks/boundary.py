@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from mlchaos.experiments.errors import FaultError, RunStopped
 from mlchaos.experiments.inputs.paths import get_path, set_path
 
 Vector = npt.NDArray[np.float64]
@@ -61,7 +62,7 @@ BISECT_TOLERANCE = 1e-3
 """Normalised distance at which a binary search stops: closer than that, the boundary is found."""
 
 
-class QueryFailedError(Exception):
+class QueryFailedError(FaultError):
     """The target gave no usable answer to one query (an error status, no prediction). It still counts against the
     budget; the attack treats the point as not adversarial."""
 
@@ -109,7 +110,7 @@ class AttackResult:
     seed: int
 
 
-class _BudgetSpentError(Exception):
+class _BudgetSpentError(RunStopped):
     """The current share of the budget is used up: the search keeps what it found so far."""
 
 

@@ -1,4 +1,4 @@
-"""Metamorphic tests under load (seed 000's behavioural tests): a declared relation turns a clean request into a
+"""Metamorphic tests under load (docs/glossary.md): a declared relation turns a clean request into a
 pair — the original and its transformation — sent back to back, both tagged ``metamorphic:<relation name>`` with
 one ``pair`` id; ``expected`` is ``original`` on the first and the relation's effect (``same``/``higher``/
 ``lower``) on the second. The operations are declared in :mod:`mlchaos.experiments.inputs.relations`.

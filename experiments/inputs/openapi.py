@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from mlchaos.experiments.errors import TargetUnusable
 from mlchaos.experiments.inputs.schema import FeatureType
 
 Partial = dict[str, Any]
@@ -32,7 +33,7 @@ _TYPES = {
 }
 
 
-class OpenApiProblem(ValueError):
+class OpenApiProblem(ValueError, TargetUnusable):
     """The document does not describe a JSON request body for the predict path; the message says what is missing."""
 
 

@@ -22,6 +22,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.config.config_exception import ConfigException
 
+from mlchaos.experiments.errors import TargetUnusable
 from mlchaos.experiments.kubernetes.access import ClusterAccess
 
 REQUEST_TIMEOUT_S = 10.0
@@ -30,7 +31,7 @@ REQUEST_TIMEOUT_S = 10.0
 T = TypeVar("T")
 
 
-class KubernetesError(Exception):
+class KubernetesError(TargetUnusable):
     """A Kubernetes call failed; the message says which call, on what, and why."""
 
 

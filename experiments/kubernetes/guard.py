@@ -27,10 +27,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from mlchaos.experiments.errors import TargetUnusable
+
 PRODUCTION_WORDS = frozenset({"prod", "production", "prd", "live"})
 
 
-class Refused(Exception):
+class Refused(TargetUnusable):
     """mlchaos will not act on this cluster or namespace; the message says why and how to override, if one can."""
 
 

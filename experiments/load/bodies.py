@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, Undefined
 
+from mlchaos.experiments.errors import InvalidInput
 from mlchaos.experiments.load.spec import LoadSpec
 from mlchaos.experiments.load.template_sandbox import (
     MAX_BODY_BYTES,
@@ -39,7 +40,7 @@ _VALIDATION_RENDERS = 5
 """How many bodies :func:`body_source` renders up front; rarer random branches can still fail mid-run."""
 
 
-class BodyError(ValueError):
+class BodyError(ValueError, InvalidInput):
     """The spec's bodies cannot be built: no source, two sources, or a template that does not render JSON."""
 
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr, TypeAdapter, ValidationError
 
+from mlchaos.experiments.errors import LoadFailure
 from mlchaos.experiments.load import wire
 
 CLOCK_SLACK_S = 2.0
@@ -32,7 +33,7 @@ _Row = tuple[
 ROWS = TypeAdapter(list[_Row])
 
 
-class BadRows(ValueError):
+class BadRows(ValueError, LoadFailure):
     """A batch that cannot be written: the message names the row and what is wrong with it."""
 
 

@@ -52,7 +52,7 @@ from typing import BinaryIO
 
 from pydantic import ValidationError
 
-from mlchaos.experiments.load import distributed, load_secret, wire, worker_hosts
+from mlchaos.experiments.load import distributed, distributed_worker, load_secret, wire, worker_hosts
 from mlchaos.experiments.load.bodies import BodyError, BodySource, body_source
 from mlchaos.experiments.load.mix import InputMixer
 from mlchaos.experiments.load.spec import LoadSpec, parse_host_port
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as exc:  # LoadSecretError included
             print(f"mlchaos load worker: {exc}", file=sys.stderr)
             return EXIT_BAD_SPEC
-        return distributed.run_worker(
+        return distributed_worker.run_worker(
             host, port, secret=secret, allowed_hosts=allowed, stop_on_stdin_eof=args.stop_on_stdin_eof
         )
     try:

@@ -36,6 +36,7 @@ from locust.clients import HttpSession
 from locust.contrib.fasthttp import FastHttpSession, LocustUserAgent
 from locust.exception import RescheduleTask
 
+from mlchaos.experiments.errors import LoadFailure
 from mlchaos.experiments.hosts import parse_host, refusal
 
 _FAST_HEADERS_POSITION = 5
@@ -43,11 +44,11 @@ _FAST_HEADERS_POSITION = 5
 ``headers`` is the 5th positional argument (nobody passes it so, but then it is theirs as given)."""
 
 
-class HostRefused(Exception):
+class HostRefused(LoadFailure):
     """A request to a host the load may not reach; it was never sent."""
 
 
-class RedirectNotFollowed(OSError):
+class RedirectNotFollowed(OSError, LoadFailure):
     """Stops geventhttpclient's redirect loop at a redirect to another host.
 
     An ``OSError`` because that is what Locust's FastHttpSession catches around the request: it then takes

@@ -18,6 +18,8 @@ import stat
 from collections.abc import Mapping
 from pathlib import Path
 
+from mlchaos.experiments.errors import InvalidInput
+
 SECRET_ENV = "MLCHAOS_LOAD_SECRET"
 SECRET_FILE_ENV = "MLCHAOS_LOAD_SECRET_FILE"
 MIN_CHARS = 16
@@ -27,7 +29,7 @@ HOW_TO_SET = (
 )
 
 
-class LoadSecretError(ValueError):
+class LoadSecretError(ValueError, InvalidInput):
     """No usable load secret: the message says what is wrong and how to set one."""
 
 

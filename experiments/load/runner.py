@@ -22,6 +22,7 @@ import tempfile
 import time
 from types import TracebackType
 
+from mlchaos.experiments.errors import LoadFailure
 from mlchaos.experiments.load.bodies import BodyError, body_source
 from mlchaos.experiments.load.collector import BatchCallback, RecordCollector
 from mlchaos.experiments.load.mix import InputMixer
@@ -38,7 +39,7 @@ WORKERS_STOP_SLACK_S = 8.0
 _POLL_S = 0.05
 
 
-class LoadError(RuntimeError):
+class LoadError(RuntimeError, LoadFailure):
     """The load child could not start, died before finishing, or its records are incomplete.
 
     ``returncode`` is the child's exit status (negative: killed by that signal; ``None``: never ran or still

@@ -55,6 +55,8 @@ from locust.exception import RPCError
 from locust.rpc import zmqrpc
 from zmq.utils import monitor, z85
 
+from mlchaos.experiments.errors import LoadFailure
+
 ZAP_ENDPOINT = "inproc://zeromq.zap.01"
 ZAP_VERSION = b"1.0"
 TCP_TABLES = (Path("/proc/net/tcp"), Path("/proc/net/tcp6"))
@@ -95,7 +97,7 @@ def _derived(secret: str, role: bytes) -> bytes:
     return z85.encode(hmac.new(secret.encode(), b"mlchaos load key: " + role, hashlib.sha256).digest())
 
 
-class MasterRefused(Exception):
+class MasterRefused(LoadFailure):
     """The master did not complete the handshake: it does not hold this load's secret."""
 
 

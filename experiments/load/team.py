@@ -23,13 +23,14 @@ from pathlib import Path
 from locust import User
 from locust.util.load_locustfile import is_shape_class, is_user_class
 
+from mlchaos.experiments.errors import InvalidInput
 from mlchaos.experiments.load import wire
 from mlchaos.experiments.load.spec import Locustfile
 
 logger = logging.getLogger("mlchaos.load.team")
 
 
-class TeamUsersError(ValueError):
+class TeamUsersError(ValueError, InvalidInput):
     """The locustfile cannot be imported, or does not have the User classes the scenario names."""
 
 

@@ -37,6 +37,8 @@ from jinja2.nativetypes import NativeEnvironment
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from mlchaos.experiments.errors import InvalidInput
+
 MAX_TEMPLATE_CHARS = 16 * 1024
 """The longest templated string of a body."""
 MAX_VALUE_SIZE = 64 * 1024
@@ -96,7 +98,7 @@ _TAGS = {
 }
 
 
-class TemplateLimit(ValueError):
+class TemplateLimit(ValueError, InvalidInput):
     """A template computed, or was about to compute, something larger than the limits allow."""
 
 

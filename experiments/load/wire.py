@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mlchaos.experiments.errors import LoadFailure
 from mlchaos.experiments.redaction import redact_text
 
 COLUMNS = (
@@ -57,7 +58,7 @@ FieldReader = Callable[[Any, Any], Any]
 """Reads one reported field from ``(parsed JSON body or None, response headers or None)``."""
 
 
-class ProtocolError(ValueError):
+class ProtocolError(ValueError, LoadFailure):
     """A stdout line from the child is not part of the wire format (something else wrote to its stdout)."""
 
 

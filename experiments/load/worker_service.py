@@ -1,6 +1,6 @@
 """``mlchaos load-worker HOST:PORT``: a long-lived load worker, as the chart's worker pods run it.
 
-Each load is served by a fresh worker process (:func:`mlchaos.experiments.load.distributed.run_worker`), which
+Each load is served by a fresh worker process (:func:`mlchaos.experiments.load.distributed_worker.run_worker`), which
 connects to the master at HOST:PORT, waits for it as long as it takes, sends the requests it is given and exits
 when that load is over. This loop then starts the next one, so a pod serves every run of a monthly suite — one
 master per scenario — without restarting, and no state of one load leaks into the next.

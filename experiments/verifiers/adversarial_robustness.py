@@ -21,7 +21,9 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from mlchaos.experiments.verifiers.base import Recording, Verdict, VerifierSpec
+from mlchaos.experiments.verifiers import needs
+from mlchaos.experiments.verifiers.base import Recording, Verdict, Verifier, VerifierSpec
+from mlchaos.experiments.verifiers.needs import Observed, Support, Supported
 from mlchaos.experiments.verifiers.phases import answered
 from mlchaos.experiments.verifiers.tagged import (
     client_error,
@@ -70,14 +72,14 @@ def verify(recording: Recording, spec: AdversarialRobustness) -> Verdict:
             else "answered adversarial samples"
         )
         return Verdict(
-            "adversarial_robustness",
-            name,
-            False,
-            None,
-            target,
-            "%",
-            f"no {what} ({len(requests)} sent): nothing was measured",
-            {"requests": float(len(requests))},
+            verifier=spec.type,
+            name=name,
+            passed=False,
+            measured=None,
+            target=target,
+            unit="%",
+            explanation=f"no {what} ({len(requests)} sent): nothing was measured",
+            details={"requests": float(len(requests))},
         )
     is_flagged = flagged(requests)
     flips = ok & (requests["prediction"] != requests["expected"]) & ~is_flagged
@@ -139,13 +141,25 @@ def verify(recording: Recording, spec: AdversarialRobustness) -> Verdict:
     )
     measured = flip_rate if spec.max_flip_rate is not None else flagged_share
     return Verdict(
-        "adversarial_robustness",
-        name,
-        all(good for good, _ in checks),
-        measured * 100,
-        target,
-        "%",
-        explanation,
-        details,
+        verifier=spec.type,
+        name=name,
+        passed=all(good for good, _ in checks),
+        measured=measured * 100,
+        target=target,
+        unit="%",
+        explanation=explanation,
+        details=details,
         table=table,
     )
+
+
+def data_needs(seen: Observed) -> Supported:
+    """What this verifier needs of the target's data (``mlchaos target check``)."""
+    found = needs.flagged(seen)
+    if found[0] is not Support.NO and not seen.score:
+        reason = "; ".join(r for r in (found[1], "the boundary attack's scores need response.score") if r)
+        return Support.LIMITED, reason
+    return found
+
+
+VERIFIER = Verifier(AdversarialRobustness, verify, needs=data_needs)

@@ -11,7 +11,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from mlchaos.experiments.verifiers.base import Recording, Verdict, VerifierSpec
+from mlchaos.experiments.verifiers import needs
+from mlchaos.experiments.verifiers.base import Recording, Verdict, Verifier, VerifierSpec
 from mlchaos.experiments.verifiers.phases import PhaseOrRun, requests_in
 from mlchaos.experiments.verifiers.steady_state import available, unreadable_2xx
 
@@ -27,7 +28,15 @@ def verify(recording: Recording, spec: Availability) -> Verdict:
     target = f"≥ {spec.min:.2%}"
     name = f"availability ({spec.phase})"
     if requests.empty:
-        return Verdict("availability", name, False, None, target, "%", f"no requests in {spec.phase}")
+        return Verdict(
+            verifier=spec.type,
+            name=name,
+            passed=False,
+            measured=None,
+            target=target,
+            unit="%",
+            explanation=f"no requests in {spec.phase}",
+        )
     ok = available(requests)
     share = float(ok.mean())
     bad = int((~ok).sum())
@@ -39,12 +48,15 @@ def verify(recording: Recording, spec: Availability) -> Verdict:
     if unreadable := unreadable_2xx(requests):  # a 2xx the response mapping cannot read is no answer
         explanation += f"; {unreadable}"
     return Verdict(
-        "availability",
-        name,
-        passed,
-        share * 100,
-        target,
-        "%",
-        explanation,
-        {"requests": float(len(requests)), "failed": float(bad)},
+        verifier=spec.type,
+        name=name,
+        passed=passed,
+        measured=share * 100,
+        target=target,
+        unit="%",
+        explanation=explanation,
+        details={"requests": float(len(requests)), "failed": float(bad)},
     )
+
+
+VERIFIER = Verifier(Availability, verify, needs=needs.answers)

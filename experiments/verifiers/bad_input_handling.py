@@ -30,7 +30,9 @@ import pandas as pd
 from pydantic import Field
 
 from mlchaos.experiments.inputs.contract import Expectation
-from mlchaos.experiments.verifiers.base import OutcomeTable, Recording, Verdict, VerifierSpec
+from mlchaos.experiments.verifiers import needs
+from mlchaos.experiments.verifiers.base import OutcomeTable, Recording, Verdict, Verifier, VerifierSpec
+from mlchaos.experiments.verifiers.needs import Observed, Support, Supported
 from mlchaos.experiments.verifiers.phases import answered, fault_end, fault_not_applied
 from mlchaos.experiments.verifiers.tagged import (
     client_error,
@@ -95,19 +97,19 @@ def verify(recording: Recording, spec: BadInputHandling) -> Verdict:
     if spec.fault is not None:
         fault = recording.fault(spec.fault)
         if fault is None:
-            return fault_not_applied("bad_input_handling", name, target, "%", spec.fault)
+            return fault_not_applied(spec.type, name, target, "%", spec.fault)
         windows = [(fault.fault_id, fault.injected_at, fault_end(recording, fault))]
         requests = requests[within(requests["start"], windows)]
     if requests.empty:
         wanted = ", ".join(spec.mutators) or "any mutator"
         return Verdict(
-            "bad_input_handling",
-            name,
-            False,
-            None,
-            target,
-            "%",
-            f"no corrupted request ({wanted}) in {scope}: nothing was measured",
+            verifier=spec.type,
+            name=name,
+            passed=False,
+            measured=None,
+            target=target,
+            unit="%",
+            explanation=f"no corrupted request ({wanted}) in {scope}: nothing was measured",
         )
     if spec.fault is None:
         # The corrupted-inputs faults' windows; without any (records from elsewhere), the span of the requests.
@@ -185,13 +187,23 @@ def verify(recording: Recording, spec: BadInputHandling) -> Verdict:
     if unhandled:
         explanation += "; mutators not always handled: " + ", ".join(unhandled)
     return Verdict(
-        "bad_input_handling",
-        name,
-        all(ok for ok, _ in checks),
-        handled_share * 100,
-        target,
-        "%",
-        explanation,
-        details,
+        verifier=spec.type,
+        name=name,
+        passed=all(ok for ok, _ in checks),
+        measured=handled_share * 100,
+        target=target,
+        unit="%",
+        explanation=explanation,
+        details=details,
         table=table,
     )
+
+
+def data_needs(seen: Observed) -> Supported:
+    """What this verifier needs of the target's data (``mlchaos target check``)."""
+    if not seen.answered:
+        return Support.NO, needs.NO_ANSWERS
+    return needs.OK if seen.review else (Support.LIMITED, "a flagged answer is not read (response.review)")
+
+
+VERIFIER = Verifier(BadInputHandling, verify, needs=data_needs)

@@ -7,14 +7,16 @@ run recorded. That is what makes verdicts testable on synthetic timelines and re
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Generic, TypeVar
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlchaos.experiments.records import PROBE_SCHEMA, REQUEST_SCHEMA
-from mlchaos.experiments.targets import DEFAULT_TIERS, ServiceDeclaration
+from mlchaos.experiments.service_declaration import DEFAULT_TIERS, ServiceDeclaration
+from mlchaos.experiments.verifiers.needs import Needs
 from mlchaos.experiments.verifiers.steady_state import SteadyState
 from mlchaos.experiments.verifiers.tiers import Loc, unknown_references
 
@@ -125,7 +127,9 @@ class OutcomeTable:
     rows: tuple[tuple[Cell, ...], ...]
 
 
-@dataclass(frozen=True)
+@dataclass(
+    frozen=True, kw_only=True
+)  # by keyword: ten fields, four of them strings, are easy to swap by position
 class Verdict:
     """The outcome of one verifier: the number it measured, the target it was held to, and why it passed or not.
 
@@ -134,7 +138,9 @@ class Verdict:
     """
 
     verifier: str
+    """The verifier's kind: its spec's ``type`` (pass ``spec.type``)."""
     name: str
+    """This verdict's label in the report, e.g. ``availability (fault)``."""
     passed: bool
     measured: float | None
     target: str
@@ -145,3 +151,20 @@ class Verdict:
     """The verifier's weight in the resilience score (from the scenario; 1 unless it says otherwise)."""
     table: OutcomeTable | None = None
     """Optional breakdown shown in the report (bad-input, adversarial and shift outcomes)."""
+
+
+SpecT = TypeVar("SpecT", bound=VerifierSpec)
+
+
+@dataclass(frozen=True)
+class Verifier(Generic[SpecT]):
+    """A verifier kind, as its module exposes it (``VERIFIER = Verifier(MySpec, verify)``): the model a scenario
+    declares it with, whose ``type: Literal["<name>"]`` is its name (written nowhere else), and the pure function
+    judging a recording against it. The registry (:mod:`mlchaos.experiments.verifiers`) finds it there, or in
+    another package through the ``mlchaos.verifiers`` entry point group."""
+
+    spec: type[SpecT]
+    verify: Callable[[Recording, SpecT], Verdict]
+    needs: Needs | None = None
+    """Whether it would have its data on a target, from what ``mlchaos target check`` saw
+    (:mod:`~mlchaos.experiments.verifiers.needs`); ``None``: not stated, and the check says it does not know."""

@@ -29,8 +29,9 @@ from pydantic import Field
 
 from mlchaos.experiments.durations import PositiveSeconds
 from mlchaos.experiments.verifiers import breaker_signals as signals
-from mlchaos.experiments.verifiers.base import FaultWindow, Recording, Verdict, VerifierSpec
+from mlchaos.experiments.verifiers.base import FaultWindow, Recording, Verdict, Verifier, VerifierSpec
 from mlchaos.experiments.verifiers.breaker_signals import CLOSED, HALF_OPEN, OPEN
+from mlchaos.experiments.verifiers.needs import Observed, Support, Supported
 from mlchaos.experiments.verifiers.phases import fault_end
 
 
@@ -90,7 +91,16 @@ def verify(recording: Recording, spec: Breaker) -> Verdict:
     target = f"open ≤ {spec.open_within:g}s, close ≤ {spec.close_within:g}s, flaps ≤ {spec.max_flaps}"
 
     def undefined(reason: str, details: dict[str, float | str | None] | None = None) -> Verdict:
-        return Verdict("breaker", name, False, None, target, "s", reason, details or {})
+        return Verdict(
+            verifier=spec.type,
+            name=name,
+            passed=False,
+            measured=None,
+            target=target,
+            unit="s",
+            explanation=reason,
+            details=details or {},
+        )
 
     fault = recording.fault(spec.fault)
     if fault is None:
@@ -154,4 +164,23 @@ def verify(recording: Recording, spec: Breaker) -> Verdict:
         "flaps_states": float(by_states),
         "failed": ", ".join(failed),
     }
-    return Verdict("breaker", name, not failed, open_s, target, "s", explanation, details)
+    return Verdict(
+        verifier=spec.type,
+        name=name,
+        passed=not failed,
+        measured=open_s,
+        target=target,
+        unit="s",
+        explanation=explanation,
+        details=details,
+    )
+
+
+def data_needs(seen: Observed) -> Supported:
+    """What this verifier needs of the target's data (``mlchaos target check``)."""
+    if seen.breakers:
+        return Support.YES, f"breakers read: {', '.join(seen.breakers)}"
+    return Support.NO, "no breaker signal read (signals.breakers or signals.transitions)"
+
+
+VERIFIER = Verifier(Breaker, verify, needs=data_needs)

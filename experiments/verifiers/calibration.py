@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from mlchaos.experiments.verifiers.base import Recording, Verdict
+from mlchaos.experiments.verifiers import needs
+from mlchaos.experiments.verifiers.base import Recording, Verdict, Verifier
 from mlchaos.experiments.verifiers.canaries import CanarySpec, breakdown, canaries, select
 
 
@@ -58,15 +59,15 @@ def verify(recording: Recording, spec: Calibration) -> Verdict:
     details["canaries"] = float(len(chosen))
     if len(chosen) < spec.min_canaries:
         return Verdict(
-            "calibration",
-            name,
-            False,
-            None,
-            target,
-            "ECE",
-            f"too few canaries: {len(chosen)} answered canaries with a confidence in {spec.scope()} "
+            verifier=spec.type,
+            name=name,
+            passed=False,
+            measured=None,
+            target=target,
+            unit="ECE",
+            explanation=f"too few canaries: {len(chosen)} answered canaries with a confidence in {spec.scope()} "
             f"(need ≥ {spec.min_canaries})",
-            details,
+            details=details,
         )
     table = bin_table(chosen, spec.bins)
     for index, n, acc, conf in zip(
@@ -84,4 +85,16 @@ def verify(recording: Recording, spec: Calibration) -> Verdict:
         f"{mean_conf:.3f}, accuracy {accuracy:.3f}) — {'within' if passed else 'over'} {spec.max_ece:g}"
     )
     details.update({"mean_confidence": mean_conf, "accuracy": accuracy})
-    return Verdict("calibration", name, passed, value, target, "ECE", explanation, details)
+    return Verdict(
+        verifier=spec.type,
+        name=name,
+        passed=passed,
+        measured=value,
+        target=target,
+        unit="ECE",
+        explanation=explanation,
+        details=details,
+    )
+
+
+VERIFIER = Verifier(Calibration, verify, needs=needs.canaries(confidence=True))

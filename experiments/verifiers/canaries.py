@@ -13,7 +13,7 @@ from typing import ClassVar
 import pandas as pd
 from pydantic import Field
 
-from mlchaos.experiments.targets import TierName
+from mlchaos.experiments.service_declaration import TierName
 from mlchaos.experiments.verifiers.base import Recording, VerifierSpec
 from mlchaos.experiments.verifiers.phases import NO_PHASE, PhaseOrRun, answered, phase_labels
 from mlchaos.experiments.verifiers.tiers import labels

@@ -22,7 +22,8 @@ import pandas as pd
 from pydantic import Field
 
 from mlchaos.experiments.inputs.contract import Expectation
-from mlchaos.experiments.verifiers.base import Cell, OutcomeTable, Recording, Verdict, VerifierSpec
+from mlchaos.experiments.verifiers import needs
+from mlchaos.experiments.verifiers.base import Cell, OutcomeTable, Recording, Verdict, Verifier, VerifierSpec
 from mlchaos.experiments.verifiers.phases import answered, fault_not_applied, requests_in
 from mlchaos.experiments.verifiers.tagged import clean, input_fault_windows, within
 
@@ -79,7 +80,7 @@ def verify(recording: Recording, spec: CleanTrafficUnharmed) -> Verdict:
     name = f"clean_traffic_unharmed ({', '.join(spec.faults) or 'input faults'})"
     missing = [fault_id for fault_id in spec.faults if recording.fault(fault_id) is None]
     if missing:
-        return fault_not_applied("clean_traffic_unharmed", name, "availability and p99 held", "%", missing[0])
+        return fault_not_applied(spec.type, name, "availability and p99 held", "%", missing[0])
     windows = input_fault_windows(recording, spec.faults)
     scope = "the input-fault windows"
     if windows:
@@ -102,13 +103,13 @@ def verify(recording: Recording, spec: CleanTrafficUnharmed) -> Verdict:
     target = f"availability ≥ {spec.min_availability:.2%}, p99 {' and '.join(bounds)}"
     if requests.empty:
         return Verdict(
-            "clean_traffic_unharmed",
-            name,
-            False,
-            None,
-            target,
-            "%",
-            f"no clean request during {scope}: nothing was measured",
+            verifier=spec.type,
+            name=name,
+            passed=False,
+            measured=None,
+            target=target,
+            unit="%",
+            explanation=f"no clean request during {scope}: nothing was measured",
         )
     ok = answered(requests)
     availability = float(ok.mean())
@@ -143,13 +144,16 @@ def verify(recording: Recording, spec: CleanTrafficUnharmed) -> Verdict:
         f"{'✓' if good else '✗'} {text}" for good, text in checks
     )
     return Verdict(
-        "clean_traffic_unharmed",
-        name,
-        all(good for good, _ in checks),
-        availability * 100,
-        target,
-        "%",
-        explanation,
-        details,
+        verifier=spec.type,
+        name=name,
+        passed=all(good for good, _ in checks),
+        measured=availability * 100,
+        target=target,
+        unit="%",
+        explanation=explanation,
+        details=details,
         table=_per_window(recording, windows) if windows else None,
     )
+
+
+VERIFIER = Verifier(CleanTrafficUnharmed, verify, needs=needs.answers)

@@ -22,7 +22,9 @@ import pandas as pd
 from pydantic import Field
 
 from mlchaos.experiments.durations import PositiveSeconds
-from mlchaos.experiments.verifiers.base import OutcomeTable, Phase, Recording, Verdict, VerifierSpec
+from mlchaos.experiments.verifiers import needs
+from mlchaos.experiments.verifiers.base import OutcomeTable, Phase, Recording, Verdict, Verifier, VerifierSpec
+from mlchaos.experiments.verifiers.needs import Observed, Support, Supported
 from mlchaos.experiments.verifiers.phases import fault_not_applied
 
 ALARM = "drift:alarm"
@@ -96,11 +98,19 @@ def verify(recording: Recording, spec: DriftDetectedWithin) -> Verdict:
     target = f"≤ {spec.within:g}s"
     fault = recording.fault(spec.fault)
     if fault is None:
-        return fault_not_applied("drift_detected_within", name, target, "s", spec.fault)
+        return fault_not_applied(spec.type, name, target, "s", spec.fault)
     probes = recording.probes
     drift = probes[probes["check"].isin([ALARM, ONSETS])]
     if drift.empty:
-        return Verdict("drift_detected_within", name, False, None, target, "s", _no_drift_data(probes))
+        return Verdict(
+            verifier=spec.type,
+            name=name,
+            passed=False,
+            measured=None,
+            target=target,
+            unit="s",
+            explanation=_no_drift_data(probes),
+        )
     onset = fault.injected_at
     rises = _gauge_rises(probes)
     signals = {
@@ -128,15 +138,15 @@ def verify(recording: Recording, spec: DriftDetectedWithin) -> Verdict:
     )
     if not candidates:
         return Verdict(
-            "drift_detected_within",
-            name,
-            False,
-            None,
-            target,
-            "s",
-            f"the drift alarm never fired after '{spec.fault}' began ({len(drift)} drift samples)"
+            verifier=spec.type,
+            name=name,
+            passed=False,
+            measured=None,
+            target=target,
+            unit="s",
+            explanation=f"the drift alarm never fired after '{spec.fault}' began ({len(drift)} drift samples)"
             + baseline_note,
-            details,
+            details=details,
             table=table,
         )
     delay = min(candidates) - onset
@@ -147,13 +157,23 @@ def verify(recording: Recording, spec: DriftDetectedWithin) -> Verdict:
         f"{spec.within:g}s" + baseline_note
     )
     return Verdict(
-        "drift_detected_within",
-        name,
-        in_time and not false_alarm,
-        delay,
-        target,
-        "s",
-        explanation,
-        details,
+        verifier=spec.type,
+        name=name,
+        passed=in_time and not false_alarm,
+        measured=delay,
+        target=target,
+        unit="s",
+        explanation=explanation,
+        details=details,
         table=table,
     )
+
+
+def data_needs(seen: Observed) -> Supported:
+    """What this verifier needs of the target's data (``mlchaos target check``)."""
+    if seen.drift:
+        return needs.OK
+    return Support.NO, "no drift signal read (signals.drift.alarm or signals.drift.onsets)"
+
+
+VERIFIER = Verifier(DriftDetectedWithin, verify, needs=data_needs)

@@ -12,7 +12,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from mlchaos.experiments.verifiers.base import Recording, Verdict, VerifierSpec
+from mlchaos.experiments.verifiers import needs
+from mlchaos.experiments.verifiers.base import Recording, Verdict, Verifier, VerifierSpec
 from mlchaos.experiments.verifiers.phases import PhaseOrRun, requests_in
 from mlchaos.experiments.verifiers.steady_state import available
 
@@ -32,7 +33,15 @@ def verify(recording: Recording, spec: ErrorBudget) -> Verdict:
     target = f"≤ {spec.max_burn:.0%} burned"
     requests = requests_in(recording, spec.phase)
     if requests.empty:
-        return Verdict("error_budget", name, False, None, target, "%", f"no requests in {spec.phase}")
+        return Verdict(
+            verifier=spec.type,
+            name=name,
+            passed=False,
+            measured=None,
+            target=target,
+            unit="%",
+            explanation=f"no requests in {spec.phase}",
+        )
     bad = int((~available(requests)).sum())
     budget = (1 - spec.slo) * len(requests)
     burned = bad / budget
@@ -47,4 +56,16 @@ def verify(recording: Recording, spec: ErrorBudget) -> Verdict:
         "allowed": budget,
         "remaining": budget - bad,
     }
-    return Verdict("error_budget", name, passed, burned * 100, target, "%", explanation, details)
+    return Verdict(
+        verifier=spec.type,
+        name=name,
+        passed=passed,
+        measured=burned * 100,
+        target=target,
+        unit="%",
+        explanation=explanation,
+        details=details,
+    )
+
+
+VERIFIER = Verifier(ErrorBudget, verify, needs=needs.answers)

@@ -13,8 +13,9 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from mlchaos.experiments.durations import Seconds
-from mlchaos.experiments.targets import TierName
-from mlchaos.experiments.verifiers.base import Recording, Verdict, VerifierSpec
+from mlchaos.experiments.service_declaration import TierName
+from mlchaos.experiments.verifiers import needs
+from mlchaos.experiments.verifiers.base import Recording, Verdict, Verifier, VerifierSpec
 from mlchaos.experiments.verifiers.phases import answered, fault_end, fault_not_applied
 from mlchaos.experiments.verifiers.tiers import from_tiers, labels, unknown_tiers, with_unknown
 
@@ -35,18 +36,18 @@ def verify(recording: Recording, spec: FallbackEngaged) -> Verdict:
     target = f"≥ {spec.min_share:.0%} within {spec.within:g}s"
     fault = recording.fault(spec.fault)
     if fault is None:
-        return fault_not_applied("fallback_engaged", name, target, "%", spec.fault)
+        return fault_not_applied(spec.type, name, target, "%", spec.fault)
     end = fault_end(recording, fault)
     during = recording.requests_between(fault.injected_at + spec.within, end)
     if during.empty:
         return Verdict(
-            "fallback_engaged",
-            name,
-            False,
-            None,
-            target,
-            "%",
-            f"no requests between {spec.within:g}s after the injection and the revert",
+            verifier=spec.type,
+            name=name,
+            passed=False,
+            measured=None,
+            target=target,
+            unit="%",
+            explanation=f"no requests between {spec.within:g}s after the injection and the revert",
         )
     served = from_tiers(during, spec.tiers, recording.tiers) & answered(during)
     share = float(served.mean())
@@ -68,12 +69,15 @@ def verify(recording: Recording, spec: FallbackEngaged) -> Verdict:
         **unknown.details(),
     }
     return Verdict(
-        "fallback_engaged",
-        name,
-        passed,
-        share * 100,
-        target,
-        "%",
-        with_unknown(explanation, unknown),
-        details,
+        verifier=spec.type,
+        name=name,
+        passed=passed,
+        measured=share * 100,
+        target=target,
+        unit="%",
+        explanation=with_unknown(explanation, unknown),
+        details=details,
     )
+
+
+VERIFIER = Verifier(FallbackEngaged, verify, needs=needs.tiers)

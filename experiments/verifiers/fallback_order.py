@@ -20,8 +20,9 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from mlchaos.experiments.durations import Seconds
-from mlchaos.experiments.targets import TierName
-from mlchaos.experiments.verifiers.base import Recording, Verdict, VerifierSpec
+from mlchaos.experiments.service_declaration import TierName
+from mlchaos.experiments.verifiers import needs
+from mlchaos.experiments.verifiers.base import Recording, Verdict, Verifier, VerifierSpec
 from mlchaos.experiments.verifiers.phases import answered, fault_end, fault_not_applied
 from mlchaos.experiments.verifiers.tiers import Loc, labels, ranks, unknown_tiers, with_unknown
 
@@ -65,21 +66,29 @@ def verify(recording: Recording, spec: FallbackOrder) -> Verdict:
     target = f"≤ {spec.max_skip_share:.1%} below {expected}"
     if expected is None:  # the loader refuses this; a recording of another target could still meet it
         explanation = f"'unavailable' names every tier of the ladder ({', '.join(ladder)})"
-        return Verdict("fallback_order", name, False, None, target, "%", explanation)
+        return Verdict(
+            verifier=spec.type,
+            name=name,
+            passed=False,
+            measured=None,
+            target=target,
+            unit="%",
+            explanation=explanation,
+        )
     fault = recording.fault(spec.fault)
     if fault is None:
-        return fault_not_applied("fallback_order", name, target, "%", spec.fault)
+        return fault_not_applied(spec.type, name, target, "%", spec.fault)
     during = recording.requests_between(fault.injected_at + spec.within, fault_end(recording, fault))
     answers = during[answered(during)]
     if answers.empty:
         return Verdict(
-            "fallback_order",
-            name,
-            False,
-            None,
-            target,
-            "%",
-            f"no answered (2xx) requests from {spec.within:g}s after the injection to the revert "
+            verifier=spec.type,
+            name=name,
+            passed=False,
+            measured=None,
+            target=target,
+            unit="%",
+            explanation=f"no answered (2xx) requests from {spec.within:g}s after the injection to the revert "
             f"({len(during)} requests in all)",
         )
     # Answers without a tier on the ladder rank worst (tiers.ranks): they count as skipping.
@@ -109,4 +118,16 @@ def verify(recording: Recording, spec: FallbackOrder) -> Verdict:
         "impossible_share": impossible_share,
         **unknown.details(),
     }
-    return Verdict("fallback_order", name, not failed, skip_share * 100, target, "%", explanation, details)
+    return Verdict(
+        verifier=spec.type,
+        name=name,
+        passed=not failed,
+        measured=skip_share * 100,
+        target=target,
+        unit="%",
+        explanation=explanation,
+        details=details,
+    )
+
+
+VERIFIER = Verifier(FallbackOrder, verify, needs=needs.tiers)

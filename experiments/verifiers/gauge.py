@@ -20,9 +20,10 @@ from typing import Literal, Self
 import pandas as pd
 from pydantic import Field, model_validator
 
+from mlchaos.experiments.service_declaration import ServiceDeclaration
 from mlchaos.experiments.signals import SignalName
-from mlchaos.experiments.targets import ServiceDeclaration
-from mlchaos.experiments.verifiers.base import Phase, Recording, Verdict, VerifierSpec
+from mlchaos.experiments.verifiers.base import Phase, Recording, Verdict, Verifier, VerifierSpec
+from mlchaos.experiments.verifiers.needs import Observed, Support, Supported
 from mlchaos.experiments.verifiers.phases import PhaseOrRun, fault_end, fault_not_applied
 from mlchaos.experiments.verifiers.tiers import Loc
 
@@ -112,9 +113,17 @@ def verify(recording: Recording, spec: Gauge) -> Verdict:
     window = _window(recording, spec)
     if window is None:
         if spec.fault is not None:
-            return fault_not_applied("gauge", name, target, "", spec.fault)
+            return fault_not_applied(spec.type, name, target, "", spec.fault)
         never = f"the run never reached the {phase} phase"
-        return Verdict("gauge", name, False, None, target, "", never)
+        return Verdict(
+            verifier=spec.type,
+            name=name,
+            passed=False,
+            measured=None,
+            target=target,
+            unit="",
+            explanation=never,
+        )
     check = f"gauge:{spec.name}"
     probes = recording.probes
     inside = probes[(probes["ts"] >= window[0]) & (probes["ts"] < window[1])]
@@ -128,7 +137,16 @@ def verify(recording: Recording, spec: Gauge) -> Verdict:
     }
     if samples.empty:
         explanation = _nothing_read(check, probes, inside, scope)
-        return Verdict("gauge", name, False, None, target, "", explanation, details)
+        return Verdict(
+            verifier=spec.type,
+            name=name,
+            passed=False,
+            measured=None,
+            target=target,
+            unit="",
+            explanation=explanation,
+            details=details,
+        )
     value = _measure(samples, spec.statistic)
     passed = (spec.max is None or value <= spec.max) and (spec.min is None or value >= spec.min)
     details.update(min=float(samples["number"].min()), max=float(samples["number"].max()))
@@ -137,4 +155,23 @@ def verify(recording: Recording, spec: Gauge) -> Verdict:
         f" — {'within' if passed else 'outside'} {target}"
         + (f" ({failed} readings failed or empty, not counted)" if failed else "")
     )
-    return Verdict("gauge", name, passed, value, target, "", explanation, details)
+    return Verdict(
+        verifier=spec.type,
+        name=name,
+        passed=passed,
+        measured=value,
+        target=target,
+        unit="",
+        explanation=explanation,
+        details=details,
+    )
+
+
+def data_needs(seen: Observed) -> Supported:
+    """What this verifier needs of the target's data (``mlchaos target check``)."""
+    if seen.gauges:
+        return Support.YES, f"gauges read: {', '.join(seen.gauges)}"
+    return Support.NO, "no gauge read: needs the gauge declared in signals.gauges and readable"
+
+
+VERIFIER = Verifier(Gauge, verify, needs=data_needs)

@@ -13,8 +13,9 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
-from mlchaos.experiments.targets import TierName
-from mlchaos.experiments.verifiers.base import Recording, Verdict, VerifierSpec
+from mlchaos.experiments.service_declaration import TierName
+from mlchaos.experiments.verifiers import needs
+from mlchaos.experiments.verifiers.base import Recording, Verdict, Verifier, VerifierSpec
 from mlchaos.experiments.verifiers.phases import PhaseOrRun, requests_in
 from mlchaos.experiments.verifiers.tiers import from_tiers, labels
 
@@ -60,11 +61,32 @@ def verify(recording: Recording, spec: Latency) -> Verdict:
     details: dict[str, float | str | None] = {"requests": float(len(requests))}
     details.update(breakdown(recording))
     if requests.empty:
-        return Verdict("latency", name, False, None, target, "ms", f"no requests in {scope}", details)
+        return Verdict(
+            verifier=spec.type,
+            name=name,
+            passed=False,
+            measured=None,
+            target=target,
+            unit="ms",
+            explanation=f"no requests in {scope}",
+            details=details,
+        )
     value = float(np.percentile(requests["latency_ms"], spec.percentile))
     passed = value <= spec.max_ms
     explanation = (
         f"p{spec.percentile:g} of {len(requests)} requests in {scope} is {value:.0f} ms"
         f" — {'within' if passed else 'over'} {spec.max_ms:g} ms"
     )
-    return Verdict("latency", name, passed, value, target, "ms", explanation, details)
+    return Verdict(
+        verifier=spec.type,
+        name=name,
+        passed=passed,
+        measured=value,
+        target=target,
+        unit="ms",
+        explanation=explanation,
+        details=details,
+    )
+
+
+VERIFIER = Verifier(Latency, verify, needs=needs.answers)

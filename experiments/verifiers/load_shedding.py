@@ -21,8 +21,10 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
-from mlchaos.experiments.targets import TierName
-from mlchaos.experiments.verifiers.base import Recording, Verdict, VerifierSpec
+from mlchaos.experiments.service_declaration import TierName
+from mlchaos.experiments.verifiers import needs
+from mlchaos.experiments.verifiers.base import Recording, Verdict, Verifier, VerifierSpec
+from mlchaos.experiments.verifiers.needs import Observed, Support, Supported
 from mlchaos.experiments.verifiers.phases import answered, fault_end, fault_not_applied, requests_in
 from mlchaos.experiments.verifiers.tiers import from_tiers
 
@@ -56,10 +58,18 @@ def verify(recording: Recording, spec: LoadShedding) -> Verdict:
     else:
         fault = recording.fault(spec.fault)
         if fault is None:
-            return fault_not_applied("load_shedding", name, target, "ms", spec.fault)
+            return fault_not_applied(spec.type, name, target, "ms", spec.fault)
         requests = recording.requests_between(fault.injected_at, fault_end(recording, fault))
     if requests.empty:
-        return Verdict("load_shedding", name, False, None, target, "ms", f"no requests during {scope}")
+        return Verdict(
+            verifier=spec.type,
+            name=name,
+            passed=False,
+            measured=None,
+            target=target,
+            unit="ms",
+            explanation=f"no requests during {scope}",
+        )
     status = requests["status"].to_numpy()
     by_tier = answered(requests) & from_tiers(requests, spec.shed_tiers, recording.tiers)
     said = requests["shed"]
@@ -81,14 +91,14 @@ def verify(recording: Recording, spec: LoadShedding) -> Verdict:
     }
     if admitted_p99 is None:
         return Verdict(
-            "load_shedding",
-            name,
-            False,
-            None,
-            target,
-            "ms",
-            f"all {len(requests)} requests during {scope} were shed: nothing was admitted",
-            details,
+            verifier=spec.type,
+            name=name,
+            passed=False,
+            measured=None,
+            target=target,
+            unit="ms",
+            explanation=f"all {len(requests)} requests during {scope} were shed: nothing was admitted",
+            details=details,
         )
     checks = [
         (
@@ -106,4 +116,25 @@ def verify(recording: Recording, spec: LoadShedding) -> Verdict:
     explanation = f"{len(requests)} requests during {scope}: " + "; ".join(
         f"{'✓' if ok else '✗'} {text}" for ok, text in checks
     )
-    return Verdict("load_shedding", name, passed, admitted_p99, target, "ms", explanation, details)
+    return Verdict(
+        verifier=spec.type,
+        name=name,
+        passed=passed,
+        measured=admitted_p99,
+        target=target,
+        unit="ms",
+        explanation=explanation,
+        details=details,
+    )
+
+
+def data_needs(seen: Observed) -> Supported:
+    """What this verifier needs of the target's data (``mlchaos target check``)."""
+    if not seen.answered:
+        return Support.NO, needs.NO_ANSWERS
+    return (
+        needs.OK if seen.shed else (Support.LIMITED, "only 429s count as shed: response.shed is not declared")
+    )
+
+
+VERIFIER = Verifier(LoadShedding, verify, needs=data_needs)

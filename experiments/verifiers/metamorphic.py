@@ -25,7 +25,9 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from mlchaos.experiments.verifiers.base import Cell, OutcomeTable, Recording, Verdict, VerifierSpec
+from mlchaos.experiments.verifiers import needs
+from mlchaos.experiments.verifiers.base import Cell, OutcomeTable, Recording, Verdict, Verifier, VerifierSpec
+from mlchaos.experiments.verifiers.needs import Observed, Support, Supported
 from mlchaos.experiments.verifiers.phases import answered
 from mlchaos.experiments.verifiers.tagged import names, tagged
 
@@ -122,13 +124,13 @@ def verify(recording: Recording, spec: Metamorphic) -> Verdict:
     pairs = pairs_of(requests)
     if pairs.empty:
         return Verdict(
-            "metamorphic",
-            name,
-            False,
-            None,
-            target,
-            "violations",
-            "no metamorphic pair was sent: nothing was measured",
+            verifier=spec.type,
+            name=name,
+            passed=False,
+            measured=None,
+            target=target,
+            unit="violations",
+            explanation="no metamorphic pair was sent: nothing was measured",
         )
     outcome = judge(pairs, spec.tolerance)
     judged, violations = int(outcome["judged"].sum()), int(outcome["violation"].sum())
@@ -145,14 +147,14 @@ def verify(recording: Recording, spec: Metamorphic) -> Verdict:
     not_judged = f"{incomplete} incomplete, {mixed} mixed tiers, {no_score} without scores"
     if judged == 0:
         return Verdict(
-            "metamorphic",
-            name,
-            False,
-            None,
-            target,
-            "violations",
-            f"none of {len(pairs)} metamorphic pairs could be judged ({not_judged}): nothing was measured",
-            details,
+            verifier=spec.type,
+            name=name,
+            passed=False,
+            measured=None,
+            target=target,
+            unit="violations",
+            explanation=f"none of {len(pairs)} metamorphic pairs could be judged ({not_judged}): nothing was measured",
+            details=details,
             table=table,
         )
     broken = sorted(set(pairs["relation"][outcome["violation"]]))
@@ -164,13 +166,25 @@ def verify(recording: Recording, spec: Metamorphic) -> Verdict:
     )
     details["violation_rate"] = float(np.float64(violations) / judged)
     return Verdict(
-        "metamorphic",
-        name,
-        passed,
-        float(violations),
-        target,
-        "violations",
-        explanation,
-        details,
+        verifier=spec.type,
+        name=name,
+        passed=passed,
+        measured=float(violations),
+        target=target,
+        unit="violations",
+        explanation=explanation,
+        details=details,
         table=table,
     )
+
+
+def data_needs(seen: Observed) -> Supported:
+    """What this verifier needs of the target's data (``mlchaos target check``)."""
+    if not seen.prediction:
+        return Support.NO, "no prediction read (response.prediction)"
+    if not seen.score:
+        return Support.LIMITED, "`same` relations only: higher/lower need response.score"
+    return needs.OK
+
+
+VERIFIER = Verifier(Metamorphic, verify, needs=data_needs)

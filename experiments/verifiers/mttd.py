@@ -1,4 +1,4 @@
-"""``mttd``: mean time to detect one fault, as design.md defines it.
+"""``mttd``: mean time to detect one fault, as docs/glossary.md defines *MTTD*.
 
 From the fault's injection to the first moment the system visibly reacts, whichever comes first:
 
@@ -21,7 +21,9 @@ from pydantic import Field
 
 from mlchaos.experiments.durations import PositiveSeconds
 from mlchaos.experiments.verifiers import breaker_signals as signals
-from mlchaos.experiments.verifiers.base import Recording, Verdict, VerifierSpec
+from mlchaos.experiments.verifiers import needs
+from mlchaos.experiments.verifiers.base import Recording, Verdict, Verifier, VerifierSpec
+from mlchaos.experiments.verifiers.needs import Observed, Support, Supported
 from mlchaos.experiments.verifiers.phases import answered, fault_end, fault_not_applied, requests_in
 from mlchaos.experiments.verifiers.tiers import from_tiers, unknown_tiers, with_unknown
 
@@ -47,7 +49,7 @@ def verify(recording: Recording, spec: Mttd) -> Verdict:
     target = f"≤ {spec.max:g}s"
     fault = recording.fault(spec.fault)
     if fault is None:
-        return fault_not_applied("mttd", name, target, "s", spec.fault)
+        return fault_not_applied(spec.type, name, target, "s", spec.fault)
     since, until = fault.injected_at, fault_end(recording, fault)
     candidates: dict[str, float] = {}
     answer = _first_fallback_answer(recording, since, until)
@@ -71,18 +73,18 @@ def verify(recording: Recording, spec: Mttd) -> Verdict:
     details.update(unknown.details())
     if not candidates:
         return Verdict(
-            "mttd",
-            name,
-            False,
-            None,
-            target,
-            "s",
-            with_unknown(
+            verifier=spec.type,
+            name=name,
+            passed=False,
+            measured=None,
+            target=target,
+            unit="s",
+            explanation=with_unknown(
                 f"no reaction to '{spec.fault}' before it was reverted: no answer from a tier below {best} and "
                 "no breaker left closed" + signals.blind_spots(recording.probes, spec.dependencies),
                 unknown,
             ),
-            details,
+            details=details,
         )
     signal, moment = min(candidates.items(), key=lambda item: item[1])
     mttd = moment - since
@@ -95,4 +97,25 @@ def verify(recording: Recording, spec: Mttd) -> Verdict:
     others = [f"{s} {m - since:.2f}s" for s, m in candidates.items() if s != signal]
     if others:
         explanation += f"; then {', '.join(others)}"
-    return Verdict("mttd", name, passed, mttd, target, "s", with_unknown(explanation, unknown), details)
+    return Verdict(
+        verifier=spec.type,
+        name=name,
+        passed=passed,
+        measured=mttd,
+        target=target,
+        unit="s",
+        explanation=with_unknown(explanation, unknown),
+        details=details,
+    )
+
+
+def data_needs(seen: Observed) -> Supported:
+    """What this verifier needs of the target's data (``mlchaos target check``)."""
+    if seen.tier_on_ladder:
+        return needs.OK if seen.breakers else (Support.LIMITED, "degraded tiers only: no breaker signal read")
+    if seen.breakers:
+        return Support.LIMITED, "breakers only: " + needs.NO_TIER
+    return Support.NO, f"{needs.NO_TIER}, and no breaker signal read"
+
+
+VERIFIER = Verifier(Mttd, verify, needs=data_needs)

@@ -1,4 +1,4 @@
-"""``mttr``: mean time to recovery of one fault, as design.md defines it.
+"""``mttr``: mean time to recovery of one fault, as docs/glossary.md defines *MTTR*.
 
 From the fault's injection (faults the system heals by itself, e.g. ``pod_kill``) or its revert (faults it cannot
 heal alone, e.g. a feature store that stays down) to the start of the first window of ``window`` consecutive
@@ -18,7 +18,9 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from mlchaos.experiments.durations import PositiveSeconds
-from mlchaos.experiments.verifiers.base import Recording, Verdict, VerifierSpec
+from mlchaos.experiments.verifiers import needs
+from mlchaos.experiments.verifiers.base import Recording, Verdict, Verifier, VerifierSpec
+from mlchaos.experiments.verifiers.needs import Observed, Support, Supported
 from mlchaos.experiments.verifiers.phases import fault_not_applied
 from mlchaos.experiments.verifiers.steady_state import first_sustained_hold
 
@@ -70,25 +72,33 @@ def verify(recording: Recording, spec: Mttr) -> Verdict:
     target = f"≤ {spec.max:g}s"
     fault = recording.fault(spec.fault)
     if fault is None:
-        return fault_not_applied("mttr", name, target, "s", spec.fault)
+        return fault_not_applied(spec.type, name, target, "s", spec.fault)
     reference = spec.from_
     if reference == "auto":
         reference = "inject" if fault.heals_itself else "revert"
     since = fault.injected_at if reference == "inject" else fault.reverted_at
     if since is None:
-        return Verdict("mttr", name, False, None, target, "s", f"fault '{spec.fault}' was never reverted")
+        return Verdict(
+            verifier=spec.type,
+            name=name,
+            passed=False,
+            measured=None,
+            target=target,
+            unit="s",
+            explanation=f"fault '{spec.fault}' was never reverted",
+        )
     if spec.source == "readiness":
         return _from_readiness(recording, spec, name, target, reference, since)
     recovered = first_sustained_hold(steady_state, recording.requests, since, recording.ended_at, spec.window)
     if recovered is None:
         return Verdict(
-            "mttr",
-            name,
-            False,
-            None,
-            target,
-            "s",
-            f"steady state ({steady_state.describe()}) never held for {spec.window:g}s after the "
+            verifier=spec.type,
+            name=name,
+            passed=False,
+            measured=None,
+            target=target,
+            unit="s",
+            explanation=f"steady state ({steady_state.describe()}) never held for {spec.window:g}s after the "
             f"{reference} before the run ended",
         )
     mttr = max(0.0, recovered - since)
@@ -97,7 +107,16 @@ def verify(recording: Recording, spec: Mttr) -> Verdict:
         f"steady state held again for {spec.window:g}s from {mttr:.2f}s after the {reference}"
         f" — {'within' if passed else 'over'} {spec.max:g}s"
     )
-    return Verdict("mttr", name, passed, mttr, target, "s", explanation, {"from": reference})
+    return Verdict(
+        verifier=spec.type,
+        name=name,
+        passed=passed,
+        measured=mttr,
+        target=target,
+        unit="s",
+        explanation=explanation,
+        details={"from": reference},
+    )
 
 
 def _from_readiness(
@@ -106,14 +125,30 @@ def _from_readiness(
     check = f"workload:{spec.workload}"
     if not (recording.probes["check"] == check).any():
         why = f"no readiness samples of {spec.workload}: list it under the kubernetes target's workloads"
-        return Verdict("mttr", name, False, None, target, "s", why)
+        return Verdict(
+            verifier=spec.type,
+            name=name,
+            passed=False,
+            measured=None,
+            target=target,
+            unit="s",
+            explanation=why,
+        )
     recovered = first_ready_window(recording.probes, check, since, recording.ended_at, spec.window)
     if recovered is None:
         why = (
             f"{spec.workload} never had all its replicas ready for {spec.window:g}s after the {reference} "
             "before the run ended"
         )
-        return Verdict("mttr", name, False, None, target, "s", why)
+        return Verdict(
+            verifier=spec.type,
+            name=name,
+            passed=False,
+            measured=None,
+            target=target,
+            unit="s",
+            explanation=why,
+        )
     mttr = max(0.0, recovered - since)
     passed = mttr <= spec.max
     explanation = (
@@ -121,5 +156,22 @@ def _from_readiness(
         f"{reference} — {'within' if passed else 'over'} {spec.max:g}s"
     )
     return Verdict(
-        "mttr", name, passed, mttr, target, "s", explanation, {"from": reference, "source": "readiness"}
+        verifier=spec.type,
+        name=name,
+        passed=passed,
+        measured=mttr,
+        target=target,
+        unit="s",
+        explanation=explanation,
+        details={"from": reference, "source": "readiness"},
     )
+
+
+def data_needs(seen: Observed) -> Supported:
+    """What this verifier needs of the target's data (``mlchaos target check``)."""
+    if seen.answered or seen.workloads:
+        return needs.steady_state(seen) if seen.answered else (Support.LIMITED, "source: readiness only")
+    return Support.NO, needs.NO_ANSWERS
+
+
+VERIFIER = Verifier(Mttr, verify, needs=data_needs)

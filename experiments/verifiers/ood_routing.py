@@ -26,7 +26,9 @@ from typing import Literal
 import pandas as pd
 from pydantic import Field
 
-from mlchaos.experiments.verifiers.base import Recording, Verdict, VerifierSpec
+from mlchaos.experiments.verifiers import needs
+from mlchaos.experiments.verifiers.base import Recording, Verdict, Verifier, VerifierSpec
+from mlchaos.experiments.verifiers.needs import Observed, Support, Supported
 from mlchaos.experiments.verifiers.phases import answered
 from mlchaos.experiments.verifiers.tagged import (
     client_error,
@@ -58,13 +60,13 @@ def verify(recording: Recording, spec: OodRouting) -> Verdict:
     if requests.empty:
         wanted = ", ".join(spec.kinds) or "any kind"
         return Verdict(
-            "ood_routing",
-            name,
-            False,
-            None,
-            target,
-            "%",
-            f"no out-of-distribution request ({wanted}): nothing was measured",
+            verifier=spec.type,
+            name=name,
+            passed=False,
+            measured=None,
+            target=target,
+            unit="%",
+            explanation=f"no out-of-distribution request ({wanted}): nothing was measured",
         )
     ok = answered(requests)
     confidence = pd.to_numeric(requests["confidence"], errors="coerce")
@@ -134,5 +136,28 @@ def verify(recording: Recording, spec: OodRouting) -> Verdict:
         "median_confidence_unflagged": None if median_unflagged is None else float(median_unflagged),
     }
     return Verdict(
-        "ood_routing", name, passed, safe_share * 100, target, "%", explanation, details, table=table
+        verifier=spec.type,
+        name=name,
+        passed=passed,
+        measured=safe_share * 100,
+        target=target,
+        unit="%",
+        explanation=explanation,
+        details=details,
+        table=table,
     )
+
+
+def data_needs(seen: Observed) -> Supported:
+    """What this verifier needs of the target's data (``mlchaos target check``)."""
+    if not seen.answered:
+        return Support.NO, needs.NO_ANSWERS
+    if seen.tier_on_ladder and seen.review:
+        return needs.OK
+    missing = [
+        what for what, read in (("the tier", seen.tier_on_ladder), ("review flags", seen.review)) if not read
+    ]
+    return Support.LIMITED, f"{' and '.join(missing)} not read: fewer ways to count an answer as safe"
+
+
+VERIFIER = Verifier(OodRouting, verify, needs=data_needs)

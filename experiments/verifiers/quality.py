@@ -13,7 +13,8 @@ from typing import Literal
 import pandas as pd
 from pydantic import Field
 
-from mlchaos.experiments.verifiers.base import Recording, Verdict
+from mlchaos.experiments.verifiers import needs
+from mlchaos.experiments.verifiers.base import Recording, Verdict, Verifier
 from mlchaos.experiments.verifiers.canaries import CanarySpec, breakdown, canaries, select
 
 
@@ -35,14 +36,15 @@ def verify(recording: Recording, spec: Quality) -> Verdict:
     details["canaries"] = float(len(chosen))
     if len(chosen) < spec.min_canaries:
         return Verdict(
-            "quality",
-            name,
-            False,
-            None,
-            target,
-            "%",
-            f"too few canaries: {len(chosen)} answered canaries in {spec.scope()} (need ≥ {spec.min_canaries})",
-            details,
+            verifier=spec.type,
+            name=name,
+            passed=False,
+            measured=None,
+            target=target,
+            unit="%",
+            explanation=f"too few canaries: {len(chosen)} answered canaries in {spec.scope()} "
+            f"(need ≥ {spec.min_canaries})",
+            details=details,
         )
     value = accuracy(chosen)
     passed = value >= spec.min_accuracy
@@ -50,4 +52,16 @@ def verify(recording: Recording, spec: Quality) -> Verdict:
         f"{int(chosen['correct'].sum())} of {len(chosen)} canaries in {spec.scope()} answered correctly "
         f"({value:.2%}) — {'meets' if passed else 'below'} {spec.min_accuracy:.1%}"
     )
-    return Verdict("quality", name, passed, value * 100, target, "%", explanation, details)
+    return Verdict(
+        verifier=spec.type,
+        name=name,
+        passed=passed,
+        measured=value * 100,
+        target=target,
+        unit="%",
+        explanation=explanation,
+        details=details,
+    )
+
+
+VERIFIER = Verifier(Quality, verify, needs=needs.canaries(confidence=False))

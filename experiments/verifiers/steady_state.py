@@ -17,7 +17,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlchaos.experiments.durations import PositiveSeconds
-from mlchaos.experiments.targets import TierName
+from mlchaos.experiments.service_declaration import TierName
 from mlchaos.experiments.verifiers.tiers import (
     Loc,
     UnknownTiers,

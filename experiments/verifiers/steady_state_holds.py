@@ -15,13 +15,18 @@ from __future__ import annotations
 
 from typing import Literal
 
-from mlchaos.experiments.verifiers.base import Phase, Recording, Verdict, VerifierSpec
+from mlchaos.experiments.registry import kind_of
+from mlchaos.experiments.verifiers import needs
+from mlchaos.experiments.verifiers.base import Phase, Recording, Verdict, Verifier, VerifierSpec
 from mlchaos.experiments.verifiers.steady_state import evaluate
 
 
 class SteadyStateHolds(VerifierSpec):
     type: Literal["steady_state"]
     phase: Literal["baseline", "after"] = "after"
+
+
+_KIND = kind_of(SteadyStateHolds)  # this verdict is also made with no spec: every run reports the hypothesis
 
 
 def steady_state_verdict(recording: Recording, phase: Phase) -> Verdict:
@@ -43,16 +48,19 @@ def steady_state_verdict(recording: Recording, phase: Phase) -> Verdict:
     details.update(result.unknown.details())
     details.update({f"share.{tier}": share for tier, share in result.tier_shares.items()})
     return Verdict(
-        "steady_state",
-        f"steady_state ({phase.value})",
-        result.holds,
-        measured,
-        hypothesis.describe(),
-        "%",
-        explanation,
-        details,
+        verifier=_KIND,
+        name=f"{_KIND} ({phase.value})",
+        passed=result.holds,
+        measured=measured,
+        target=hypothesis.describe(),
+        unit="%",
+        explanation=explanation,
+        details=details,
     )
 
 
 def verify(recording: Recording, spec: SteadyStateHolds) -> Verdict:
     return steady_state_verdict(recording, Phase(spec.phase))
+
+
+VERIFIER = Verifier(SteadyStateHolds, verify, needs=needs.steady_state)

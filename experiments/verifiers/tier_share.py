@@ -2,7 +2,7 @@
 
 Share = (2xx answers in ``phase`` whose tier is in ``tiers``) / (all 2xx answers in ``phase``). Only answered
 requests count: a 5xx, a timeout or a 4xx carries no tier, and availability is measured elsewhere — this is the
-*quality of service* view, e.g. seed 001's SLA "95 % of responses from tier 1 or 2" is
+*quality of service* view, e.g. the quality SLO "95 % of responses from the two best tiers" is
 ``{type: tier_share, tiers: [primary, fallback], min: 0.95}`` (names from the target's ladder).
 
 An answer whose tier is not on the ladder could have come from any tier, so it never helps the verdict: it counts
@@ -16,8 +16,9 @@ from typing import ClassVar, Literal, Self
 
 from pydantic import Field, model_validator
 
-from mlchaos.experiments.targets import TierName
-from mlchaos.experiments.verifiers.base import Recording, Verdict, VerifierSpec
+from mlchaos.experiments.service_declaration import TierName
+from mlchaos.experiments.verifiers import needs
+from mlchaos.experiments.verifiers.base import Recording, Verdict, Verifier, VerifierSpec
 from mlchaos.experiments.verifiers.phases import PhaseOrRun, answered, requests_in
 from mlchaos.experiments.verifiers.tiers import from_tiers, labels, unknown_tiers, with_unknown
 
@@ -55,13 +56,13 @@ def verify(recording: Recording, spec: TierShare) -> Verdict:
     answers = requests[answered(requests)]
     if answers.empty:
         return Verdict(
-            "tier_share",
-            name,
-            False,
-            None,
-            target,
-            "%",
-            f"no answered (2xx) requests in {spec.phase} ({len(requests)} requests in all)",
+            verifier=spec.type,
+            name=name,
+            passed=False,
+            measured=None,
+            target=target,
+            unit="%",
+            explanation=f"no answered (2xx) requests in {spec.phase} ({len(requests)} requests in all)",
         )
     shares = labels(answers).value_counts(normalize=True)
     share = float(from_tiers(answers, spec.tiers, recording.tiers).mean())
@@ -82,4 +83,16 @@ def verify(recording: Recording, spec: TierShare) -> Verdict:
     }
     details.update({f"share.{tier}": float(value) for tier, value in shares.items()})
     explanation = with_unknown(explanation, unknown)
-    return Verdict("tier_share", name, passed, share * 100, target, "%", explanation, details)
+    return Verdict(
+        verifier=spec.type,
+        name=name,
+        passed=passed,
+        measured=share * 100,
+        target=target,
+        unit="%",
+        explanation=explanation,
+        details=details,
+    )
+
+
+VERIFIER = Verifier(TierShare, verify, needs=needs.tiers)

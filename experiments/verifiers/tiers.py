@@ -19,8 +19,6 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
-from mlchaos.experiments.targets import EmbeddedTarget, ExternalTarget, KubernetesTarget
-
 NO_TIER = "none"
 """The label of an answer that named no tier."""
 MAX_NAMED = 5
@@ -29,11 +27,6 @@ otherwise make the explanation as long as the run."""
 
 Loc = tuple[str | int, ...]
 """A field path inside a model, as the loader locates problems (``("tiers", 1)``, ``("min_tier_share", "gold")``)."""
-
-
-def ladder_of(target: EmbeddedTarget | ExternalTarget | KubernetesTarget) -> tuple[str, ...]:
-    """The tier ladder a target declares, best first."""
-    return target.declaration.tiers
 
 
 def labels(requests: pd.DataFrame) -> pd.Series:

@@ -1,4 +1,4 @@
-"""The fallback chain: ask each tier in turn, best first, until one answers (seed 001's graceful degradation).
+"""The fallback chain: ask each tier in turn, best first, until one answers (*fallback chain*, docs/glossary.md).
 
     primary   store features (Redis via the feature_store proxy) + primary model server (via primary_model)
     fallback  local logistic regression on request features only; declines inputs far outside training data

@@ -1,4 +1,4 @@
-"""The drift monitor: do recent requests still look like the training data? (seed 000: data drift nobody notices)
+"""The drift monitor: do recent requests still look like the training data? (*drift*, docs/glossary.md)
 
 Per request feature (``amount``, ``hour``, ``merchant_risk``, ``is_foreign``) the last ``window`` values of
 valid requests are compared with the training data by the Kolmogorov-Smirnov distance ``D`` (the largest gap

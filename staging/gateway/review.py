@@ -1,4 +1,4 @@
-"""Confidence-based routing (seed 000): which answers the learned models may give, and which go to review.
+"""Confidence-based routing (docs/glossary.md): which answers the learned models may give, and which go to review.
 
 Two rules, applied to every answer of ``POST /predict`` (shed ones included):
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from cli_runs import gateway_answers
+from support.cli_runs import gateway_answers
 
 from mlchaos.experiments.attacks import FeatureRange, QueryFailedError, boundary_attack
 from mlchaos.experiments.attacks.target import http_query

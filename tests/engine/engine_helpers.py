@@ -14,7 +14,7 @@ from typing import Any
 import requests
 import xmlschema
 import yaml
-from cli_runs import DATASET
+from support.cli_runs import DATASET
 
 from mlchaos.injectors.backends.supervisor import SupervisorClient
 from mlchaos.staging.endpoints import StackEndpoints

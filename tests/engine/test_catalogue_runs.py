@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from cli_runs import ROOT, run_mlchaos
+from support.cli_runs import ROOT, run_mlchaos
 
 pytestmark = pytest.mark.stack
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from cli_runs import MLCHAOS, gateway_answers, load_children, run_mlchaos, wait_until_gone
 from engine_helpers import write_scenario
+from support.cli_runs import MLCHAOS, gateway_answers, load_children, run_mlchaos, wait_until_gone
 
 from mlchaos.experiments.load.load_secret import SECRET_FILE_ENV
 from mlchaos.staging.endpoints import StackEndpoints

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-from cli_runs import load_children, run_mlchaos, start_run, wait_until_gone
 from engine_helpers import assert_judged_partially, program_state, proxy_state, write_scenario
+from support.cli_runs import load_children, run_mlchaos, start_run, wait_until_gone
 
 from mlchaos.experiments.journal import Event, read_journal, stacks_started
 from mlchaos.staging.endpoints import StackEndpoints

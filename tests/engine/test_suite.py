@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from cli_runs import run_mlchaos
 from engine_helpers import write_scenario
+from support.cli_runs import run_mlchaos
 
 from mlchaos.staging.endpoints import StackEndpoints
 

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from cli_runs import run_mlchaos
 from engine_helpers import assert_judged_partially, proxy_state, write_scenario
+from support.cli_runs import run_mlchaos
 
 from mlchaos.experiments.journal import Event, read_journal
 from mlchaos.staging.options import BreakerOptions, StackFlag, StackOptions
@@ -42,7 +42,11 @@ def test_measured_mttr_matches_the_known_restart_delay(tmp_path: Path) -> None:
     [run_dir] = (tmp_path / "runs").iterdir()
     verdicts = json.loads((run_dir / "verdicts.json").read_text())["verdicts"]
     [mttr] = [v for v in verdicts if v["verifier"] == "mttr"]
-    assert mttr["measured"] == pytest.approx(RESTART_DELAY_S, abs=0.5), mttr["explanation"]
+    # Recovery cannot be measured before the server serves again, and the fault lasts 4 s longer than the delay:
+    # a measure of anything else (the fault's end, the first probe) falls outside this band. How close it comes on
+    # a quiet machine is a benchmark's question (bench/: MTTR accuracy), not a test's — a busy CI machine adds
+    # scheduling delay to the probes.
+    assert RESTART_DELAY_S - 0.25 <= mttr["measured"] <= RESTART_DELAY_S + 2.0, mttr["explanation"]
 
 
 def test_a_tripped_guardrail_aborts_reverts_and_exits_3(tmp_path: Path) -> None:

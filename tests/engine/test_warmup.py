@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from cli_runs import run_mlchaos
 from engine_helpers import write_scenario
+from support.cli_runs import run_mlchaos
 from typer.testing import CliRunner
 
 from mlchaos.experiments.cli import app
-from mlchaos.experiments.engine import _load_spec
 from mlchaos.experiments.journal import Event, read_journal
+from mlchaos.experiments.load.spec_from_scenario import load_spec
 from mlchaos.experiments.loader import load_scenario
 from mlchaos.experiments.plan import Action, make_plan, placeholder_endpoints
 from mlchaos.experiments.targets import EmbeddedTarget
@@ -47,7 +47,7 @@ def test_the_warmup_comes_before_the_baseline_on_the_plan_and_the_loads_clock(tm
     ]
     assert plan.end == 19 and plan.duration == 24
     # The load's clock starts with the load: 2 s of ramp, 5 s of warm-up, then the baseline's 6 s to the fault.
-    spec = _load_spec(plan, 60.0)
+    spec = load_spec(plan, 60.0)
     ramp, warmup, baseline = 2.0, 5.0, 6.0
     assert [(s.at_s, s.users) for s in spec.stages] == [
         (ramp + warmup + baseline + 1, 8),

@@ -7,12 +7,12 @@ what the gateway does about it (which tier answers).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 import requests
 from pydantic import TypeAdapter
+from support.waiting import wait_until
 
 from mlchaos.experiments.targets import TargetEndpoints
 from mlchaos.injectors import INJECTORS, AnyFault, FaultSpec
@@ -34,15 +34,6 @@ def tier(stack: StackEndpoints) -> str:
     response.raise_for_status()
     answer: str = response.json()["tier"]
     return answer
-
-
-def eventually(condition: Callable[[], bool], timeout_s: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def proxy(stack: StackEndpoints, name: str) -> dict[str, Any]:
@@ -79,7 +70,7 @@ def test_latency_adds_a_toxic_and_the_revert_removes_it(
     assert time.monotonic() - started >= 0.25
     revert_twice(spec, plan)
     assert proxy(stack, "primary_model")["toxics"] == []
-    eventually(lambda: tier(stack) == "primary")
+    wait_until(lambda: tier(stack) == "primary", 15, "the primary tier to answer", 0.1)
 
 
 @pytest.mark.parametrize(
@@ -96,11 +87,11 @@ def test_feature_store_outage_modes(
     else:
         assert state["enabled"] is True
         assert [t["type"] for t in state["toxics"]] == [toxic_type]
-    eventually(lambda: tier(stack) == "fallback")
+    wait_until(lambda: tier(stack) == "fallback", 15, "the fallback tier to answer", 0.1)
     revert_twice(spec, plan)
     state = proxy(stack, "feature_store")
     assert state["enabled"] is True and state["toxics"] == []
-    eventually(lambda: tier(stack) == "primary")
+    wait_until(lambda: tier(stack) == "primary", 15, "the primary tier to answer", 0.1)
 
 
 def test_pod_kill_kills_and_supervisord_restarts(stack: StackEndpoints, target: TargetEndpoints) -> None:
@@ -110,10 +101,14 @@ def test_pod_kill_kills_and_supervisord_restarts(stack: StackEndpoints, target: 
     before = supervisor.program("primary-model").pid
     spec = fault(type="pod_kill", program="primary-model")
     plan = apply(spec, target)
-    eventually(lambda: supervisor.program("primary-model").pid not in (0, before))
+    wait_until(
+        lambda: supervisor.program("primary-model").pid not in (0, before), 15, "a new primary-model pid", 0.1
+    )
     revert_twice(spec, plan)
-    eventually(lambda: supervisor.program("primary-model").state == "RUNNING")
-    eventually(lambda: tier(stack) == "primary", timeout_s=30)
+    wait_until(
+        lambda: supervisor.program("primary-model").state == "RUNNING", 15, "primary-model RUNNING", 0.1
+    )
+    wait_until(lambda: tier(stack) == "primary", 30, "the primary tier to answer", 0.1)
 
 
 def test_pod_kill_revert_starts_a_program_that_stayed_down(
@@ -130,8 +125,10 @@ def test_pod_kill_revert_starts_a_program_that_stayed_down(
         proxy.supervisor.stopProcess("primary-model", True)
     assert supervisor.program("primary-model").state == "STOPPED"
     INJECTORS["pod_kill"].revert(plan.undo)
-    eventually(lambda: supervisor.program("primary-model").state == "RUNNING", timeout_s=30)
-    eventually(lambda: tier(stack) == "primary", timeout_s=30)
+    wait_until(
+        lambda: supervisor.program("primary-model").state == "RUNNING", 30, "primary-model RUNNING", 0.1
+    )
+    wait_until(lambda: tier(stack) == "primary", 30, "the primary tier to answer", 0.1)
 
 
 def test_a_leftover_toxic_fails_the_check_with_a_hint(stack: StackEndpoints, target: TargetEndpoints) -> None:

@@ -368,7 +368,7 @@ def test_supplied_samples_expect_what_the_target_answers_their_clean_counterpart
 
 def test_the_engine_places_input_windows_on_the_load_clock(tmp_path: Path) -> None:
     """The child's clock starts with the load: a window opens after the ramp, the baseline and the fault's ``at``."""
-    from mlchaos.experiments.engine import _load_spec
+    from mlchaos.experiments.load.spec_from_scenario import load_spec
     from mlchaos.experiments.plan import make_plan
 
     faults: list[dict[str, Any]] = [
@@ -393,7 +393,7 @@ def test_the_engine_places_input_windows_on_the_load_clock(tmp_path: Path) -> No
     text = path.read_text(encoding="utf-8").replace("users: 1", "users: 4\n  spawn_rate: 2")
     path.write_text(text + "steady_state: {window: 6s}\n", encoding="utf-8")
     plan = make_plan(load_scenario(path).scenario, TARGET)
-    spec = _load_spec(plan, 60.0)
+    spec = load_spec(plan, 60.0)
     ramp, baseline = 2.0, 6.0
     assert [(w.fault_id, w.start_s, w.end_s, w.share) for w in spec.inputs] == [
         ("c", ramp + baseline + 2, ramp + baseline + 7, 0.3),

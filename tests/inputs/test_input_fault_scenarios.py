@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_runs import run_mlchaos
 from fake_service import FakeService
 from input_schemas import checkout_rows
+from support.cli_runs import run_mlchaos
 from test_schema_inference import CHECKOUT_OPENAPI
 
 from mlchaos.experiments.inputs import CorruptSend, Mutator

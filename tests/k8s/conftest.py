@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from k8s_cluster import KubeCluster, TestenvError, poll_until, running_cluster
+from k8s_cluster import KubeCluster, TestenvError, running_cluster
 from kubernetes import client as k8s
+from support.waiting import wait_until
 
 
 @pytest.fixture(scope="session")
@@ -32,11 +33,13 @@ def namespace(kube_cluster: KubeCluster) -> Iterator[str]:
     name = f"t-{uuid.uuid4().hex[:8]}"
     core = k8s.CoreV1Api(kube_cluster.api)
     core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=name)))
-    poll_until(
-        f"the default ServiceAccount of namespace {name}",
+    wait_until(
         lambda: bool(
             core.list_namespaced_service_account(name, field_selector="metadata.name=default").items
         ),
+        60,
+        f"the default ServiceAccount of namespace {name}",
+        interval_s=0.2,
     )
     yield name
     with contextlib.suppress(k8s.ApiException):

@@ -26,7 +26,8 @@ from pathlib import Path
 import requests
 import yaml
 from kubernetes import client as k8s
-from local_processes import die_with_parent, free_port
+from support.local_processes import die_with_parent, free_port
+from support.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 TESTENV_SCRIPT = REPO / "scripts" / "k8s-testenv.sh"
@@ -123,25 +124,24 @@ class ProcessGroup:
                 process.wait(timeout=10)
 
 
-def wait_until(what: str, ready: Callable[[], bool], processes: ProcessGroup, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+def wait_started(what: str, ready: Callable[[], bool], processes: ProcessGroup) -> None:
+    """Until ``ready`` (refused connections and API errors mean "not yet"). A control-plane process that died, or
+    a start outlasting START_TIMEOUT_S, is a TestenvError: the fixture reports it without a traceback."""
+
+    def alive_and_ready() -> bool:
         processes.check_alive()
-        with contextlib.suppress(requests.RequestException, k8s.ApiException):
-            if ready():
-                return
-        time.sleep(0.2)
-    raise TestenvError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        return ready()
 
-
-def poll_until(what: str, ready: Callable[[], bool], timeout_s: float = 60.0) -> None:
-    """Poll `ready` every 0.2 s; the timeout only stops a hang, and its message says what never happened."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if ready():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+    try:
+        wait_until(
+            alive_and_ready,
+            START_TIMEOUT_S,
+            what,
+            interval_s=0.2,
+            ignoring=(requests.RequestException, k8s.ApiException),
+        )
+    except AssertionError as timeout:
+        raise TestenvError(str(timeout)) from None
 
 
 def _openssl(*args: str) -> None:
@@ -234,9 +234,7 @@ def running_cluster(workdir: Path, node_count: int = 3) -> Iterator[KubeCluster]
             "--listen-peer-urls", peer_url, "--initial-advertise-peer-urls", peer_url,
             "--initial-cluster", f"mlchaos-test={peer_url}", "--unsafe-no-fsync",
         ])  # fmt: skip
-        wait_until(
-            "etcd", lambda: requests.get(f"{etcd_url}/health", timeout=2).ok, processes, START_TIMEOUT_S
-        )
+        wait_started("etcd", lambda: requests.get(f"{etcd_url}/health", timeout=2).ok, processes)
         processes.start("kube-apiserver", [
             str(binaries.kube_apiserver), "--etcd-servers", etcd_url,
             "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1", "--secure-port", str(api_port),
@@ -249,11 +247,10 @@ def running_cluster(workdir: Path, node_count: int = 3) -> Iterator[KubeCluster]
         ])  # fmt: skip
         api = admin_client(server, ca, token)
         headers = {"Authorization": f"Bearer {token}"}
-        wait_until(
+        wait_started(
             "kube-apiserver /readyz",
             lambda: requests.get(f"{server}/readyz", headers=headers, verify=str(ca), timeout=2).ok,
             processes,
-            START_TIMEOUT_S,
         )
         processes.start("kube-controller-manager", [
             str(binaries.kube_controller_manager), "--kubeconfig", str(kubeconfig), "--leader-elect=false",
@@ -277,18 +274,16 @@ def running_cluster(workdir: Path, node_count: int = 3) -> Iterator[KubeCluster]
         nodes = tuple(f"kwok-node-{index}" for index in range(node_count))
         for name in nodes:
             core.create_node(fake_node(name))
-        wait_until(
+        wait_started(
             f"{node_count} fake nodes Ready",
             lambda: all(_node_ready(core.read_node(name)) for name in nodes),
             processes,
-            START_TIMEOUT_S,
         )
         # Pods cannot be admitted into a namespace before its default ServiceAccount exists.
-        wait_until(
+        wait_started(
             "the default ServiceAccount (controller-manager running)",
             lambda: core.read_namespaced_service_account("default", "default") is not None,
             processes,
-            START_TIMEOUT_S,
         )
         yield KubeCluster(
             kubeconfig=kubeconfig, server=server, api=api, nodes=nodes, binaries=binaries, workdir=workdir

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from cli_runs import DATASET
-from k8s_cluster import KubeCluster, poll_until
+from k8s_cluster import KubeCluster
 from kubernetes import client as k8s
+from support.cli_runs import DATASET
+from support.waiting import wait_until
 
 from mlchaos.staging.endpoints import StackEndpoints
 
@@ -63,7 +64,7 @@ def wait_ready(cluster: KubeCluster, namespace: str, name: str, replicas: int) -
             and len(ready_pods(cluster, namespace, f"app={name}")) == replicas
         )
 
-    poll_until(f"{replicas} ready replicas of deployment/{name}", ready)
+    wait_until(ready, 60, f"{replicas} ready replicas of deployment/{name}", interval_s=0.2)
 
 
 def replicas(cluster: KubeCluster, namespace: str, name: str) -> int:

@@ -4,8 +4,9 @@ UID) that becomes Ready in turn."""
 
 from __future__ import annotations
 
-from k8s_cluster import KubeCluster, poll_until
+from k8s_cluster import KubeCluster
 from kubernetes import client as k8s
+from support.waiting import wait_until
 
 
 def deployment(name: str, replicas: int) -> k8s.V1Deployment:
@@ -39,9 +40,11 @@ def test_deployment_becomes_ready_on_fake_nodes(kube_cluster: KubeCluster, names
     core = k8s.CoreV1Api(kube_cluster.api)
     apps.create_namespaced_deployment(namespace, deployment("primary", replicas=3))
 
-    poll_until(
-        "3 ready replicas",
+    wait_until(
         lambda: apps.read_namespaced_deployment_status("primary", namespace).status.ready_replicas == 3,
+        60,
+        "3 ready replicas",
+        interval_s=0.2,
     )
     pods = core.list_namespaced_pod(namespace, label_selector="app=primary").items
     assert {pod.spec.node_name for pod in pods} <= set(kube_cluster.nodes)
@@ -52,15 +55,19 @@ def test_deleted_pod_is_recreated_and_becomes_ready(kube_cluster: KubeCluster, n
     apps = k8s.AppsV1Api(kube_cluster.api)
     core = k8s.CoreV1Api(kube_cluster.api)
     apps.create_namespaced_deployment(namespace, deployment("primary", replicas=3))
-    poll_until("3 ready pods", lambda: len(ready_pods(core, namespace, "app=primary")) == 3)
+    wait_until(
+        lambda: len(ready_pods(core, namespace, "app=primary")) == 3, 60, "3 ready pods", interval_s=0.2
+    )
     before = ready_pods(core, namespace, "app=primary")
     victim_uid, victim = next(iter(before.items()))
 
     core.delete_namespaced_pod(victim, namespace, grace_period_seconds=0)
 
-    poll_until(
-        "a replacement pod Ready",
+    wait_until(
         lambda: len(now := ready_pods(core, namespace, "app=primary")) == 3 and victim_uid not in now,
+        60,
+        "a replacement pod Ready",
+        interval_s=0.2,
     )
     after = ready_pods(core, namespace, "app=primary")
     replacements = set(after) - set(before)

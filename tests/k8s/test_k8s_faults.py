@@ -8,9 +8,10 @@ import re
 from pathlib import Path
 
 import pytest
-from k8s_cluster import KubeCluster, poll_until
+from k8s_cluster import KubeCluster
 from k8s_run_helpers import kubernetes_target, ready_deployment, ready_pods, replicas, wait_ready
 from kubernetes import client as k8s
+from support.waiting import wait_until
 
 from mlchaos.experiments.kubernetes.access import PodRef
 from mlchaos.experiments.kubernetes.client import connect
@@ -42,7 +43,12 @@ def test_repeated_rounds_journal_each_victim_and_stop_at_the_total_cap(
     log: list[str] = []
 
     POD_KILL.inject_journalled(spec, plan.undo, log.append)
-    poll_until("three kill rounds and the cap", lambda: any("max_total 3 reached" in line for line in log))
+    wait_until(
+        lambda: any("max_total 3 reached" in line for line in log),
+        60,
+        "three kill rounds and the cap",
+        interval_s=0.2,
+    )
     POD_KILL.revert(plan.undo)
     POD_KILL.revert(plan.undo)  # idempotent
 

@@ -18,8 +18,7 @@ import pandas as pd
 import psutil
 import pytest
 import requests
-from cli_runs import MLCHAOS, run_mlchaos
-from k8s_cluster import KubeCluster, poll_until
+from k8s_cluster import KubeCluster
 from k8s_run_helpers import (
     kubernetes_target,
     ready_deployment,
@@ -28,6 +27,8 @@ from k8s_run_helpers import (
     wait_ready,
     write_scenario,
 )
+from support.cli_runs import MLCHAOS, run_mlchaos
+from support.waiting import wait_until
 
 from mlchaos.experiments.journal import Entry, Event, read_journal
 from mlchaos.staging.endpoints import StackEndpoints
@@ -164,7 +165,7 @@ def wait_for_injected(process: subprocess.Popen[bytes], tmp_path: Path) -> Path:
         runs = list((tmp_path / "runs").glob("*")) if (tmp_path / "runs").exists() else []
         return bool(runs) and any(e.event == Event.INJECTED for e in journal(runs[0]))
 
-    poll_until("the scale outage injected", injected, timeout_s=120)
+    wait_until(injected, 120, "the scale outage injected", interval_s=0.2)
     return only_run(tmp_path / "runs")
 
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from cli_runs import run_mlchaos
 from k8s_cluster import KubeCluster
 from k8s_run_helpers import (
     kubeconfig_with_context,
@@ -18,6 +17,7 @@ from k8s_run_helpers import (
     replicas,
     write_scenario,
 )
+from support.cli_runs import run_mlchaos
 
 from mlchaos.experiments.kubernetes.guard import production_matches
 from mlchaos.experiments.verifiers.mttr import first_ready_window

@@ -111,16 +111,6 @@ class QuietServer(ThreadingHTTPServer):
 DATASET = tuple(RequestTemplate(body={"id": i, "amount": 10 * i}, label=f"L{i}") for i in range(5))
 
 
-def poll(condition: Callable[[], bool], timeout_s: float) -> bool:
-    """Whether ``condition`` became true within ``timeout_s`` (checked every 20 ms)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
-
-
 def run_to_end(runners: Callable[..., LoadRunner], spec: LoadSpec, timeout_s: float = 30.0) -> LoadRunner:
     """Start a load and wait until it ended cleanly (exit 0) by itself."""
     runner = runners(spec)

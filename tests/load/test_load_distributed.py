@@ -18,7 +18,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-from load_fakes import DATASET, FakeTarget, poll, run_to_end
+from load_fakes import DATASET, FakeTarget, run_to_end
+from support.waiting import wait_until
 
 from mlchaos.experiments.inputs import CorruptSend, InputWindow, MetamorphicSend, Mutator
 from mlchaos.experiments.inputs.inference import resolve_schema
@@ -84,7 +85,7 @@ def test_every_request_of_every_worker_is_recorded(
 
     workers = workers_of(runner)
     assert len(workers) == 2
-    assert poll(lambda: all(connects_to(w, target.url) for w in workers), 2.0), "each worker sends requests"
+    wait_until(lambda: all(connects_to(w, target.url) for w in workers), 2.0, "each worker to send requests")
     assert runner.wait(timeout_s=20) == 0
 
     records = runner.records
@@ -93,7 +94,7 @@ def test_every_request_of_every_worker_is_recorded(
     assert max(users for _, users in runner.user_counts) == 4
     assert runner.started_at is not None
     assert all(runner.started_at <= r.start <= runner.started_at + spec.duration_s + 0.005 for r in records)
-    assert poll(lambda: not any(w.is_running() for w in workers), 10.0), "workers end with the load"
+    wait_until(lambda: not any(w.is_running() for w in workers), 10.0, "the workers to end with the load")
 
 
 def test_input_faults_are_tagged_by_the_workers_as_by_one_process(
@@ -152,11 +153,11 @@ def test_sigterm_stops_the_workers_and_keeps_every_record(
     runner = runners(spec)
     runner.start()
     workers = workers_of(runner)
-    assert poll(lambda: len(runner.records) > 20, 10.0)
+    wait_until(lambda: len(runner.records) > 20, 10.0, "more than 20 records")
     assert runner.stop() == 0
     assert runner.error is None
     assert len(runner.records) == runner.sent == target.count
-    assert poll(lambda: not any(w.is_running() for w in workers), 10.0), "workers end with the master"
+    wait_until(lambda: not any(w.is_running() for w in workers), 10.0, "the workers to end with the master")
 
 
 def test_a_worker_lost_mid_run_fails_the_load_without_waiting_for_its_end(

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from cli_runs import ROOT
+from support.cli_runs import ROOT
 
 from mlchaos.experiments.inputs import (
     CorruptSend,

@@ -21,7 +21,7 @@ from typing import Any
 
 import psutil
 import pytest
-from load_fakes import poll
+from support.waiting import wait_until
 
 from mlchaos.experiments.load.bodies import DatasetBodies
 from mlchaos.experiments.load.runner import LoadError, LoadRunner
@@ -42,7 +42,7 @@ def test_records_stream_during_the_run_and_match_the_server(
     runner = runners(spec, on_batch=batches.append)
     runner.start()
 
-    assert poll(lambda: len(runner.records) > 0, timeout_s=1.0), "no records during the run"
+    wait_until(lambda: len(runner.records) > 0, 1.0, "records during the run")
     assert runner.running
     assert runner.wait(timeout_s=10) == 0
 
@@ -157,7 +157,7 @@ def test_duration_is_a_hard_bound_even_with_requests_hanging(
 def test_sigterm_stops_promptly_and_flushes(target: Any, make_spec: MakeSpec, runners: Runners) -> None:
     runner = runners(make_spec(target.url, duration_s=30.0))
     runner.start()
-    assert poll(lambda: len(runner.records) > 5, timeout_s=2.0)
+    wait_until(lambda: len(runner.records) > 5, 2.0, "more than 5 records")
     t0 = time.monotonic()
     assert runner.stop() == 0
     assert time.monotonic() - t0 < 2.0
@@ -316,7 +316,7 @@ def test_an_orphaned_child_exits_even_when_its_stdin_never_closes(
     child_pid, keeper_pid = map(int, run.stdout.split())
     child, keeper = psutil.Process(child_pid), psutil.Process(keeper_pid)
     try:
-        assert poll(lambda: target.count > 0, 20.0), "the orphan was loading the target"
+        wait_until(lambda: target.count > 0, 20.0, "the orphan to load the target")
         _, alive = psutil.wait_procs([child], timeout=45)  # its duration is 120 s: only the watch ends it
         assert not alive, "the orphaned load child kept running"
     finally:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlchaos.experiments.engine import _load_spec
+from mlchaos.experiments.load.spec_from_scenario import load_spec
 from mlchaos.experiments.loader import load_scenario
 from mlchaos.experiments.plan import make_plan, placeholder_endpoints
 from mlchaos.experiments.targets import EmbeddedTarget, ResponseFields, TargetEndpoints
@@ -41,7 +41,7 @@ def test_the_spec_carries_the_locustfile_text_the_targets_mapping_and_the_spike(
         shed="header:X-Load",
     )
     target = TargetEndpoints(service_url="http://127.0.0.1:1", response=response)
-    spec = _load_spec(make_plan(load_scenario(write(tmp_path)).scenario, target), 30.0)
+    spec = load_spec(make_plan(load_scenario(write(tmp_path)).scenario, target), 30.0)
 
     assert spec.locustfile is not None
     assert spec.locustfile.source == LOCUSTFILE
@@ -56,7 +56,7 @@ def test_the_spec_carries_the_locustfile_text_the_targets_mapping_and_the_spike(
 
 def test_the_reference_stack_declares_its_review_and_shed_fields(tmp_path: Path) -> None:
     target = placeholder_endpoints(EmbeddedTarget())
-    spec = _load_spec(make_plan(load_scenario(write(tmp_path)).scenario, target), 30.0)
+    spec = load_spec(make_plan(load_scenario(write(tmp_path)).scenario, target), 30.0)
     assert (spec.score_field, spec.review_field, spec.shed_field) == ("score", "review", "header:X-Shed")
 
 
@@ -67,7 +67,7 @@ def test_the_spec_carries_the_hosts_the_scenarios_target_allows(tmp_path: Path) 
         "  allowed_hosts: [auth.staging.example]\n  allow_production: true\n"
     )
     path.write_text(SCENARIO.replace("load:\n", external + "load:\n", 1), encoding="utf-8")
-    spec = _load_spec(
+    spec = load_spec(
         make_plan(load_scenario(path).scenario, TargetEndpoints(service_url="http://127.0.0.1:1")), 30.0
     )
     assert (spec.allowed_hosts, spec.allow_production) == (("auth.staging.example",), True)

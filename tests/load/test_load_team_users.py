@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from load_fakes import FakeTarget, run_to_end
-from local_processes import free_port
+from support.local_processes import free_port
 
 from mlchaos.experiments.load.runner import LoadError, LoadRunner
 from mlchaos.experiments.load.spec import LoadSpec, Locustfile, Stage

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from mlchaos.experiments.cli import _recorded_scenario
 from mlchaos.experiments.load.spec import MAX_LOCUSTFILE_BYTES
 from mlchaos.experiments.loader import Problem, ScenarioInvalid, load_scenario
+from mlchaos.experiments.run_reader import recorded_scenario
 from mlchaos.experiments.scenario import scenario_record
 
 TEAM_USERS = """
@@ -148,4 +148,4 @@ def test_a_recorded_scenario_is_reported_where_its_locustfile_is_gone(tmp_path: 
 
     with pytest.raises(ScenarioInvalid):
         load_scenario(recorded)  # to run it, the locustfile is needed
-    assert _recorded_scenario(recorded).load == loaded.scenario.load  # to report it, not
+    assert recorded_scenario(recorded).load == loaded.scenario.load  # to report it, not

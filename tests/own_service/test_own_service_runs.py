@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_runs import run_mlchaos
-from prometheus_server import run_prometheus
 from riskd.stack import RiskdEndpoints, RiskdStack
+from support.cli_runs import run_mlchaos
+from support.prometheus_server import run_prometheus
 from workspace import failed, scenario_verdicts, suite_verdicts, workspace
 
 pytestmark = pytest.mark.stack

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import websocket
+from support.waiting import wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -83,12 +84,12 @@ class _Session:
 
 def _page_ws(profile: Path, process: subprocess.Popen[bytes], timeout_s: float = 30.0) -> str:
     port_file = profile / "DevToolsActivePort"
-    deadline = time.monotonic() + timeout_s
-    while not port_file.exists() or not port_file.read_text().strip():
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise AssertionError(f"chromium did not open its DevTools port (exit code {process.poll()})")
-        time.sleep(0.1)
-    port = int(port_file.read_text().split()[0])
+
+    def port_written() -> str:
+        assert process.poll() is None, f"chromium exited ({process.poll()}) before opening its DevTools port"
+        return port_file.read_text().strip() if port_file.exists() else ""
+
+    port = int(wait_until(port_written, timeout_s, "chromium to open its DevTools port", 0.1).split()[0])
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as response:
         targets = json.load(response)
     return str(next(t["webSocketDebuggerUrl"] for t in targets if t["type"] == "page"))

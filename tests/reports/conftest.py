@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from run_dirs import write_run_dir
 
-from mlchaos.experiments.cli import RUN_READER
+from mlchaos.experiments.run_reader import RUN_READER
 from mlchaos.experiments.scenario import Scenario
 from mlchaos.reports import RunReader
 

@@ -93,7 +93,14 @@ def test_outcome_tables_are_shown_escaped_and_masked(tmp_path: Path, reader: Run
         (("nan", 120, 0), (f"echo {XSS} {SECRET}", 3, None), ("huge", 2.5, 1)),
     )
     verdict = Verdict(
-        "bad_input_handling", "bad input", False, 97.5, "≥ 100%", "%", "3 got a 5xx", table=table
+        verifier="bad_input_handling",
+        name="bad input",
+        passed=False,
+        measured=97.5,
+        target="≥ 100%",
+        unit="%",
+        explanation="3 got a 5xx",
+        table=table,
     )
     write_run_outputs(run_dir, reader, verdicts=[verdict])
     page = (run_dir / "report.html").read_text(encoding="utf-8")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from cli_runs import wait_until
+from support.waiting import wait_until
 
 from riskd.config import CONFIG_FILE
 from riskd.stack import RiskdEndpoints, RiskdStack

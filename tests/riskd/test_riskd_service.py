@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from cli_runs import wait_until
+from support.waiting import wait_until
 
 from mlchaos.staging.supervisor import supervisor_proxy
 from riskd.cases import INVALID, MALFORMED, encoded

@@ -11,7 +11,7 @@ from typing import Any
 import psutil
 import requests
 import yaml
-from cli_runs import DATASET, load_children, run_mlchaos
+from support.cli_runs import DATASET, load_children, run_mlchaos
 
 from mlchaos.injectors.backends.supervisor import SupervisorClient
 from mlchaos.staging.endpoints import StackEndpoints

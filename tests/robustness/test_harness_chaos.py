@@ -1,5 +1,5 @@
 """Chaos aimed at mlchaos itself, through the real ``mlchaos run``: what it depends on dies, hangs, fills up or is
-shared. Each case ends with a clear message and the exit code design.md gives it, and afterwards nothing is left
+shared. Each case ends with a clear message and the exit code docs/glossary.md gives it, and afterwards nothing is left
 applied that could still be reverted (no toxic, no disabled proxy, no stopped program; ``mlchaos rollback`` finds
 nothing outstanding) and no process of the run is left behind.
 
@@ -20,7 +20,6 @@ from pathlib import Path
 import psutil
 import pytest
 import yaml
-from cli_runs import run_mlchaos, start_run, wait_until
 from robustness_helpers import (
     TRACEBACK,
     assert_no_leftover_processes,
@@ -29,6 +28,8 @@ from robustness_helpers import (
     toxiproxy_proxies,
     write_scenario,
 )
+from support.cli_runs import run_mlchaos, start_run
+from support.waiting import wait_until
 
 from mlchaos.experiments.journal import Event, stacks_started
 from mlchaos.experiments.runlock import LOCK_DIR_ENV

@@ -8,7 +8,7 @@ The property: a valid :class:`Scenario` that can be recorded, or :class:`Scenari
 names the file, a line and a column and says something — never any other exception.
 
 The runs are derandomized (the same cases every time, in CI too) and bounded: ``EXAMPLES`` cases per strategy,
-``len(STRATEGIES) * EXAMPLES`` in all (the README's robustness table states the number).
+``len(STRATEGIES) * EXAMPLES`` in all (docs/robustness.md's table states the number).
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 import yaml
-from cli_runs import ROOT, run_mlchaos
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from robustness_helpers import TRACEBACK
+from support.cli_runs import ROOT, run_mlchaos
 
 from mlchaos.experiments.loader import ScenarioInvalid, load_scenario
 from mlchaos.experiments.scenario import Scenario, scenario_record

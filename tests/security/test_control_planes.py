@@ -18,7 +18,6 @@ import os
 import stat
 import subprocess
 import sys
-import time
 import xmlrpc.client
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,8 +26,8 @@ from typing import Any
 import psutil
 import pytest
 import yaml
-from cli_runs import wait_until
 from other_user import other_uid, python_as_other_user, require_root
+from support.waiting import wait_until
 
 from mlchaos.experiments.targets import ExternalTarget, SupervisorAuth, TargetEndpoints
 from mlchaos.injectors.backends.supervisor import SupervisorClient
@@ -205,19 +204,17 @@ autorestart=true
     )
     process = subprocess.Popen([str(find_supervisord()), "-n", "-c", str(conf)], stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/RPC2"
+
+    def listening() -> bool:
+        try:
+            with supervisor_proxy(url, 1.0) as proxy:
+                proxy.system.listMethods()  # 401 once it listens
+        except xmlrpc.client.ProtocolError:  # 401: it listens
+            pass
+        return True
+
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                with supervisor_proxy(url, 1.0) as proxy:
-                    proxy.system.listMethods()  # 401 once it listens
-            except OSError:
-                assert time.monotonic() < deadline, "supervisord did not listen within 15 s"
-                time.sleep(0.1)
-                continue
-            except xmlrpc.client.ProtocolError:  # 401: it listens
-                break
-            break
+        wait_until(listening, 15, "supervisord to listen", interval_s=0.1, ignoring=(OSError,))
         yield url
     finally:
         process.terminate()

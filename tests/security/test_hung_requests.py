@@ -12,13 +12,13 @@ from __future__ import annotations
 import dataclasses
 import socket
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from raw_http import answer, dribble, raw_server
+from support.waiting import wait_until
 
 from mlchaos.experiments.load.runner import LoadRunner
 from mlchaos.experiments.load.spec import LoadSpec, Locustfile, RequestTemplate
@@ -70,7 +70,7 @@ def run(load: LoadSpec, until: Callable[[], bool] | None = None) -> LoadRunner:
     try:
         runner.start()
         if until is not None:
-            poll(until, 20.0)
+            wait_until(until, 20.0, "the point at which the test stops the load")
             runner.stop()
         else:
             runner.wait(timeout_s=30)
@@ -78,13 +78,6 @@ def run(load: LoadSpec, until: Callable[[], bool] | None = None) -> LoadRunner:
         runner.stop(timeout_s=5)
     assert runner.error is None, runner.error
     return runner
-
-
-def poll(condition: Callable[[], bool], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "the condition never held"
-        time.sleep(0.05)
 
 
 def frame(records: list[RequestRecord]) -> pd.DataFrame:
@@ -150,7 +143,11 @@ def test_a_prober_against_a_dribbling_health_endpoint_records_failures_and_stops
         before = set(threading.enumerate())
         prober.start()
         try:
-            poll(lambda: {"ready", "live"} <= {s.check for s in prober.samples}, 15.0)  # a whole round
+            wait_until(
+                lambda: {"ready", "live"} <= {s.check for s in prober.samples},
+                15.0,
+                "a whole round of probes",
+            )
         finally:
             prober.stop()
         left = [t for t in threading.enumerate() if t not in before and t.name == "mlchaos-prober"]

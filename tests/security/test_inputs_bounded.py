@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from cli_runs import run_mlchaos
+from support.cli_runs import run_mlchaos
 
 from mlchaos.experiments import loader
 from mlchaos.experiments.file_limits import MAX_DATASET_BYTES, MAX_YAML_BYTES

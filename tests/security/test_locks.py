@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from local_processes import free_port
 from other_user import OTHER_USER, other_uid, python_as_other_user, require_root
+from support.local_processes import free_port
 
 from mlchaos.experiments import lock_dir
 from mlchaos.experiments.lock_dir import LOCK_DIR_ENV, lock_location

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,9 @@ from typing import Any
 import pytest
 import requests
 import yaml
-from cli_runs import DATASET
-from local_processes import die_with_parent, free_port
+from support.cli_runs import DATASET
+from support.local_processes import die_with_parent, free_port
+from support.waiting import wait_until
 from typer.testing import CliRunner
 
 from mlchaos.experiments.cli import app
@@ -50,15 +50,12 @@ def toxiproxy_url() -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                requests.get(f"{url}/version", timeout=1).raise_for_status()
-                break
-            except requests.RequestException:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+        wait_until(
+            lambda: requests.get(f"{url}/version", timeout=1).ok,
+            10,
+            "toxiproxy-server to answer",
+            ignoring=(requests.RequestException,),
+        )
         proxy = {"name": PROXY, "listen": f"127.0.0.1:{free_port()}", "upstream": "127.0.0.1:9"}
         requests.post(f"{url}/proxies", json=proxy, timeout=5).raise_for_status()
         yield url

@@ -21,10 +21,11 @@ import k8s_cluster
 import psutil
 import pytest
 import yaml
-from cli_runs import MLCHAOS, cli_env, run_mlchaos
-from k8s_cluster import KubeCluster, poll_until, running_cluster
+from k8s_cluster import KubeCluster, running_cluster
 from k8s_run_helpers import kubernetes_target, ready_deployment, replicas, wait_ready, write_scenario
 from kubernetes import client as k8s
+from support.cli_runs import MLCHAOS, cli_env, run_mlchaos
+from support.waiting import wait_until
 
 from mlchaos.experiments.journal import Event, read_journal
 from mlchaos.experiments.kubernetes.access import WorkloadRef
@@ -85,7 +86,7 @@ def kill_when_injected(process: subprocess.Popen[bytes], out: Path, output: Path
 
     children: list[psutil.Process] = []
     try:
-        poll_until("the scale outage injected", injected, timeout_s=120)
+        wait_until(injected, 120, "the scale outage injected", interval_s=0.2)
         children = psutil.Process(process.pid).children(recursive=True)
         os.kill(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
@@ -106,13 +107,15 @@ def test_the_next_suite_rolls_back_a_killed_run_and_restores_the_original_count(
 ) -> None:
     namespace = f"t-{uuid.uuid4().hex[:8]}"
     k8s.CoreV1Api(cluster.api).create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=namespace)))
-    poll_until(
-        f"the default ServiceAccount of namespace {namespace}",
+    wait_until(
         lambda: bool(
             k8s.CoreV1Api(cluster.api)
             .list_namespaced_service_account(namespace, field_selector="metadata.name=default")
             .items
         ),
+        60,
+        f"the default ServiceAccount of namespace {namespace}",
+        interval_s=0.2,
     )
     ready_deployment(cluster, namespace, "primary", 2)
     target = kubernetes_target(cluster, namespace, stand_in)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from prometheus_server import Prometheus, run_prometheus
 from signal_services import Service, serve
+from support.prometheus_server import Prometheus, run_prometheus
 
 
 @pytest.fixture

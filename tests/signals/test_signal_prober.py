@@ -4,11 +4,11 @@ never following a redirect, and stops when told to."""
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from signal_services import Service
+from support.waiting import wait_until
 
 from mlchaos.experiments.probes import Prober
 from mlchaos.experiments.signals import Signals
@@ -113,10 +113,7 @@ def test_stop_ends_the_thread_even_while_an_answer_dribbles_in(service: Service)
     # The 5 s answer outlasts stop()'s wait (one deadline and a second's margin) unless the deadline cuts it.
     prober = Prober(target(service, ready="/drip", inference=None))
     prober.start()
-    asked = time.monotonic() + 30
-    while "/drip" not in service.paths and time.monotonic() < asked:
-        time.sleep(0.01)
-    assert "/drip" in service.paths, "the prober never asked"
+    wait_until(lambda: "/drip" in service.paths, 30, "the prober to ask /drip", interval_s=0.01)
     prober.stop()
     assert "mlchaos-prober" not in [thread.name for thread in threading.enumerate()]
 

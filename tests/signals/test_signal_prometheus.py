@@ -11,8 +11,9 @@ from dataclasses import asdict
 import pandas as pd
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
-from prometheus_server import READY_WITHIN_S, Prometheus
 from signal_services import Service
+from support.prometheus_server import READY_WITHIN_S, Prometheus
+from support.waiting import wait_until
 from verifiers.synthetic import T0, fault, recording, requests_frame
 
 from mlchaos.experiments.probes import Prober
@@ -87,14 +88,12 @@ def target(scraped: Service, prometheus: Prometheus, **extra: object) -> TargetE
 
 def until_seen(sample: Callable[[], list[ProbeSample]], check: str, wanted: str) -> dict[str, ProbeSample]:
     """Sample until ``check`` shows ``wanted`` (Prometheus lags by up to a scrape); bounded."""
-    deadline = time.monotonic() + READY_WITHIN_S
-    seen: dict[str, ProbeSample] = {}
-    while time.monotonic() < deadline:
+
+    def shown() -> dict[str, ProbeSample] | None:
         seen = {s.check: s for s in sample()}
-        if check in seen and seen[check].value == wanted:
-            return seen
-        time.sleep(0.2)
-    pytest.fail(f"{check} never showed {wanted} through Prometheus within {READY_WITHIN_S:g}s; last: {seen}")
+        return seen if check in seen and seen[check].value == wanted else None
+
+    return wait_until(shown, READY_WITHIN_S, f"{check} to show {wanted} through Prometheus", interval_s=0.2)
 
 
 def test_states_transitions_and_gauges_are_read_through_promql(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from cli_runs import wait_until
 from staging_helpers import TEST_OPTIONS, Gateway, Toxiproxy, running_stack
+from support.waiting import wait_until
 
 from mlchaos.staging import StackEndpoints
 

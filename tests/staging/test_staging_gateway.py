@@ -7,7 +7,6 @@ from typing import Any
 
 import httpx
 import pytest
-from cli_runs import wait_until
 from staging_helpers import (
     ABSURD_AMOUNT,
     HEALTHY_BODY,
@@ -17,6 +16,7 @@ from staging_helpers import (
     direct_redis,
     supervisor,
 )
+from support.waiting import wait_until
 
 from mlchaos.staging import PROGRAMS, PROXIES, StackEndpoints
 from mlchaos.staging.data import sample_requests

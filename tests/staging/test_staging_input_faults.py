@@ -1,5 +1,5 @@
 """ML input faults against a real stack: every corrupted request a clean 4xx, OOD input routed and flagged for
-review, low-confidence answers flagged, and the drift monitor alarming on a shifted stream (seed 000).
+review, low-confidence answers flagged, and the drift monitor alarming on a shifted stream.
 
 The broken variants of these mechanisms are in test_staging_flags.py.
 """

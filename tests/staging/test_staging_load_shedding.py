@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from cli_runs import wait_until
 from staging_helpers import (
     HEALTHY_BODY,
     Burst,
@@ -23,6 +22,7 @@ from staging_helpers import (
     direct_redis,
     running_stack,
 )
+from support.waiting import wait_until
 
 from mlchaos.staging import PROXIES, StackEndpoints, StackOptions
 from mlchaos.staging.options import ShedMode

@@ -148,7 +148,7 @@ def test_a_riskier_merchant_or_a_foreign_card_never_lowers_a_models_score(
     low: object,
     high: object,
 ) -> None:
-    """Seed 000's behavioural test, which the `metamorphic` verifier runs under load: the models are trained
+    """A metamorphic relation (docs/glossary.md) the `metamorphic` verifier checks under load: the models are trained
     monotone in these fields, so no leaf of a tree can invert what every analyst expects."""
     primary, fallback, _ = models
     store = make_feature_store(7)

@@ -18,6 +18,30 @@ OPTIONAL_COLUMNS = tuple(c for c in REQUEST_COLUMNS if c not in ("start", "laten
 """Request columns that are ``None`` unless a test sets them (see RequestRecord)."""
 HYPOTHESIS = SteadyState(window=10, min_availability=0.99, min_tier_share={"primary": 0.95}, max_p99_ms=200)
 
+SPECS: list[dict[str, object]] = [
+    {"type": "availability"},
+    {"type": "breaker", "dependency": "feature_store", "fault": "f"},
+    {"type": "calibration"},
+    {"type": "error_budget"},
+    {"type": "fallback_engaged", "fault": "f", "tiers": ["fallback"]},
+    {"type": "fallback_order", "fault": "f"},
+    {"type": "latency", "max_ms": 100},
+    {"type": "load_shedding", "admitted_p99_ms": 100},
+    {"type": "mttd", "fault": "f", "max": 2},
+    {"type": "mttr", "fault": "f", "max": 10},
+    {"type": "quality", "min_accuracy": 0.8},
+    {"type": "steady_state"},
+    {"type": "tier_share", "tiers": ["primary", "fallback"], "min": 0.95},
+    {"type": "bad_input_handling"},
+    {"type": "clean_traffic_unharmed"},
+    {"type": "adversarial_robustness", "max_flip_rate": 0.1, "min_flagged": 0.5},
+    {"type": "ood_routing", "max_confidence": 0.6},
+    {"type": "drift_detected_within", "fault": "shift", "within": 10},
+    {"type": "metamorphic"},
+    {"type": "gauge", "name": "queue", "max": 100},
+]
+"""A scenario entry of every verifier mlchaos ships, as small as its model allows (faults named ``f`` and ``shift``)."""
+
 
 def timeline(
     rate_hz: float, end_s: float, serve: Callable[[float], tuple[int, str | None, float]]

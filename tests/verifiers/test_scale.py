@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from synthetic import (
+    SPECS,
     breaker_probes,
     drift_probes,
     fault,
@@ -20,28 +21,6 @@ from mlchaos.experiments.verifiers import VERIFIERS, run_verifier
 from mlchaos.experiments.verifiers.base import Phase
 
 N = 1_000_000
-SPECS: list[dict[str, object]] = [
-    {"type": "availability"},
-    {"type": "breaker", "dependency": "feature_store", "fault": "f"},
-    {"type": "calibration"},
-    {"type": "error_budget"},
-    {"type": "fallback_engaged", "fault": "f", "tiers": ["fallback"]},
-    {"type": "fallback_order", "fault": "f"},
-    {"type": "latency", "max_ms": 100},
-    {"type": "load_shedding", "admitted_p99_ms": 100},
-    {"type": "mttd", "fault": "f", "max": 2},
-    {"type": "mttr", "fault": "f", "max": 10},
-    {"type": "quality", "min_accuracy": 0.8},
-    {"type": "steady_state"},
-    {"type": "tier_share", "tiers": ["primary", "fallback"], "min": 0.95},
-    {"type": "bad_input_handling"},
-    {"type": "clean_traffic_unharmed"},
-    {"type": "adversarial_robustness", "max_flip_rate": 0.1, "min_flagged": 0.5},
-    {"type": "ood_routing", "max_confidence": 0.6},
-    {"type": "drift_detected_within", "fault": "shift", "within": 10},
-    {"type": "metamorphic"},
-    {"type": "gauge", "name": "queue", "max": 100},
-]
 TAGS = np.array(
     [
         None,

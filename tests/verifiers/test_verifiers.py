@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import pytest
-from synthetic import T0, fault, recording, timeline
+from synthetic import SPECS, T0, fault, recording, timeline
 
 from mlchaos.experiments.verifiers import VERIFIERS, run_verifier
 from mlchaos.experiments.verifiers.availability import Availability
-from mlchaos.experiments.verifiers.base import Phase, Recording
+from mlchaos.experiments.verifiers.base import Phase, Recording, empty_requests
 from mlchaos.experiments.verifiers.fallback_engaged import FallbackEngaged
 from mlchaos.experiments.verifiers.latency import Latency
 from mlchaos.experiments.verifiers.mttr import Mttr
@@ -35,8 +35,15 @@ def test_every_registered_verifier_is_reachable_by_its_type() -> None:
         "metamorphic",
         "gauge",
     }
-    for name, verifier in VERIFIERS.items():
-        assert verifier.spec.model_fields["type"].annotation.__args__ == (name,)
+    assert {raw["type"] for raw in SPECS} == set(VERIFIERS)  # so that the next test covers every one
+
+
+@pytest.mark.parametrize("raw", SPECS, ids=lambda raw: str(raw["type"]))
+def test_every_verifier_fails_a_run_that_recorded_nothing_and_names_itself(raw: dict[str, object]) -> None:
+    spec = VERIFIERS[str(raw["type"])].spec.model_validate(raw)
+    verdict = run_verifier(spec, recording(empty_requests()))
+    assert (verdict.verifier, verdict.passed, verdict.measured) == (raw["type"], False, None)
+    assert verdict.explanation
 
 
 class TestAvailability:

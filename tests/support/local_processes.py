@@ -1,6 +1,7 @@
 """Processes and ports the tests start on this machine: a free loopback port, and children that die with the test.
 
-On the pytest path (``pythonpath = ["tests"]``): used by the Kubernetes test environment and the test Prometheus.
+``from support.local_processes import free_port``: used by the Kubernetes test environment, the test Prometheus
+and the tests that need a port nothing listens on.
 """
 
 from __future__ import annotations

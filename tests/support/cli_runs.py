@@ -1,7 +1,7 @@
 """Driving the ``mlchaos`` command as a user would, for every test folder that does (engine, robustness, k8s, ...),
 and reading what the reference gateway itself counted.
 
-On the pytest path (``pythonpath = ["tests"]``): ``from cli_runs import run_mlchaos``. Every wait is bounded.
+``from support.cli_runs import run_mlchaos``. Every wait is bounded.
 """
 
 from __future__ import annotations
@@ -11,38 +11,22 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 import httpx
 import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
 from mlchaos.experiments.journal import Entry, Event, read_journal
+from support.waiting import wait_until
 
-T = TypeVar("T")
-
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MLCHAOS = Path(sys.executable).parent / "mlchaos"
 DATASET = ROOT / "scenarios" / "data" / "transactions.jsonl"
 
 # Other test sessions may run mlchaos on this machine at the same time: the processes of ours carry this mark.
 MARK_VARIABLE, MARK = "MLCHAOS_TEST_SESSION", f"pid-{os.getpid()}"
-
-
-def wait_until(check: Callable[[], T | None], timeout_s: float, what: str, interval_s: float = 0.05) -> T:
-    """Poll ``check`` until it returns something truthy; fail the test after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(interval_s)
 
 
 def cli_env(**extra: str) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """A real Prometheus server for the tests (Debian's ``prometheus`` package, ``make prometheus``): started on
 127.0.0.1 in a temporary directory, scraping one loopback service every second, stopped and removed afterwards.
 
-On the pytest path (``pythonpath = ["tests"]``): used by tests/signals and tests/own_service.
+Used by tests/signals and tests/own_service: ``from support.prometheus_server import run_prometheus``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -21,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from local_processes import die_with_parent, free_port
+
+from support.local_processes import die_with_parent, free_port
+from support.waiting import wait_until
 
 PROMETHEUS = Path("/usr/bin/prometheus")
 READY_WITHIN_S = 60.0
@@ -45,22 +46,17 @@ class Prometheus:
         return document
 
     def wait_for(self, promql: str, until: Callable[[list[dict[str, Any]]], bool], what: str) -> None:
-        """Until the query's result satisfies ``until``; fails, with Prometheus' log, after READY_WITHIN_S."""
-        deadline = time.monotonic() + READY_WITHIN_S
-        result: list[dict[str, Any]] = []
-        while time.monotonic() < deadline:
+        """Until the query's result satisfies ``until``; fails at once, with Prometheus' log, if it exits."""
+
+        def satisfied() -> bool:
             if self.process.poll() is not None:
                 pytest.fail(
                     f"prometheus exited with {self.process.returncode}:\n{self.log.read_text()[-3000:]}"
                 )
-            try:
-                result = self.query(promql).get("data", {}).get("result", [])
-                if until(result):
-                    return
-            except OSError:
-                pass  # not listening yet
-            time.sleep(0.2)
-        pytest.fail(f"{what}: not seen within {READY_WITHIN_S:g}s (last result {result})")
+            return until(self.query(promql).get("data", {}).get("result", []))
+
+        # OSError: not listening yet
+        wait_until(satisfied, READY_WITHIN_S, f"{what} ({promql})", interval_s=0.2, ignoring=(OSError,))
 
 
 def run_prometheus(scraped_url: str, metrics_path: str = "/metrics") -> Iterator[Prometheus]:
