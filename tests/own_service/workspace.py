@@ -28,7 +28,9 @@ def workspace(directory: Path, endpoints: RiskdEndpoints, **target_text: str) ->
         shutil.copy(path, directory / path.name)
     (directory / "data").mkdir(exist_ok=True)
     shutil.copy(DATASET, directory / "data" / DATASET.name)
-    text = Template(TEMPLATE.read_text(encoding="utf-8")).substitute(
+    # The editor's modeline (`$schema=...`) is not a placeholder: escaped, it is copied as it is.
+    template = TEMPLATE.read_text(encoding="utf-8").replace("$schema=", "$$schema=")
+    text = Template(template).substitute(
         service_url=endpoints.service_url,
         toxiproxy_url=endpoints.toxiproxy_url,
         supervisor_url=endpoints.supervisor_url,
