@@ -18,6 +18,17 @@ TEMPLATE = HERE / "target.template.yaml"
 DATASET = HERE.parent / "riskd" / "data" / "transactions.jsonl"
 
 
+def filled_target(endpoints: RiskdEndpoints) -> str:
+    """The team's target file (the template) for the riskd stack at ``endpoints``."""
+    # The editor's modeline (`$schema=...`) is not a placeholder: escaped, it is copied as it is.
+    template = TEMPLATE.read_text(encoding="utf-8").replace("$schema=", "$$schema=")
+    return Template(template).substitute(
+        service_url=endpoints.service_url,
+        toxiproxy_url=endpoints.toxiproxy_url,
+        supervisor_url=endpoints.supervisor_url,
+    )
+
+
 def workspace(directory: Path, endpoints: RiskdEndpoints, **target_text: str) -> Path:
     """``directory`` holding riskd's scenarios, suite, dataset and a target file for ``endpoints``.
 
@@ -28,13 +39,7 @@ def workspace(directory: Path, endpoints: RiskdEndpoints, **target_text: str) ->
         shutil.copy(path, directory / path.name)
     (directory / "data").mkdir(exist_ok=True)
     shutil.copy(DATASET, directory / "data" / DATASET.name)
-    # The editor's modeline (`$schema=...`) is not a placeholder: escaped, it is copied as it is.
-    template = TEMPLATE.read_text(encoding="utf-8").replace("$schema=", "$$schema=")
-    text = Template(template).substitute(
-        service_url=endpoints.service_url,
-        toxiproxy_url=endpoints.toxiproxy_url,
-        supervisor_url=endpoints.supervisor_url,
-    )
+    text = filled_target(endpoints)
     for old, new in target_text.items():
         assert old in text, f"{old!r} is not in the target template"
         text = text.replace(old, new)

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from string import Template
 
 import pytest
+from own_service.workspace import filled_target
 from riskd.stack import RiskdEndpoints, RiskdStack
 from target_tools_helpers import mlchaos
 
@@ -19,8 +19,6 @@ from mlchaos.experiments.targets import ExternalTarget
 
 pytestmark = pytest.mark.stack
 
-TEMPLATE = Path(__file__).resolve().parents[1] / "own_service" / "target.template.yaml"
-
 
 @pytest.fixture(scope="module")
 def riskd() -> Iterator[RiskdEndpoints]:
@@ -30,9 +28,7 @@ def riskd() -> Iterator[RiskdEndpoints]:
 
 def declaration(riskd: RiskdEndpoints, path: Path, *, replace: tuple[str, str] | None = None) -> Path:
     """riskd's full declaration (the team's target file) for this stack."""
-    text = Template(TEMPLATE.read_text(encoding="utf-8")).substitute(
-        service_url=riskd.service_url, toxiproxy_url=riskd.toxiproxy_url, supervisor_url=riskd.supervisor_url
-    )
+    text = filled_target(riskd)
     if replace is not None:
         assert replace[0] in text
         text = text.replace(*replace)
