@@ -191,8 +191,20 @@ class EmbeddedStack:
 
     def _spawn(self) -> None:
         binaries = supervisor.Binaries.find()
-        temporary = self._workdir is None
-        workdir = Path(tempfile.mkdtemp(prefix="mlchaos-stack-")) if self._workdir is None else self._workdir
+        if self._workdir is not None:
+            self._spawn_in(self._workdir, binaries, temporary=False)
+            return
+        workdir = Path(tempfile.mkdtemp(prefix="mlchaos-stack-"))
+        try:
+            self._spawn_in(workdir, binaries, temporary=True)
+        except BaseException:
+            # Nothing runs yet that would remove it (the teardown exists once supervisord does): a failed start
+            # leaves no directory behind.
+            if self._running is None:
+                shutil.rmtree(workdir, ignore_errors=True)
+            raise
+
+    def _spawn_in(self, workdir: Path, binaries: supervisor.Binaries, *, temporary: bool) -> None:
         workdir = _private_directory(workdir.resolve())
         _private_directory(workdir / supervisor.LOG_DIR)
         _private_directory(workdir / supervisor.REDIS_DIR)

@@ -7,6 +7,7 @@ import queue
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -161,3 +162,16 @@ def test_external_target_snippet_matches_the_endpoints(tmp_path: Path) -> None:
         )
         == REFERENCE_DECLARATION.model_dump()
     )
+
+
+def test_a_start_that_fails_before_supervisord_runs_leaves_no_directory_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A temporary directory whose path is too long for supervisord's unix socket: the start is refused after the
+    # stack's directory was made and before anything runs.
+    deep = tmp_path / ("t" * 60) / ("m" * 60)
+    deep.mkdir(parents=True)
+    monkeypatch.setattr(tempfile, "tempdir", str(deep))
+    with pytest.raises(StackStartError, match="too long a path for supervisord's socket"):
+        EmbeddedStack(StackOptions()).start()
+    assert list(deep.iterdir()) == []
