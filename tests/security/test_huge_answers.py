@@ -20,10 +20,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from load_specs import load_spec
 from raw_http import Respond, answer, raw_server
 
 from mlchaos.experiments.load.runner import LoadRunner
-from mlchaos.experiments.load.spec import LoadSpec, Locustfile, RequestTemplate
+from mlchaos.experiments.load.spec import LoadSpec
 from mlchaos.experiments.records import REQUEST_COLUMNS
 from mlchaos.experiments.verifiers.steady_state import SteadyState, evaluate
 
@@ -34,17 +35,6 @@ CAP = 1024 * 1024
 PEAK_RSS_BOUND = 250 * 1024 * 1024
 """Far below one 300 MB answer (let alone the copies a client makes of it); a load child at rest is ~60 MB."""
 PIECE = b'{"tier": "primary", "pad": "' + b"x" * (64 * 1024)
-TEAM_USERS = """\
-from locust import HttpUser, constant, task
-
-
-class Team(HttpUser):
-    wait_time = constant(0.01)
-
-    @task
-    def score(self):
-        self.client.post("/predict", json={"amount": 5})
-"""
 
 
 def pieces(total: int) -> Iterator[bytes]:
@@ -83,22 +73,9 @@ def huge(gzip: bool) -> Respond:
 
 
 def spec(url: str, tmp_path: Path, *, team: bool = False, **values: object) -> LoadSpec:
-    users: dict[str, object] = {"requests": (RequestTemplate(body={"amount": 5}),)}
-    if team:
-        file = tmp_path / "team_users.py"
-        file.write_text(TEAM_USERS)
-        users = {"locustfile": Locustfile(path=str(file), source=TEAM_USERS)}
-    defaults: dict[str, object] = {
-        "users": 2,
-        "spawn_rate": 50,
-        "duration_s": 1.5,
-        "wait_min_s": 0.01,
-        "wait_max_s": 0.02,
-        "flush_interval_s": 0.1,
-        "request_timeout_s": 10.0,
-        "max_response_bytes": CAP,
-    }
-    return LoadSpec(base_url=url, **{**defaults, **users, **values})  # type: ignore[arg-type]
+    """A load capped at :data:`CAP`, with a deadline long enough that only the cap can end a huge answer."""
+    bounds: dict[str, object] = {"duration_s": 1.5, "request_timeout_s": 10.0, "max_response_bytes": CAP}
+    return load_spec(url, tmp_path, team=team, **{**bounds, **values})
 
 
 def run_measuring_peak_rss(load: LoadSpec) -> tuple[LoadRunner, int]:

@@ -17,11 +17,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from load_specs import load_spec
 from raw_http import answer, dribble, raw_server
 from support.waiting import wait_until
 
 from mlchaos.experiments.load.runner import LoadRunner
-from mlchaos.experiments.load.spec import LoadSpec, Locustfile, RequestTemplate
+from mlchaos.experiments.load.spec import LoadSpec
 from mlchaos.experiments.probes import Prober
 from mlchaos.experiments.records import REQUEST_COLUMNS, RequestRecord
 from mlchaos.experiments.targets import HealthPaths, TargetEndpoints
@@ -34,34 +35,6 @@ ANSWER = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 
 SLACK_MS = 1000
 """What a recorded timeout may take beyond its deadline on a busy machine: the loop noticing it, and recording
 it. (Cut per read instead, a dribbled request would last until the load's stop: seconds more.)"""
-TEAM_USERS = """\
-from locust import HttpUser, constant, task
-
-
-class Team(HttpUser):
-    wait_time = constant(0.01)
-
-    @task
-    def score(self):
-        self.client.post("/predict", json={"amount": 5})
-"""
-
-
-def spec(url: str, tmp_path: Path, *, team: bool = False, **values: object) -> LoadSpec:
-    """mlchaos' own users (FastHttpUser), or a team's HttpUser: requests through either client are bounded."""
-    users: dict[str, object] = {"requests": (RequestTemplate(body={"amount": 5}),)}
-    if team:
-        file = tmp_path / "team_users.py"
-        file.write_text(TEAM_USERS)
-        users = {"locustfile": Locustfile(path=str(file), source=TEAM_USERS)}
-    defaults: dict[str, object] = {
-        "users": 2,
-        "spawn_rate": 50,
-        "wait_min_s": 0.01,
-        "wait_max_s": 0.02,
-        "flush_interval_s": 0.1,
-    }
-    return LoadSpec(base_url=url, **{**defaults, **users, **values})  # type: ignore[arg-type]
 
 
 def run(load: LoadSpec, until: Callable[[], bool] | None = None) -> LoadRunner:
@@ -87,7 +60,7 @@ def frame(records: list[RequestRecord]) -> pd.DataFrame:
 @pytest.mark.parametrize("team", [False, True], ids=["own-users", "team-httpuser"])
 def test_a_dribbled_answer_is_a_timeout_at_the_total_deadline(tmp_path: Path, team: bool) -> None:
     with raw_server(dribble(ANSWER, every_s=0.5)) as server:
-        runner = run(spec(server.url, tmp_path, team=team, duration_s=2.5, request_timeout_s=1.0))
+        runner = run(load_spec(server.url, tmp_path, team=team, duration_s=2.5, request_timeout_s=1.0))
 
     records = runner.records
     assert len(records) == runner.sent == server.count  # every request sent has its row
@@ -118,7 +91,9 @@ def hang_when(hanging: threading.Event, hung: list[int]) -> Callable[[socket.soc
 def test_requests_in_flight_at_the_stop_are_timeouts_that_availability_counts(tmp_path: Path) -> None:
     hanging, hung = threading.Event(), []
     with raw_server(hang_when(hanging, hung)) as server:
-        load = spec(server.url, tmp_path, users=10, duration_s=30.0, request_timeout_s=30.0, stop_grace_s=0.3)
+        load = load_spec(
+            server.url, tmp_path, users=10, duration_s=30.0, request_timeout_s=30.0, stop_grace_s=0.3
+        )
 
         def ten_hung() -> bool:
             if server.count >= 90:
