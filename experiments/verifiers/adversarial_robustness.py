@@ -71,11 +71,9 @@ def verify(recording: Recording, spec: AdversarialRobustness) -> Verdict:
             if requests.empty
             else "answered adversarial samples"
         )
-        return Verdict(
+        return Verdict.unmeasured(
             verifier=spec.type,
             name=name,
-            passed=False,
-            measured=None,
             target=target,
             unit="%",
             explanation=f"no {what} ({len(requests)} sent): nothing was measured",

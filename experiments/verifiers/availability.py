@@ -28,11 +28,9 @@ def verify(recording: Recording, spec: Availability) -> Verdict:
     target = f"≥ {spec.min:.2%}"
     name = f"availability ({spec.phase})"
     if requests.empty:
-        return Verdict(
+        return Verdict.unmeasured(
             verifier=spec.type,
             name=name,
-            passed=False,
-            measured=None,
             target=target,
             unit="%",
             explanation=f"no requests in {spec.phase}",

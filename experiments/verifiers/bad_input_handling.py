@@ -102,11 +102,9 @@ def verify(recording: Recording, spec: BadInputHandling) -> Verdict:
         requests = requests[within(requests["start"], windows)]
     if requests.empty:
         wanted = ", ".join(spec.mutators) or "any mutator"
-        return Verdict(
+        return Verdict.unmeasured(
             verifier=spec.type,
             name=name,
-            passed=False,
-            measured=None,
             target=target,
             unit="%",
             explanation=f"no corrupted request ({wanted}) in {scope}: nothing was measured",

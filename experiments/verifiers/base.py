@@ -152,6 +152,31 @@ class Verdict:
     table: OutcomeTable | None = None
     """Optional breakdown shown in the report (bad-input, adversarial and shift outcomes)."""
 
+    @classmethod
+    def unmeasured(
+        cls,
+        *,
+        verifier: str,
+        name: str,
+        target: str,
+        unit: str,
+        explanation: str,
+        details: dict[str, float | str | None] | None = None,
+        table: OutcomeTable | None = None,
+    ) -> Verdict:
+        """A failing verdict with nothing measured (no requests, no signal, no recovery): ``explanation`` says why."""
+        return cls(
+            verifier=verifier,
+            name=name,
+            passed=False,
+            measured=None,
+            target=target,
+            unit=unit,
+            explanation=explanation,
+            details=details if details is not None else {},
+            table=table,
+        )
+
 
 SpecT = TypeVar("SpecT", bound=VerifierSpec)
 

@@ -91,11 +91,9 @@ def verify(recording: Recording, spec: Breaker) -> Verdict:
     target = f"open ≤ {spec.open_within:g}s, close ≤ {spec.close_within:g}s, flaps ≤ {spec.max_flaps}"
 
     def undefined(reason: str, details: dict[str, float | str | None] | None = None) -> Verdict:
-        return Verdict(
+        return Verdict.unmeasured(
             verifier=spec.type,
             name=name,
-            passed=False,
-            measured=None,
             target=target,
             unit="s",
             explanation=reason,

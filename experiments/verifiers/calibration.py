@@ -58,11 +58,9 @@ def verify(recording: Recording, spec: Calibration) -> Verdict:
     chosen = select(every, spec)
     details["canaries"] = float(len(chosen))
     if len(chosen) < spec.min_canaries:
-        return Verdict(
+        return Verdict.unmeasured(
             verifier=spec.type,
             name=name,
-            passed=False,
-            measured=None,
             target=target,
             unit="ECE",
             explanation=f"too few canaries: {len(chosen)} answered canaries with a confidence in {spec.scope()} "

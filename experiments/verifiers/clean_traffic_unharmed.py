@@ -102,11 +102,9 @@ def verify(recording: Recording, spec: CleanTrafficUnharmed) -> Verdict:
         bounds.append(f"≤ {ratio:g}× baseline p99")
     target = f"availability ≥ {spec.min_availability:.2%}, p99 {' and '.join(bounds)}"
     if requests.empty:
-        return Verdict(
+        return Verdict.unmeasured(
             verifier=spec.type,
             name=name,
-            passed=False,
-            measured=None,
             target=target,
             unit="%",
             explanation=f"no clean request during {scope}: nothing was measured",

@@ -102,11 +102,9 @@ def verify(recording: Recording, spec: DriftDetectedWithin) -> Verdict:
     probes = recording.probes
     drift = probes[probes["check"].isin([ALARM, ONSETS])]
     if drift.empty:
-        return Verdict(
+        return Verdict.unmeasured(
             verifier=spec.type,
             name=name,
-            passed=False,
-            measured=None,
             target=target,
             unit="s",
             explanation=_no_drift_data(probes),
@@ -137,11 +135,9 @@ def verify(recording: Recording, spec: DriftDetectedWithin) -> Verdict:
         else (f"; alarm during the baseline allowed ({seen})" if on_samples or onsets else "")
     )
     if not candidates:
-        return Verdict(
+        return Verdict.unmeasured(
             verifier=spec.type,
             name=name,
-            passed=False,
-            measured=None,
             target=target,
             unit="s",
             explanation=f"the drift alarm never fired after '{spec.fault}' began ({len(drift)} drift samples)"

@@ -33,11 +33,9 @@ def verify(recording: Recording, spec: ErrorBudget) -> Verdict:
     target = f"≤ {spec.max_burn:.0%} burned"
     requests = requests_in(recording, spec.phase)
     if requests.empty:
-        return Verdict(
+        return Verdict.unmeasured(
             verifier=spec.type,
             name=name,
-            passed=False,
-            measured=None,
             target=target,
             unit="%",
             explanation=f"no requests in {spec.phase}",

@@ -40,11 +40,9 @@ def verify(recording: Recording, spec: FallbackEngaged) -> Verdict:
     end = fault_end(recording, fault)
     during = recording.requests_between(fault.injected_at + spec.within, end)
     if during.empty:
-        return Verdict(
+        return Verdict.unmeasured(
             verifier=spec.type,
             name=name,
-            passed=False,
-            measured=None,
             target=target,
             unit="%",
             explanation=f"no requests between {spec.within:g}s after the injection and the revert",

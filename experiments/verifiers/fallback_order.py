@@ -66,11 +66,9 @@ def verify(recording: Recording, spec: FallbackOrder) -> Verdict:
     target = f"≤ {spec.max_skip_share:.1%} below {expected}"
     if expected is None:  # the loader refuses this; a recording of another target could still meet it
         explanation = f"'unavailable' names every tier of the ladder ({', '.join(ladder)})"
-        return Verdict(
+        return Verdict.unmeasured(
             verifier=spec.type,
             name=name,
-            passed=False,
-            measured=None,
             target=target,
             unit="%",
             explanation=explanation,
@@ -81,11 +79,9 @@ def verify(recording: Recording, spec: FallbackOrder) -> Verdict:
     during = recording.requests_between(fault.injected_at + spec.within, fault_end(recording, fault))
     answers = during[answered(during)]
     if answers.empty:
-        return Verdict(
+        return Verdict.unmeasured(
             verifier=spec.type,
             name=name,
-            passed=False,
-            measured=None,
             target=target,
             unit="%",
             explanation=f"no answered (2xx) requests from {spec.within:g}s after the injection to the revert "

@@ -115,11 +115,9 @@ def verify(recording: Recording, spec: Gauge) -> Verdict:
         if spec.fault is not None:
             return fault_not_applied(spec.type, name, target, "", spec.fault)
         never = f"the run never reached the {phase} phase"
-        return Verdict(
+        return Verdict.unmeasured(
             verifier=spec.type,
             name=name,
-            passed=False,
-            measured=None,
             target=target,
             unit="",
             explanation=never,
@@ -137,11 +135,9 @@ def verify(recording: Recording, spec: Gauge) -> Verdict:
     }
     if samples.empty:
         explanation = _nothing_read(check, probes, inside, scope)
-        return Verdict(
+        return Verdict.unmeasured(
             verifier=spec.type,
             name=name,
-            passed=False,
-            measured=None,
             target=target,
             unit="",
             explanation=explanation,

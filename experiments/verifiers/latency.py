@@ -61,11 +61,9 @@ def verify(recording: Recording, spec: Latency) -> Verdict:
     details: dict[str, float | str | None] = {"requests": float(len(requests))}
     details.update(breakdown(recording))
     if requests.empty:
-        return Verdict(
+        return Verdict.unmeasured(
             verifier=spec.type,
             name=name,
-            passed=False,
-            measured=None,
             target=target,
             unit="ms",
             explanation=f"no requests in {scope}",

@@ -61,11 +61,9 @@ def verify(recording: Recording, spec: LoadShedding) -> Verdict:
             return fault_not_applied(spec.type, name, target, "ms", spec.fault)
         requests = recording.requests_between(fault.injected_at, fault_end(recording, fault))
     if requests.empty:
-        return Verdict(
+        return Verdict.unmeasured(
             verifier=spec.type,
             name=name,
-            passed=False,
-            measured=None,
             target=target,
             unit="ms",
             explanation=f"no requests during {scope}",
@@ -90,11 +88,9 @@ def verify(recording: Recording, spec: LoadShedding) -> Verdict:
         "errors": float(errors),
     }
     if admitted_p99 is None:
-        return Verdict(
+        return Verdict.unmeasured(
             verifier=spec.type,
             name=name,
-            passed=False,
-            measured=None,
             target=target,
             unit="ms",
             explanation=f"all {len(requests)} requests during {scope} were shed: nothing was admitted",

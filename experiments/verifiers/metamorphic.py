@@ -123,11 +123,9 @@ def verify(recording: Recording, spec: Metamorphic) -> Verdict:
     requests = tagged(recording.requests, "metamorphic", spec.relations)
     pairs = pairs_of(requests)
     if pairs.empty:
-        return Verdict(
+        return Verdict.unmeasured(
             verifier=spec.type,
             name=name,
-            passed=False,
-            measured=None,
             target=target,
             unit="violations",
             explanation="no metamorphic pair was sent: nothing was measured",
@@ -146,11 +144,9 @@ def verify(recording: Recording, spec: Metamorphic) -> Verdict:
     table = _table(pairs, outcome)
     not_judged = f"{incomplete} incomplete, {mixed} mixed tiers, {no_score} without scores"
     if judged == 0:
-        return Verdict(
+        return Verdict.unmeasured(
             verifier=spec.type,
             name=name,
-            passed=False,
-            measured=None,
             target=target,
             unit="violations",
             explanation=f"none of {len(pairs)} metamorphic pairs could be judged ({not_judged}): nothing was measured",

@@ -72,11 +72,9 @@ def verify(recording: Recording, spec: Mttd) -> Verdict:
     details["baseline_not_best_share"] = noise
     details.update(unknown.details())
     if not candidates:
-        return Verdict(
+        return Verdict.unmeasured(
             verifier=spec.type,
             name=name,
-            passed=False,
-            measured=None,
             target=target,
             unit="s",
             explanation=with_unknown(

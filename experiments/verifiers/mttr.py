@@ -78,11 +78,9 @@ def verify(recording: Recording, spec: Mttr) -> Verdict:
         reference = "inject" if fault.heals_itself else "revert"
     since = fault.injected_at if reference == "inject" else fault.reverted_at
     if since is None:
-        return Verdict(
+        return Verdict.unmeasured(
             verifier=spec.type,
             name=name,
-            passed=False,
-            measured=None,
             target=target,
             unit="s",
             explanation=f"fault '{spec.fault}' was never reverted",
@@ -91,11 +89,9 @@ def verify(recording: Recording, spec: Mttr) -> Verdict:
         return _from_readiness(recording, spec, name, target, reference, since)
     recovered = first_sustained_hold(steady_state, recording.requests, since, recording.ended_at, spec.window)
     if recovered is None:
-        return Verdict(
+        return Verdict.unmeasured(
             verifier=spec.type,
             name=name,
-            passed=False,
-            measured=None,
             target=target,
             unit="s",
             explanation=f"steady state ({steady_state.describe()}) never held for {spec.window:g}s after the "
@@ -125,11 +121,9 @@ def _from_readiness(
     check = f"workload:{spec.workload}"
     if not (recording.probes["check"] == check).any():
         why = f"no readiness samples of {spec.workload}: list it under the kubernetes target's workloads"
-        return Verdict(
+        return Verdict.unmeasured(
             verifier=spec.type,
             name=name,
-            passed=False,
-            measured=None,
             target=target,
             unit="s",
             explanation=why,
@@ -140,11 +134,9 @@ def _from_readiness(
             f"{spec.workload} never had all its replicas ready for {spec.window:g}s after the {reference} "
             "before the run ended"
         )
-        return Verdict(
+        return Verdict.unmeasured(
             verifier=spec.type,
             name=name,
-            passed=False,
-            measured=None,
             target=target,
             unit="s",
             explanation=why,

@@ -59,11 +59,9 @@ def verify(recording: Recording, spec: OodRouting) -> Verdict:
     requests = tagged(recording.requests, "ood", spec.kinds)
     if requests.empty:
         wanted = ", ".join(spec.kinds) or "any kind"
-        return Verdict(
+        return Verdict.unmeasured(
             verifier=spec.type,
             name=name,
-            passed=False,
-            measured=None,
             target=target,
             unit="%",
             explanation=f"no out-of-distribution request ({wanted}): nothing was measured",

@@ -34,11 +34,9 @@ def requests_in(recording: Recording, phase: PhaseOrRun) -> pd.DataFrame:
 
 def fault_not_applied(verifier: str, name: str, target: str, unit: str, fault_id: str) -> Verdict:
     """The failed verdict of a verifier whose fault the journal never shows applied (nothing to measure)."""
-    return Verdict(
+    return Verdict.unmeasured(
         verifier=verifier,
         name=name,
-        passed=False,
-        measured=None,
         target=target,
         unit=unit,
         explanation=f"fault '{fault_id}' was never applied",

@@ -35,11 +35,9 @@ def verify(recording: Recording, spec: Quality) -> Verdict:
     chosen = select(every, spec)
     details["canaries"] = float(len(chosen))
     if len(chosen) < spec.min_canaries:
-        return Verdict(
+        return Verdict.unmeasured(
             verifier=spec.type,
             name=name,
-            passed=False,
-            measured=None,
             target=target,
             unit="%",
             explanation=f"too few canaries: {len(chosen)} answered canaries in {spec.scope()} "

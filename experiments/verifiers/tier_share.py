@@ -55,11 +55,9 @@ def verify(recording: Recording, spec: TierShare) -> Verdict:
     requests = requests_in(recording, spec.phase)
     answers = requests[answered(requests)]
     if answers.empty:
-        return Verdict(
+        return Verdict.unmeasured(
             verifier=spec.type,
             name=name,
-            passed=False,
-            measured=None,
             target=target,
             unit="%",
             explanation=f"no answered (2xx) requests in {spec.phase} ({len(requests)} requests in all)",
