@@ -9,7 +9,7 @@ TOXIPROXY := $(BIN)/toxiproxy-server
 RUNS ?= mlchaos-runs
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test check docs lint bench chromium prometheus wrk k8s-testenv clean help
+.PHONY: setup demo test check docs lint bench chromium prometheus pushgateway actionlint wrk k8s-testenv clean help
 
 help:
 	@echo "make demo   run the monthly suite (every scenario in scenarios/) against the embedded reference stack"
@@ -20,8 +20,8 @@ help:
 	@echo "make lint   ruff, mypy --strict and the import-layer contracts (make test checks them too)"
 	@echo "make docs   regenerate docs/reference/ (fields, faults, verifiers, JSON Schemas) from the code"
 	@echo "make k8s-testenv  build (or reuse) the Kubernetes test environment; make test does it first"
-	@echo "make bench  benchmarks (recording overhead, analysis scaling, injection precision, MTTR accuracy,"
-	@echo "            cold start); installs wrk; writes the tables into bench/README.md"
+	@echo "make bench  benchmarks (recording overhead, master ingest, row cost, analysis scaling, injection"
+	@echo "            precision, MTTR accuracy, cold start); installs wrk; writes the tables into bench/README.md"
 	@echo "make clean  remove $(VENV), run directories and caches"
 
 setup: $(INSTALLED) $(TOXIPROXY)
@@ -52,12 +52,22 @@ chromium:
 prometheus:
 	@scripts/install-prometheus.sh || echo "warning: prometheus could not be installed; the PromQL tests will fail" >&2
 
+# The publishing tests (tests/publish) push a suite's results to a real Pushgateway (Debian's
+# `prometheus-pushgateway`, its service not left running) scraped by the real Prometheus above; they fail saying so
+# when it is missing.
+pushgateway:
+	@scripts/install-pushgateway.sh || echo "warning: prometheus-pushgateway could not be installed; the Pushgateway tests will fail" >&2
+
 # The Kubernetes tests (tests/k8s) need a real API server: kube-apiserver, controller-manager, scheduler, etcd, kwok
 # and helm, built from Go modules and cached in ~/.cache/mlchaos/k8s (~10 min cold, a second when cached).
 k8s-testenv:
 	scripts/k8s-testenv.sh build
 
-test: setup chromium prometheus k8s-testenv
+# tests/test_recipes.py lints the GitHub Actions recipe (docs/recipes/) with actionlint, built from its Go module.
+actionlint:
+	@scripts/install-actionlint.sh $(BIN) || echo "warning: actionlint could not be installed; the recipe lint will fail" >&2
+
+test: setup chromium prometheus pushgateway actionlint k8s-testenv
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The inner loop. Markers say what a test needs (tests/conftest.py); MLCHAOS_FAST_LOOP=1 fails a selected test that
@@ -78,7 +88,11 @@ wrk:
 
 bench: setup wrk
 	$(BIN)/python bench/report_scaling.py
+	$(BIN)/python bench/recording_memory.py
+	$(BIN)/python bench/kill_recording.py
 	$(BIN)/python bench/load_overhead.py
+	$(BIN)/python bench/master_ingest.py
+	$(BIN)/python bench/row_cost.py
 	$(BIN)/python bench/injection_precision.py
 	$(BIN)/python bench/mttr_accuracy.py
 	$(BIN)/python bench/cold_start.py

@@ -18,25 +18,32 @@ from mlchaos.experiments.cli_common import (
     AllowProductionOption,
     HistoryOption,
     ProbeIntervalOption,
+    PushgatewayOption,
     ScenarioPaths,
     SecretFileOption,
     TargetOption,
+    WebhookFormatOption,
+    WebhookUrlFileOption,
+    WebhookWhenOption,
     WorkerBindOption,
     check_history,
     console,
     errors,
     load_or_exit,
     print_problems,
+    publish_settings,
     use_load_secret,
 )
 from mlchaos.experiments.cli_tools import init_command, load_worker, staging_app, target_app
 from mlchaos.experiments.console import describe_load, describe_warmup, plan_table
 from mlchaos.experiments.crash import BUG_EXIT_CODE, crashes_saved_under, failure_message
 from mlchaos.experiments.errors import ExitCode, MlchaosError
+from mlchaos.experiments.index_commands import index_command, serve_command
 from mlchaos.experiments.kubernetes.client import KubernetesError
 from mlchaos.experiments.kubernetes.guard import Refused
 from mlchaos.experiments.kubernetes.readiness import describe_cluster
 from mlchaos.experiments.loader import ScenarioInvalid
+from mlchaos.experiments.outcome import recording_cut
 from mlchaos.experiments.plan import make_plan, placeholder_endpoints
 from mlchaos.experiments.rollback import rollback_run
 from mlchaos.experiments.run_reader import RUN_READER
@@ -132,6 +139,10 @@ def run(
     allow_production: AllowProductionOption = False,
     worker_bind: WorkerBindOption = None,
     secret_file: SecretFileOption = None,
+    webhook_when: WebhookWhenOption = None,
+    webhook_format: WebhookFormatOption = None,
+    webhook_url_file: WebhookUrlFileOption = None,
+    pushgateway: PushgatewayOption = None,
 ) -> None:
     """Run scenarios: preflight, baseline, faults on the timeline, recovery, verdicts.
 
@@ -142,7 +153,10 @@ def run(
     files = load_or_exit(paths, target, allow_production=allow_production)
     check_history(history)
     use_load_secret(worker_bind, secret_file)
-    settings = RunSettings(probe_interval, history, worker_bind)
+    publish = publish_settings(
+        None, when=webhook_when, format_=webhook_format, url_file=webhook_url_file, pushgateway=pushgateway
+    )
+    settings = RunSettings(probe_interval, history, worker_bind, publish)
     crashes_saved_under(out)
     outcomes = run_scenarios(files, out=out, settings=settings, output=OUTPUT)
     raise typer.Exit(int(worst(outcomes)))
@@ -170,6 +184,10 @@ def suite(
     allow_production: AllowProductionOption = False,
     worker_bind: WorkerBindOption = None,
     secret_file: SecretFileOption = None,
+    webhook_when: WebhookWhenOption = None,
+    webhook_format: WebhookFormatOption = None,
+    webhook_url_file: WebhookUrlFileOption = None,
+    pushgateway: PushgatewayOption = None,
 ) -> None:
     """Run a suite — the monthly run: every scenario it lists, in order, then one combined report.
 
@@ -193,7 +211,14 @@ def suite(
     history = None if no_history else history or out
     check_history(history if history != out else None)
     use_load_secret(worker_bind, secret_file)
-    settings = RunSettings(probe_interval, history, worker_bind)
+    publish = publish_settings(
+        loaded.publish,
+        when=webhook_when,
+        format_=webhook_format,
+        url_file=webhook_url_file,
+        pushgateway=pushgateway,
+    )
+    settings = RunSettings(probe_interval, history, worker_bind, publish)
     crashes_saved_under(out)
     outcome = run_loaded_suite(loaded, files, out=out, settings=settings, output=OUTPUT)
     raise typer.Exit(int(outcome.exit_code))
@@ -230,6 +255,9 @@ def report(
     except (RunDirError, ValueError) as exc:  # ValueError: a journal line that is not an entry
         errors.print(str(exc), markup=False)
         raise typer.Exit(ExitCode.INVALID) from exc
+    for run_dir in run_dirs:  # a run killed before it saved its recording is judged on what it wrote
+        if (cut := recording_cut(run_dir)) is not None:
+            console.print(f"{run_dir}: {cut.reason} (judged partially)", soft_wrap=True, markup=False)
     console.print(f"report: {path}", soft_wrap=True)
 
 
@@ -278,6 +306,8 @@ def rollback(
 app.command("load-worker")(load_worker)
 app.command("init")(init_command)
 app.command("schema")(schema_command)  # the JSON Schema of scenario, suite and target files, for editors
+app.command("index")(index_command)  # the runs folder as one page: experiments/index_commands.py
+app.command("serve")(serve_command)
 
 
 def main() -> None:

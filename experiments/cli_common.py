@@ -15,6 +15,9 @@ from mlchaos.experiments.errors import ExitCode
 from mlchaos.experiments.load import load_secret
 from mlchaos.experiments.load.spec import parse_host_port
 from mlchaos.experiments.loader import Problem
+from mlchaos.experiments.publish import Format, PublishConfig, When, overridden
+from mlchaos.experiments.publish.config import WEBHOOK_URL_ENV
+from mlchaos.experiments.redaction import redact_text
 from mlchaos.experiments.run_view import Output
 from mlchaos.experiments.runs import load_scenario_files
 from mlchaos.experiments.scenario import ScenarioFile
@@ -130,3 +133,84 @@ def check_history(history: Path | None) -> None:
             f"--history {history}: not a directory (expected a folder of earlier runs)", markup=False
         )
         raise typer.Exit(ExitCode.INVALID)
+
+
+# Publishing (docs/observability.md): a webhook and a Pushgateway when a run or suite ends. The webhook URL itself
+# is never an option — a command line is visible to every user of the machine (ps) — but an environment variable
+# (MLCHAOS_WEBHOOK_URL) or a file.
+WebhookWhenOption = Annotated[
+    When | None,
+    typer.Option(
+        "--webhook-when",
+        envvar="MLCHAOS_WEBHOOK_WHEN",
+        show_default=False,
+        help="When to call the webhook whose URL is in MLCHAOS_WEBHOOK_URL (or --webhook-url-file): `always`, on "
+        "`failure` (the default), or on `regression` — a scenario worse than its previous run in the history "
+        "folder (score, MTTR, p99 beyond the noise margin) or a pass turned fail. A failing webhook changes "
+        "neither the verdict nor the exit code; publish.log in the run directory says how it went.",
+    ),
+]
+WebhookFormatOption = Annotated[
+    Format | None,
+    typer.Option(
+        "--webhook-format",
+        envvar="MLCHAOS_WEBHOOK_FORMAT",
+        show_default=False,
+        help="The webhook's body: `slack` (text + blocks; the default) or `generic` (mlchaos's JSON document).",
+    ),
+]
+WebhookUrlFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--webhook-url-file",
+        envvar="MLCHAOS_WEBHOOK_URL_FILE",
+        show_default=False,
+        help="A file holding the webhook URL (e.g. a mounted Secret), instead of MLCHAOS_WEBHOOK_URL.",
+    ),
+]
+PushgatewayOption = Annotated[
+    str | None,
+    typer.Option(
+        "--pushgateway",
+        envvar="MLCHAOS_PUSHGATEWAY_URL",
+        metavar="URL",
+        show_default=False,
+        help="Push the results to this Prometheus Pushgateway (e.g. http://pushgateway:9091): score, verdicts, "
+        "MTTD/MTTR per fault, last success time (docs/reference/metrics.md).",
+    ),
+]
+
+
+def publish_settings(
+    suite_block: PublishConfig | None,
+    *,
+    when: When | None,
+    format_: Format | None,
+    url_file: Path | None,
+    pushgateway: str | None,
+) -> PublishConfig | None:
+    """The publishing settings of a command: the suite file's block with the options on top; exit 2 now, before
+    anything runs, if a URL they name is unset or unreadable (an unattended run would otherwise tell no one)."""
+    try:
+        config = overridden(
+            suite_block,
+            webhook_when=when,
+            webhook_format=format_,
+            webhook_url_file=url_file,
+            pushgateway=pushgateway,
+        )
+    except ValueError as exc:  # pydantic's ValidationError: a --pushgateway that is not an http(s) URL
+        errors.print(f"publishing settings: {redact_text(str(exc))}", markup=False, soft_wrap=True)
+        raise typer.Exit(ExitCode.INVALID) from None
+    if config is None and (when is not None or format_ is not None):
+        errors.print(
+            f"--webhook-when/--webhook-format: no webhook URL (set {WEBHOOK_URL_ENV} or --webhook-url-file)",
+            markup=False,
+        )
+        raise typer.Exit(ExitCode.INVALID)
+    problems = [] if config is None else config.check()
+    for problem in problems:
+        errors.print(problem, markup=False, soft_wrap=True)
+    if problems:
+        raise typer.Exit(ExitCode.INVALID)
+    return config

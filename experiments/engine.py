@@ -14,23 +14,19 @@ recording) is not judged: its data is not what the scenario meant to measure.
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, cast
 
 from mlchaos.experiments import runlock
 from mlchaos.experiments.crash import failure_message
 from mlchaos.experiments.errors import ExitCode as ExitCode  # re-exported: the CLI's vocabulary
-from mlchaos.experiments.errors import RunStopped
-from mlchaos.experiments.inputs import InputSend
+from mlchaos.experiments.inputs import Send
 from mlchaos.experiments.journal import Event, Journal, Stop, partial_stop, read_journal
-from mlchaos.experiments.live import GuardrailWatch, LiveStats, Snapshot
+from mlchaos.experiments.live import GuardrailWatch, LiveStats
+from mlchaos.experiments.load.recording import STREAM_NAME, finish_recording
 from mlchaos.experiments.load.runner import LoadRunner
 from mlchaos.experiments.load.spec_from_scenario import baseline_s, dataset_requests, load_seed, load_spec
-from mlchaos.experiments.load.store import records_frame, write_requests_parquet
 from mlchaos.experiments.outcome import (
     END_PHASE,
     PROBES_NAME,
@@ -43,64 +39,24 @@ from mlchaos.experiments.plan import Action, Plan, Step
 from mlchaos.experiments.preflight import PreflightFailed, preflight
 from mlchaos.experiments.probes import Prober, write_probes
 from mlchaos.experiments.rollback import RollbackResult, revert_outstanding
+from mlchaos.experiments.run_control import Aborted as Aborted
+from mlchaos.experiments.run_control import RunDisplay as RunDisplay
+from mlchaos.experiments.run_control import StopRequest as StopRequest
+from mlchaos.experiments.run_control import cluster_of, lock_endpoints
 from mlchaos.experiments.run_outcome import RunOutcome, run_outcome
 from mlchaos.experiments.service_schema import SchemaUnusable, scenario_schema
-from mlchaos.experiments.targets import TargetEndpoints
 from mlchaos.experiments.verifiers.base import Phase, Verdict
 from mlchaos.experiments.verifiers.steady_state import evaluate
 from mlchaos.injectors import (
     INJECTORS,
-    FaultSpec,
     InjectorError,
     InputContext,
     JournallingInjector,
-    PreparesInputs,
+    OnPreparedRequests,
 )
 
 FIRST_RECORDS_TIMEOUT_S = 20.0
 GUARDRAIL_CHECK_S = 0.5
-
-
-class Aborted(RunStopped):
-    """The run stops early; the message says why. Rollback still runs."""
-
-
-@dataclass
-class StopRequest:
-    """Set from signal handlers; polled by the engine. A second request skips waiting, never the revert."""
-
-    reason: str | None = None
-    count: int = 0
-    event: threading.Event = field(default_factory=threading.Event)
-
-    def request(self, reason: str) -> None:
-        self.count += 1
-        self.reason = self.reason or reason
-        self.event.set()
-
-    @property
-    def hurry(self) -> bool:
-        return self.count >= 2
-
-
-class RunDisplay(Protocol):
-    """What the engine tells the person watching (the CLI renders it with rich; tests may pass a recorder)."""
-
-    def started(self, plan: Plan, run_dir: Path) -> None: ...
-    def phase(self, phase: str, offset: float) -> None: ...
-    def note(self, message: str) -> None: ...
-    # elapsed: seconds since the baseline's start, as plan offsets (negative in a warm-up)
-    def tick(self, elapsed: float, snapshot: Snapshot) -> None: ...
-    def finished(self) -> None: ...
-
-
-def _cluster(plan: Plan) -> str | None:
-    """Which cluster a Kubernetes target's run acts on, for its journal: declared name and observed identity."""
-    kube = plan.target.kubernetes
-    if kube is None:
-        return None
-    named = f"cluster '{kube.cluster_name}', " if kube.cluster_name else ""
-    return f"{named}context {kube.context}, {kube.identity or kube.server}"
 
 
 class Experiment:
@@ -123,7 +79,7 @@ class Experiment:
         self.stats = LiveStats()
         self.guardrails = GuardrailWatch(list(plan.scenario.abort_when), self.stats)
         self.journal = Journal(run_dir)
-        self.journal.append(Event.RUN_STARTED, detail=plan.scenario.name, cluster=_cluster(plan))
+        self.journal.append(Event.RUN_STARTED, detail=plan.scenario.name, cluster=cluster_of(plan))
         self.prober = Prober(plan.target, interval_s=probe_interval_s)
         self.worker_bind = worker_bind
         self._judging = False
@@ -131,7 +87,9 @@ class Experiment:
         self.schema = plan.target.request
         """The request schema input faults are built from: declared until resolved after preflight."""
         self.load = LoadRunner(
-            load_spec(plan, self._load_duration_s, worker_bind=worker_bind), on_batch=self.stats.add
+            load_spec(plan, self._load_duration_s, worker_bind=worker_bind),
+            recording=run_dir / STREAM_NAME,
+            on_batch=self.stats.add,
         )
 
     @property
@@ -220,10 +178,14 @@ class Experiment:
     def _prepare_inputs(self) -> None:
         """Input faults that are made against the live target (attacks) run now, before the load starts; the
         load is then built with what they made and the resolved request schema."""
-        preparing = [p for p in self.plan.faults if p.plan.prepares_inputs]
-        if any(p.plan.inputs is not None for p in self.plan.faults) or preparing:
+        preparing = [
+            (p.spec, p.plan.description, p.plan.acts_on)
+            for p in self.plan.faults
+            if isinstance(p.plan.acts_on, OnPreparedRequests)
+        ]
+        if any(p.plan.changes_requests for p in self.plan.faults):
             self.display.note(f"request schema: {self.schema.describe()}")
-        prepared: dict[str, InputSend] = {}
+        prepared: dict[str, Send] = {}
         context = InputContext(
             target=self.plan.target,
             clean=tuple(r.body for r in dataset_requests(self.plan)),
@@ -233,13 +195,11 @@ class Experiment:
             schema=self.schema,
             max_response_bytes=self.plan.scenario.load.max_response_bytes,
         )
-        for planned in preparing:
+        for fault, description, acts_on in preparing:
             self._check_stop()
-            fault = planned.spec
-            injector = cast(PreparesInputs[FaultSpec], INJECTORS[fault.type])
-            self.display.note(f"preparing {fault.id}: {planned.plan.description}")
+            self.display.note(f"preparing {fault.id}: {description}")
             try:
-                made = injector.prepare(fault, context)
+                made = acts_on.prepare(context)
             except InjectorError as exc:
                 self.journal.append(Event.INJECT_FAILED, fault_id=fault.id, kind=fault.type, detail=str(exc))
                 raise Aborted(f"could not prepare '{fault.id}': {exc}") from exc
@@ -252,6 +212,7 @@ class Experiment:
             load_spec(
                 self.plan, self._load_duration_s, prepared, worker_bind=self.worker_bind, schema=self.schema
             ),
+            recording=self.run_dir / STREAM_NAME,
             on_batch=self.stats.add,
         )
 
@@ -284,6 +245,8 @@ class Experiment:
             self._check_stop()
             if not self.load.running:
                 raise Aborted(f"the load generator stopped early: {self._load_failure()}")
+            if (unrecorded := self.load.recording_error) is not None:  # an unrecorded run proves nothing
+                raise Aborted(unrecorded)
             if now >= next_guardrail_check:
                 next_guardrail_check = now + GUARDRAIL_CHECK_S
                 # From the baseline on: in the warm-up a cold service may be slow or fail, and no fault is on.
@@ -343,9 +306,9 @@ class Experiment:
 
     def _require_baseline_steady_state(self) -> None:
         hypothesis = self.plan.scenario.steady_state
-        frame = records_frame(self.load.records)
+        frame = self.load.requests(since=time.time() - hypothesis.window)  # read back from the recording
         tiers = self.plan.scenario.target.declaration.tiers
-        result = evaluate(hypothesis, frame[frame["start"] >= time.time() - hypothesis.window], tiers=tiers)
+        result = evaluate(hypothesis, frame, tiers=tiers)
         if not result.holds:
             raise Aborted(
                 "steady state did not hold before the first fault, so the experiment would prove "
@@ -363,7 +326,7 @@ class Experiment:
         self.prober.stop()
         unsaved = list(rollback.journal_errors)
         try:
-            write_requests_parquet(self.load.records, self.run_dir / REQUESTS_NAME)
+            finish_recording(self.run_dir / STREAM_NAME, self.run_dir / REQUESTS_NAME)
             write_probes(self.prober.samples, self.run_dir / PROBES_NAME)
         except OSError as exc:
             unsaved.append(f"could not save the recording in {self.run_dir}: {exc.strerror or exc}")
@@ -399,14 +362,3 @@ class Experiment:
             return partial_stop(read_journal(self.journal.path))
         except (OSError, ValueError):
             return None
-
-
-def lock_endpoints(target: TargetEndpoints) -> list[runlock.Endpoint]:
-    """What a run acts on, and so locks: the service, the fault backends it names, and for Kubernetes each
-    workload of its namespace (the namespace when it names none). ``runlock`` locks them by canonical key."""
-    urls = [url for url in (target.service_url, target.toxiproxy_url, target.supervisor_url) if url]
-    cluster = target.kubernetes
-    if cluster is None:
-        return list(urls)
-    scopes = [runlock.ClusterScope(cluster.server, w.namespace, w.short) for w in cluster.workloads]
-    return [*urls, *(scopes or [runlock.ClusterScope(cluster.server, cluster.namespace)])]

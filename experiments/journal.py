@@ -10,9 +10,11 @@ from __future__ import annotations
 import contextlib
 import enum
 import json
+import logging
 import os
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,6 +77,48 @@ class Entry(BaseModel):
     (:func:`~mlchaos.experiments.kubernetes.client.cluster_identity`)."""
 
 
+Listener = Callable[[Entry], None]
+"""Told of each entry once it is on disk, in the thread that wrote it and under that journal's lock: it must be
+quick and must not raise (one that raises is logged and dropped: the entry is written, and the action it records
+goes on)."""
+
+_listeners: dict[Path, tuple[Listener, ...]] = {}
+_listeners_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def listening(run_dir: Path, listener: Listener) -> Iterator[None]:
+    """While inside, ``listener`` is told of every entry appended to ``run_dir``'s journal by any
+    :class:`Journal` of this process (the engine's, the run's, a rollback's), in the order written: what
+    publishes a run as it goes (:mod:`mlchaos.experiments.publish.telemetry`) takes its times from here, never its
+    own clock."""
+    path = run_dir / JOURNAL_NAME
+    with _listeners_lock:
+        _listeners[path] = (*_listeners.get(path, ()), listener)
+    try:
+        yield
+    finally:
+        _drop(path, listener)
+
+
+def _drop(path: Path, listener: Listener) -> None:
+    with _listeners_lock:
+        kept = tuple(other for other in _listeners.get(path, ()) if other is not listener)
+        if kept:
+            _listeners[path] = kept
+        else:
+            _listeners.pop(path, None)
+
+
+def _tell(path: Path, entry: Entry) -> None:
+    for listener in _listeners.get(path, ()):
+        try:
+            listener(entry)
+        except Exception:  # a listener's bug must not turn a written entry into a failed action
+            logging.getLogger(__name__).exception("journal listener %r failed; it is dropped", listener)
+            _drop(path, listener)
+
+
 class Journal:
     """Appends entries to ``RUN_DIR/journal.jsonl``; safe to call from several threads."""
 
@@ -93,6 +137,7 @@ class Journal:
             self._file.write(entry.model_dump_json(exclude_none=True) + "\n")
             self._file.flush()
             os.fsync(self._file.fileno())
+            _tell(self.path, entry)
             return entry
 
     def try_append(self, event: Event, **fields: Any) -> str | None:

@@ -3,6 +3,9 @@
 Records arrive from the load child when requests *complete*, so live tallies are binned by completion time: a
 blackholed dependency shows up as seconds in which nothing completes — which guardrails count as failing seconds,
 because "no answer at all" is the worst answer.
+
+Only the last :data:`KEPT_S` seconds are kept: the display and the guardrails look at the last few, and the rows
+themselves are on disk (:mod:`mlchaos.experiments.load.recording`), so this does not grow with the run's length.
 """
 
 from __future__ import annotations
@@ -14,9 +17,12 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
+import pyarrow as pa
 
-from mlchaos.experiments.records import RequestRecord
 from mlchaos.experiments.scenario import Guardrail
+
+KEPT_S = 30
+"""Seconds of tallies kept, counted back from the latest completion seen (windows read are at most 3 s)."""
 
 
 @dataclass
@@ -45,15 +51,27 @@ class LiveStats:
         self._seconds: defaultdict[int, _Second] = defaultdict(_Second)
         self.total = 0
 
-    def add(self, records: list[RequestRecord]) -> None:
+    def add(self, batch: pa.RecordBatch) -> None:
+        """Tally a batch of recorded rows (``REQUEST_SCHEMA``), by the second each request completed in."""
+        start = batch.column("start").to_numpy()
+        latency = batch.column("latency_ms").to_numpy()
+        status = batch.column("status").to_numpy()
+        ends = np.floor(start + latency / 1000).astype(np.int64)
+        failed = (status < 200) | (status >= 500)
+        tiers = Counter(zip(ends.tolist(), batch.column("tier").to_pylist(), strict=True))
         with self._lock:
-            for record in records:
-                second = self._seconds[math.floor(record.start + record.latency_ms / 1000)]
-                second.requests += 1
-                second.errors += not (200 <= record.status < 500)
-                second.tiers[record.tier or "none"] += 1
-                second.latencies.append(record.latency_ms)
-            self.total += len(records)
+            for end in np.unique(ends).tolist():
+                inside = ends == end
+                second = self._seconds[end]
+                second.requests += int(inside.sum())
+                second.errors += int(failed[inside].sum())
+                second.latencies.extend(latency[inside].tolist())
+            for (end, tier), count in tiers.items():
+                self._seconds[end].tiers[tier or "none"] += count
+            self.total += batch.num_rows
+            newest = max(self._seconds, default=0)
+            for old in [s for s in self._seconds if s < newest - KEPT_S]:
+                del self._seconds[old]
 
     def _window(self, start: float, end: float) -> list[_Second]:
         with self._lock:

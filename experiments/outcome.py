@@ -6,6 +6,10 @@ files give the same verdicts.
 A recording holds everything (the timeline shows the warm-up too); verdicts judge only its part from the
 baseline's start to the run's end (:func:`judged`) — the end of the after phase or, for a run stopped by a
 guardrail or a signal, the stop: its verdicts are then partial, and verdicts.json says so.
+
+A run killed before it could save requests.parquet (SIGKILL, OOM, a lost node) left the stream it recorded into:
+its recording is read from there, up to the last batch written, and :func:`recording_cut` says how far it goes —
+the reports judge it as partial, up to that point.
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.compute as pc
 
 from mlchaos.experiments.journal import JOURNAL_NAME, Entry, Event, Stop, partial_stop, read_journal
-from mlchaos.experiments.load.store import read_requests_parquet
+from mlchaos.experiments.load.recording import STREAM_NAME, read_stream
+from mlchaos.experiments.load.store import read_requests_parquet, read_requests_stream
 from mlchaos.experiments.redaction import redact_data
 from mlchaos.experiments.scenario import Scenario
 from mlchaos.experiments.targets import ladder_of
@@ -74,10 +80,14 @@ def load_recording(run_dir: Path, scenario: Scenario) -> Recording:
     """Everything the run recorded. Its zero (``started_at``) is the baseline's start (a warm-up comes before
     it); its end (``ended_at``) the end phase's, or the stop of a run stopped by a guardrail or a signal."""
     entries = read_journal(run_dir / JOURNAL_NAME)
-    requests_path, probes_path = run_dir / REQUESTS_NAME, run_dir / PROBES_NAME
-    requests = read_requests_parquet(requests_path) if requests_path.exists() else empty_requests()
+    requests_path, probes_path, stream = run_dir / REQUESTS_NAME, run_dir / PROBES_NAME, run_dir / STREAM_NAME
+    if requests_path.exists():
+        requests = read_requests_parquet(requests_path)
+    elif stream.exists():  # killed before it was saved: what was written of it
+        requests = read_requests_stream(stream)
+    else:
+        requests = empty_requests()
     probes = pd.read_parquet(probes_path) if probes_path.exists() else empty_probes()
-    requests = requests.sort_values("start", kind="stable").reset_index(drop=True)
     ends = [e.ts for e in entries if e.event == Event.PHASE and e.phase == END_PHASE]
     phases = [e for e in entries if e.event == Event.PHASE]
     first = phases[0].ts if phases else entries[0].ts if entries else 0.0
@@ -104,12 +114,39 @@ def judged(recording: Recording) -> Recording:
     measure from the baseline or from a fault on, never before)."""
     requests, probes = recording.requests, recording.probes
     starts = requests["start"]
-    inside = (starts >= recording.started_at) & (starts < recording.ended_at)
+    if starts.is_monotonic_increasing:  # as read: a slice, which is no copy
+        first, end = starts.searchsorted([recording.started_at, recording.ended_at], side="left")
+        inside = requests.iloc[first:end]
+    else:
+        inside = requests[(starts >= recording.started_at) & (starts < recording.ended_at)]
     return replace(
         recording,
-        requests=requests[inside].reset_index(drop=True),
+        requests=inside.reset_index(drop=True),
         probes=probes[probes["ts"] < recording.ended_at].reset_index(drop=True),
     )
+
+
+def recording_cut(run_dir: Path) -> Stop | None:
+    """How far the recording of a run killed before it saved requests.parquet goes, as a stop at its last
+    recorded request (``by``: ``recording partial: N requests up to HH:MM:SS UTC``); ``None`` when the recording
+    was saved whole, or there is none."""
+    stream = run_dir / STREAM_NAME
+    if (run_dir / REQUESTS_NAME).exists() or not stream.exists():
+        return None
+    count, last = 0, None
+    for batch in read_stream(stream, ["start"]):
+        count += batch.num_rows
+        if batch.num_rows:
+            latest = pc.max(batch.column("start")).as_py()
+            last = latest if last is None else max(last, latest)
+    if last is None:
+        at = stream.stat().st_mtime
+        return Stop(
+            "recording partial: no request recorded", at, "a kill (recording partial: no request recorded)"
+        )
+    when = datetime.fromtimestamp(last, tz=UTC).strftime("%H:%M:%S UTC")
+    text = f"recording partial: {count:,} requests up to {when}"
+    return Stop(text, last, f"a kill ({text})")
 
 
 def compute_verdicts(recording: Recording, scenario: Scenario) -> list[Verdict]:

@@ -1,7 +1,8 @@
 """What a run records: one row per request, one row per probe sample.
 
 These are the only shapes that cross from the live run (load child, prober) to the verifiers and reports. They are
-stored columnar (Parquet) in the run directory, so ``mlchaos report RUN`` can recompute every verdict later.
+stored columnar in the run directory (requests streamed as Arrow IPC while the run records, then Parquet:
+:mod:`mlchaos.experiments.load.recording`), so ``mlchaos report RUN`` can recompute every verdict later.
 
 Times are wall-clock epoch seconds (``time.time()``): the load child, the prober and the journal run in different
 processes on the same host, and the epoch clock is the one they share.

@@ -27,6 +27,7 @@ from mlchaos.experiments.file_schemas import (
     schemas,
     without_models,
 )
+from mlchaos.experiments.publish.metrics import reference_page
 from mlchaos.experiments.registry import Registered
 from mlchaos.experiments.scenario import Scenario
 from mlchaos.experiments.schema_markdown import (
@@ -88,10 +89,14 @@ def reference_files() -> dict[str, str]:
             "Verifiers",
             documented_verifiers(),
             "Every verifier a scenario's `verifiers:` may list, told apart by its `type`. A verifier is a pure "
-            "function of what the run recorded; `weight` sets its share of the resilience score.",
+            "function of what the run recorded; `weight` sets its share of the resilience score. Each lists "
+            "its ways of failing, with the advice a failed verdict carries (`{name}`: a value the verdict "
+            "fills in from what it measured or from the scenario).",
+            extra=_ways_of_failing,
         ),
         "target.md": _target_page(),
         "suite.md": _suite_page(),
+        "metrics.md": _metrics_page(),
     }
     files.update({f"{kind.value}.schema.json": schema_text(kind, plugins=False) for kind in FileKind})
     return files
@@ -132,7 +137,13 @@ def _models(models: list[type[BaseModel]]) -> tuple[list[str], dict[str, Schema]
     return keys[: len(models)], reached["$defs"]
 
 
-def _registry_page(title: str, kinds: dict[str, Registered[BaseModel, object]], intro: str) -> str:
+def _registry_page(
+    title: str,
+    kinds: dict[str, Registered[BaseModel, object]],
+    intro: str,
+    *,
+    extra: Callable[[Registered[BaseModel, object]], list[str]] | None = None,
+) -> str:
     keys, defs = _models([kind.spec for kind in kinds.values()])
     # Each entry has its own section; a model another entry's field refers to is linked to it, not repeated.
     links = {key: Link("", slug(f"`{name}`"), f"`{name}`") for key, name in zip(keys, kinds, strict=True)}
@@ -144,10 +155,30 @@ def _registry_page(title: str, kinds: dict[str, Registered[BaseModel, object]], 
         summary.append(f"| [`{name}`](#{slug(f'`{name}`')}) | {table_cell(first_sentence(doc))} |")
         body += [f"## `{name}`", "", "```yaml", f"type: {name}", "```", "", doc, ""]
         body += [*tables.table(defs[key], skip=("type",)), ""]
+        if extra is not None:
+            body += extra(kind)
     nested = list(tables.nested())
     if nested:
         body += ["## Nested fields", "", "Models the fields above refer to.", "", *nested]
     return _page(title, [intro, "", DURATIONS, "", *summary], body)
+
+
+def _ways_of_failing(kind: Registered[BaseModel, object]) -> list[str]:
+    """A verifier's ways of failing and the advice of each (:mod:`mlchaos.experiments.verifiers.advice`)."""
+    ways = getattr(kind.implementation, "ways", None)
+    if ways is None:
+        return ["Declares no ways of failing: its failures get generic advice.", ""]
+    rows = [
+        f"| `{m.name.lower()}` | {table_cell(m.value.shows)} | {table_cell(m.value.look)} |" for m in ways
+    ]
+    return [
+        "Ways of failing:",
+        "",
+        "| way | the measurement shows | where to look |",
+        "| --- | --- | --- |",
+        *rows,
+        "",
+    ]
 
 
 def _docstring(kind: Registered[BaseModel, object]) -> str:
@@ -230,6 +261,18 @@ def _suite_page() -> str:
     return _page("Suite files", intro, ["## Suite", "", *tables.table(defs[keys[0]]), "", *tables.nested()])
 
 
+def _metrics_page() -> str:
+    """docs/reference/metrics.md, from :data:`mlchaos.experiments.publish.metrics.METRICS`."""
+    intro = [
+        "What `--pushgateway URL` (or a suite's `publish.pushgateway`) pushes when a run or suite ends: gauges, "
+        "one push per suite. Besides the labels below every series carries the push's grouping labels — `job` "
+        "(`mlchaos` unless configured) and `suite`, or `scenario` for a scenario run alone with `mlchaos run` — "
+        "and never a run id or a time (why: `docs/observability.md`, Metrics). A value that was not measured "
+        "is absent, never 0.",
+    ]
+    return _page("Metrics", intro, reference_page())
+
+
 def _index() -> str:
     pages = [
         ("scenario.md", "scenario files: load, steady state, guardrails"),
@@ -237,6 +280,7 @@ def _index() -> str:
         ("verifiers.md", "every verifier type and its fields"),
         ("target.md", "target files: embedded, external, Kubernetes"),
         ("suite.md", "suite files"),
+        ("metrics.md", "the metrics pushed to a Prometheus Pushgateway"),
     ]
     lines = [f"- [{name}]({name}) — {what}" for name, what in pages]
     schemas = [f"[{kind.value}.schema.json]({kind.value}.schema.json)" for kind in FileKind]

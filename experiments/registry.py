@@ -63,19 +63,19 @@ class Registered(Generic[SpecT, ImplT]):
     """The installed package that registered it through an entry point; ``None`` for mlchaos's own."""
 
 
-def kind_of(spec: type[BaseModel]) -> str:
-    """The kind's name: the one value of its model's ``type: Literal["<name>"]``."""
-    field = spec.model_fields.get("type")
+def kind_of(spec: type[BaseModel], field_name: str = "type") -> str:
+    """The kind's name: the one value of its model's ``type: Literal["<name>"]`` (an input kind's: ``kind``)."""
+    field = spec.model_fields.get(field_name)
     values = typing.get_args(field.annotation) if field is not None else ()
     if field is None or typing.get_origin(field.annotation) is not Literal or len(values) != 1:
         raise PluginError(
-            f'{spec.__module__}.{spec.__qualname__}: expected a field `type: Literal["<name>"]` with one '
-            "name, the kind's name in scenarios"
+            f'{spec.__module__}.{spec.__qualname__}: expected a field `{field_name}: Literal["<name>"]` with '
+            "one name, the kind's name"
         )
     name = values[0]
     if not isinstance(name, str) or not name:
         raise PluginError(
-            f"{spec.__module__}.{spec.__qualname__}: the `type` literal must be a non-empty string"
+            f"{spec.__module__}.{spec.__qualname__}: the `{field_name}` literal must be a non-empty string"
         )
     return name
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 from mlchaos.experiments.loader import ScenarioInvalid, load_scenario
-from mlchaos.experiments.outcome import compute_verdicts, load_recording
+from mlchaos.experiments.outcome import compute_verdicts, load_recording, recording_cut
 from mlchaos.experiments.scenario import Scenario
 from mlchaos.reports import RunReader
 
@@ -25,6 +25,9 @@ def recorded_scenario(path: Path) -> Scenario:
 
 
 RUN_READER = RunReader(
-    load_scenario=recorded_scenario, load_recording=load_recording, compute_verdicts=compute_verdicts
+    load_scenario=recorded_scenario,
+    load_recording=load_recording,
+    compute_verdicts=compute_verdicts,
+    recording_cut=recording_cut,
 )
 """How the reports read a run directory: with this layer's scenario model and verifiers (see mlchaos.reports)."""

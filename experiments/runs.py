@@ -27,7 +27,7 @@ import signal
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
@@ -42,8 +42,11 @@ from mlchaos.experiments.errors import ExitCode
 from mlchaos.experiments.journal import Event, Journal, StackRecord
 from mlchaos.experiments.loader import Problem, ScenarioInvalid, load_scenarios, load_target
 from mlchaos.experiments.plan import make_plan
+from mlchaos.experiments.publish import PublishConfig
+from mlchaos.experiments.publish.telemetry import run_telemetry
 from mlchaos.experiments.redaction import redact_text
 from mlchaos.experiments.rollback import recover_unfinished
+from mlchaos.experiments.run_endings import publish_problem, runs_ended, suite_ended
 from mlchaos.experiments.run_outcome import RunOutcome
 from mlchaos.experiments.run_reader import RUN_READER
 from mlchaos.experiments.run_view import Output, print_result, summary
@@ -76,6 +79,9 @@ class RunSettings:
     worker_bind: str | None = None
     """``HOST:PORT`` where a ``load.workers: N`` load waits for N workers started elsewhere; ``None``: local
     worker processes. The load secret is read from this process's environment."""
+    publish: PublishConfig | None = None
+    """Where results go when a run (or a suite) ends: a webhook, a Pushgateway (``mlchaos.experiments.publish``).
+    For a suite these replace the webhook or Pushgateway of its ``publish:`` block. ``None``: nowhere else."""
 
 
 @dataclass(frozen=True)
@@ -191,7 +197,10 @@ def run_scenarios(
     """Run each scenario in turn, each in its own folder under ``out``, then show the summary. A stop request
     ends the current run (rolled back) and runs no more: the list then holds the runs that began."""
     output = output or Output.quiet()
-    outcomes = [outcome for outcome, _ in _run_all(files, out, settings or RunSettings(), output, stop)]
+    settings = settings or RunSettings()
+    outcomes = [outcome for outcome, _ in _run_all(files, out, settings, output, stop)]
+    # Each run alone, compared with --history, else with the runs beside it in out.
+    runs_ended(outcomes, settings.publish, history=settings.history or out, output=output)
     output.console.print(summary(outcomes))
     return outcomes
 
@@ -215,7 +224,7 @@ def run_loaded_suite(
     output.console.print(f"suite {suite.name}: {len(files)} scenario(s) → {suite_dir}", soft_wrap=True)
     # The default history is ``out``, which only now surely exists.
     history = settings.history if settings.history and settings.history.is_dir() else None
-    settings = RunSettings(settings.probe_interval, history, settings.worker_bind)
+    settings = replace(settings, history=history)
     results = _run_all(files, suite_dir, settings, output, stop)
     outcomes = [outcome for outcome, _ in results]
     output.console.print(summary(outcomes))
@@ -232,6 +241,7 @@ def run_loaded_suite(
             output.errors.print(
                 f"[red]could not write the suite report of {suite_dir}:[/] {failure_message(exc, suite_dir)}"
             )
+    suite_ended(suite, suite_dir, outcomes, settings.publish, out=out, history=history, output=output)
     return SuiteOutcome(suite_dir, suite.name, outcomes, report, recovered)
 
 
@@ -325,7 +335,22 @@ def _run_one(
     except OSError as exc:  # a read-only or full disk: nothing was touched yet, and nothing can be recorded
         message = f"cannot write a run directory under {out}: {exc}"
         return _unrecorded(out, scenario.name, message, output), None
+    # Spans and annotations as the journal is written, if the environment asks (OTEL_*, MLCHAOS_GRAFANA_*).
+    with run_telemetry(run_dir, scenario, say=lambda problem: publish_problem(problem, output)) as telemetry:
+        outcome, data = _run_recorded(run_dir, scenario, session, stop, display, settings, output)
+        telemetry.result = (outcome.exit_code, outcome.message)
+    return outcome, data
 
+
+def _run_recorded(
+    run_dir: Path,
+    scenario: Scenario,
+    session: TargetSession,
+    stop: StopRequest,
+    display: ConsoleDisplay,
+    settings: RunSettings,
+    output: Output,
+) -> RunResult:
     def journal(event: Event, **fields: Any) -> None:
         # For a new stack this comes before it is ready: a run killed during the start-up can still be rolled back.
         journal = Journal(run_dir)

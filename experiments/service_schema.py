@@ -111,7 +111,7 @@ def scenario_schema(plan: Plan) -> RequestSchema:
     it names one) and the scenario's dataset or body template — only for runs with input faults.
     :class:`SchemaUnusable` if it cannot be, or an input fault does not fit it."""
     target, load = plan.target, plan.scenario.load
-    if not any(p.plan.inputs is not None or p.plan.prepares_inputs for p in plan.faults):
+    if not any(p.plan.changes_requests for p in plan.faults):
         return target.request
     document = None
     if target.request.openapi is not None:

@@ -8,6 +8,8 @@ A suite file::
     scenarios:                          # run in this order; paths relative to this file
       - feature-store-outage.yaml
       - primary-pod-kill.yaml
+    publish:                            # optional: a webhook and a Pushgateway (docs/observability.md)
+      webhook: {url_env: MLCHAOS_WEBHOOK_URL, when: regression}
 
 Each problem of the suite file (a path that does not exist, an unknown field) is reported with its line, like a
 scenario's. Every scenario is validated before the first one runs, so a typo fails the suite in seconds rather
@@ -26,6 +28,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mlchaos.experiments.errors import InvalidInput
+from mlchaos.experiments.publish.config import PublishConfig
 from mlchaos.experiments.yaml_problems import (
     Loc,
     Nodes,
@@ -49,6 +52,9 @@ class SuiteSpec(BaseModel):
     description: str = ""
     target: Path | None = Field(None, description="A target file overriding every scenario's target.")
     scenarios: list[Path] = Field(min_length=1, description="Scenario files, run in order.")
+    publish: PublishConfig | None = Field(
+        None, description="Where the results go when the suite ends: a webhook, a Prometheus Pushgateway."
+    )
 
 
 class Suite(BaseModel):
@@ -61,6 +67,8 @@ class Suite(BaseModel):
     description: str
     target: Path | None
     scenarios: tuple[Path, ...]
+    publish: PublishConfig | None = None
+    """With a relative ``url_file`` resolved against the suite file's directory."""
 
 
 class SuiteInvalid(InvalidInput):
@@ -90,6 +98,7 @@ def load_suite(path: Path) -> Suite:
         description=spec.description,
         target=None if spec.target is None else base / spec.target,
         scenarios=tuple(base / scenario for scenario in spec.scenarios),
+        publish=None if spec.publish is None else spec.publish.resolved(base),
     )
 
 

@@ -18,6 +18,7 @@ window in the journal.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 from collections.abc import Sequence
@@ -30,8 +31,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from mlchaos.experiments.attacks import AttackResult, FeatureRange, QueryFailedError, boundary_attack
 from mlchaos.experiments.attacks.features import schema_ranges, unknown_features
 from mlchaos.experiments.attacks.target import http_query
+from mlchaos.experiments.inputs.replay import ReplaySample, ReplaySend
 from mlchaos.experiments.inputs.schema import FeaturePath, RequestSchema
-from mlchaos.experiments.inputs.windows import ReplaySample, ReplaySend
 from mlchaos.experiments.targets import ResponseFields, TargetEndpoints
 from mlchaos.injectors.base import (
     FaultPlan,
@@ -39,6 +40,7 @@ from mlchaos.injectors.base import (
     InjectorError,
     InputContext,
     InputFaultSpec,
+    OnPreparedRequests,
     Prepared,
     TargetMisconfigured,
     Undo,
@@ -173,6 +175,7 @@ class AdversarialSamplesUndo(Undo):
 class AdversarialSamplesInjector:
     spec = AdversarialSamples
     undo = AdversarialSamplesUndo
+    sends = (ReplaySend,)
 
     def plan(self, spec: AdversarialSamples, target: TargetEndpoints) -> FaultPlan[AdversarialSamplesUndo]:
         if spec.attack is not None:
@@ -196,8 +199,7 @@ class AdversarialSamplesInjector:
             description=f"replay adversarial samples ({source}) in {spec.share:.0%} of the requests "
             f"for {spec.duration:g}s",
             undo=AdversarialSamplesUndo(service_url=target.service_url),
-            share=spec.share,
-            prepares_inputs=True,
+            acts_on=OnPreparedRequests(share=spec.share, prepare=functools.partial(self.prepare, spec)),
         )
 
     def prepare(self, spec: AdversarialSamples, context: InputContext) -> Prepared:

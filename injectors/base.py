@@ -14,6 +14,12 @@ point group: :mod:`mlchaos.experiments.registry`), exposing ``INJECTOR``: an obj
 - ``inject(spec, undo)`` and ``revert(undo)``: apply and undo. ``revert`` is idempotent and safe to call for a fault
   that was only half applied, or never.
 
+Its plan says which of three kinds of fault it is (``FaultPlan.acts_on``): on the target (``inject`` changes it),
+on the traffic's shape (:class:`OnTraffic`), or on request contents — an ML input fault (:class:`OnRequests`,
+:class:`OnPreparedRequests`), whose injector also lists in ``sends`` the
+:class:`~mlchaos.experiments.inputs.send.Send` models its requests are made by, so that the load child can read
+them (its ``inject`` and ``revert`` then change nothing: the window is programmed into the load).
+
 Error tree::
 
     InjectorError                  the fault could not be applied or reverted
@@ -34,7 +40,7 @@ from mlchaos.experiments.durations import PositiveSeconds, Seconds
 from mlchaos.experiments.errors import FaultError
 from mlchaos.experiments.http_bounds import DEFAULT_MAX_RESPONSE_BYTES
 from mlchaos.experiments.inputs.schema import RequestSchema
-from mlchaos.experiments.inputs.windows import InputSend
+from mlchaos.experiments.inputs.send import Send
 from mlchaos.experiments.targets import ResponseFields, TargetEndpoints
 
 
@@ -121,6 +127,42 @@ UndoT = TypeVar("UndoT", bound=Undo)
 
 
 @dataclass(frozen=True)
+class OnTarget:
+    """The fault acts on the target: ``inject`` and ``revert`` change it (a toxic, a stopped program, pods)."""
+
+
+@dataclass(frozen=True)
+class OnTraffic:
+    """The fault acts on the traffic's shape: the engine programs it into the load before the load starts."""
+
+    multiplier: float
+    """The load during the fault is the normal load times this."""
+
+
+@dataclass(frozen=True)
+class OnRequests:
+    """The fault changes request contents (an ML input fault): ``share`` of the requests in its window are
+    made by ``send``, known at plan time (the engine puts it into the load spec)."""
+
+    share: float
+    send: Send
+
+
+@dataclass(frozen=True)
+class OnPreparedRequests:
+    """Like :class:`OnRequests`, but what is sent is made against the live target before the load starts (an
+    attack): the engine calls ``prepare`` after preflight and puts what it made into the load spec."""
+
+    share: float
+    prepare: Callable[[InputContext], Prepared]
+
+
+ActsOn = OnTarget | OnTraffic | OnRequests | OnPreparedRequests
+"""The three kinds of fault — on the target, on the traffic's shape, on request contents (sent as planned, or
+prepared before the load)."""
+
+
+@dataclass(frozen=True)
 class FaultPlan(Generic[UndoT]):
     """What a fault will do, resolved against a target, before anything is touched."""
 
@@ -128,20 +170,18 @@ class FaultPlan(Generic[UndoT]):
     """Exactly what will be touched, e.g. ``toxiproxy proxy 'feature_store' at http://127.0.0.1:8474``."""
     description: str
     undo: UndoT
-    load_multiplier: float | None = None
-    """For faults that act on the traffic: the load during the fault is the normal load times this."""
-    inputs: InputSend | None = None
-    """For ML input faults: what ``share`` of the requests in the fault's window carry, already known at plan
-    time (the engine puts it into the load spec)."""
-    share: float | None = None
-    prepares_inputs: bool = False
-    """The inputs are made against the live target before the load starts (an attack): the engine calls the
-    injector's ``prepare`` after preflight."""
+    acts_on: ActsOn = OnTarget()
+    """Which kind of fault it is, and what the engine programs into the load for it."""
+
+    @property
+    def changes_requests(self) -> bool:
+        """Whether the fault changes request contents (then the run resolves the service's request schema)."""
+        return isinstance(self.acts_on, OnRequests | OnPreparedRequests)
 
 
 @dataclass(frozen=True)
 class InputContext:
-    """What an injector that prepares inputs before the load (:class:`PreparesInputs`) gets from the engine."""
+    """What a fault that prepares its inputs before the load (:class:`OnPreparedRequests`) gets from the engine."""
 
     target: TargetEndpoints
     clean: tuple[dict[str, Any], ...]
@@ -161,17 +201,8 @@ class InputContext:
 class Prepared:
     """Inputs made before the load: what to send, and a one-line account for the journal."""
 
-    inputs: InputSend
+    inputs: Send
     summary: str
-
-
-SpecIn = TypeVar("SpecIn", bound=FaultSpec, contravariant=True)
-
-
-class PreparesInputs(Protocol[SpecIn]):
-    """An injector whose inputs are made against the live target before the load (``FaultPlan.prepares_inputs``)."""
-
-    def prepare(self, spec: SpecIn, context: InputContext) -> Prepared: ...
 
 
 class Injector(Protocol[SpecT, UndoT]):

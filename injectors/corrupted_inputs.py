@@ -2,11 +2,12 @@
 outliers, missing / unknown / renamed fields, empty, malformed, truncated, oversized or deeply nested bodies,
 control characters, a wrong content type (the catalogue: :mod:`mlchaos.experiments.inputs.mutators`).
 
-Like ``traffic_spike`` this fault acts on the traffic: the engine programs the window into the load before it
+This fault acts on request contents: the engine programs the window into the load before it
 starts and the load child corrupts each drawn request itself, tagging its record ``corrupt:<mutator>``.
 ``inject`` and ``revert`` change nothing on the target; the journal marks when the window opened and closed.
 
-The mutations are built from the service's request schema (the field-level ones corrupt ``field``, by default its
+What is sent is :class:`~mlchaos.experiments.inputs.corrupt.CorruptSend`'s (its ``sends``). The mutations are
+built from the service's request schema (the field-level ones corrupt ``field``, by default its
 first numeric feature), and each corrupted request is tagged with what the target's ``input_contract`` expects of
 it — rejected, accepted (an extra field a lenient service ignores) or either — which ``bad_input_handling`` judges.
 """
@@ -17,12 +18,12 @@ from typing import Literal
 
 from pydantic import Field
 
-from mlchaos.experiments.inputs.checks import input_problems
 from mlchaos.experiments.inputs.contract import InputContract
+from mlchaos.experiments.inputs.corrupt import CorruptSend
+from mlchaos.experiments.inputs.mutators import Mutator
 from mlchaos.experiments.inputs.schema import RequestSchema
-from mlchaos.experiments.inputs.windows import CorruptSend, Mutator
 from mlchaos.experiments.targets import ResponseFields, TargetEndpoints
-from mlchaos.injectors.base import FaultPlan, InputFaultSpec, Undo
+from mlchaos.injectors.base import FaultPlan, InputFaultSpec, OnRequests, Undo
 
 
 class CorruptedInputs(InputFaultSpec):
@@ -60,7 +61,7 @@ class CorruptedInputs(InputFaultSpec):
         self, response: ResponseFields, schema: RequestSchema | None
     ) -> list[tuple[tuple[int | str, ...], str]]:
         """An unknown ``field``, out_of_range on a field that is no number, or no feature to corrupt at all."""
-        return [] if schema is None else input_problems(self.send(InputContract()), schema)
+        return [] if schema is None else self.send(InputContract()).problems(schema)
 
 
 class CorruptedInputsUndo(Undo):
@@ -70,6 +71,7 @@ class CorruptedInputsUndo(Undo):
 class CorruptedInputsInjector:
     spec = CorruptedInputs
     undo = CorruptedInputsUndo
+    sends = (CorruptSend,)
 
     def plan(self, spec: CorruptedInputs, target: TargetEndpoints) -> FaultPlan[CorruptedInputsUndo]:
         names = ", ".join(m.value for m in spec.mutators)
@@ -78,8 +80,7 @@ class CorruptedInputsInjector:
             touches=(f"the requests sent to {target.service_url} ({spec.share:.0%} corrupted: {names})",),
             description=f"corrupt {spec.share:.0%} of the requests for {spec.duration:g}s ({names}{field})",
             undo=CorruptedInputsUndo(service_url=target.service_url),
-            inputs=spec.send(target.input_contract),
-            share=spec.share,
+            acts_on=OnRequests(share=spec.share, send=spec.send(target.input_contract)),
         )
 
     def check(self, undo: CorruptedInputsUndo) -> None:

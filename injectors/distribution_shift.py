@@ -12,7 +12,9 @@
 Every feature named must be one of the service's request schema (declared or inferred), of the right type:
 checked when the scenario is validated, or before the run when part of the schema comes from the service.
 
-The window is programmed into the load before it starts; ``inject``/``revert`` only mark it in the journal.
+Each is its own kind of input (its ``sends``: :mod:`~mlchaos.experiments.inputs.covariate`,
+:mod:`~mlchaos.experiments.inputs.label_prior`, :mod:`~mlchaos.experiments.inputs.ood`). The window is programmed
+into the load before it starts; ``inject``/``revert`` only mark it in the journal.
 """
 
 from __future__ import annotations
@@ -21,11 +23,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from mlchaos.experiments.inputs.checks import input_problems
+from mlchaos.experiments.inputs.covariate import CovariateSend
+from mlchaos.experiments.inputs.label_prior import LabelPriorSend
+from mlchaos.experiments.inputs.ood import OodSend
 from mlchaos.experiments.inputs.schema import Choice, RequestSchema
-from mlchaos.experiments.inputs.windows import CovariateSend, InputSend, LabelPriorSend, OodKind, OodSend
+from mlchaos.experiments.inputs.send import Send
+from mlchaos.experiments.inputs.shift import OodKind
 from mlchaos.experiments.targets import ResponseFields, TargetEndpoints
-from mlchaos.injectors.base import FaultPlan, InputFaultSpec, Undo
+from mlchaos.injectors.base import FaultPlan, InputFaultSpec, OnRequests, Undo
 
 
 class Covariate(BaseModel):
@@ -72,7 +77,7 @@ class DistributionShift(InputFaultSpec):
             self.send()  # the same check the load applies: it must move something
         return self
 
-    def send(self) -> InputSend:
+    def send(self) -> Send:
         if self.covariate is not None:
             shift = self.covariate
             categories = {name: tuple(shares.items()) for name, shares in shift.categories.items()}
@@ -89,41 +94,25 @@ class DistributionShift(InputFaultSpec):
     ) -> list[tuple[tuple[int | str, ...], str]]:
         """Features the shift names that the request schema lacks (or has with another type), and OOD kinds the
         schema gives nothing to build from."""
-        return [] if schema is None else input_problems(self.send(), schema)
+        return [] if schema is None else self.send().problems(schema)
 
 
 class DistributionShiftUndo(Undo):
     service_url: str
 
 
-def _describe(send: InputSend) -> str:
-    if isinstance(send, CovariateSend):
-        moves = [f"{name} ×{factor:g}" for name, factor in send.scale.items()]
-        moves += [f"{name} {offset:+g}" for name, offset in send.offset.items()]
-        moves += [f"swap {send.swap[0]}↔{send.swap[1]}"] if send.swap else []
-        moves += [
-            f"{name} re-drawn ({', '.join(f'{value}: {share:g}' for value, share in pairs)})"
-            for name, pairs in send.categories.items()
-        ]
-        return "covariate shift: " + ", ".join(moves)
-    if isinstance(send, LabelPriorSend):
-        return f"label-prior shift to {send.fraud_share:.0%} fraud"
-    assert isinstance(send, OodSend)
-    return "out-of-distribution inputs: " + ", ".join(k.value for k in send.kinds)
-
-
 class DistributionShiftInjector:
     spec = DistributionShift
     undo = DistributionShiftUndo
+    sends = (CovariateSend, LabelPriorSend, OodSend)
 
     def plan(self, spec: DistributionShift, target: TargetEndpoints) -> FaultPlan[DistributionShiftUndo]:
         send = spec.send()
         return FaultPlan(
             touches=(f"the requests sent to {target.service_url} ({spec.share:.0%} shifted)",),
-            description=f"{_describe(send)} in {spec.share:.0%} of the requests for {spec.duration:g}s",
+            description=f"{send.describe()} in {spec.share:.0%} of the requests for {spec.duration:g}s",
             undo=DistributionShiftUndo(service_url=target.service_url),
-            inputs=send,
-            share=spec.share,
+            acts_on=OnRequests(share=spec.share, send=send),
         )
 
     def check(self, undo: DistributionShiftUndo) -> None:

@@ -13,11 +13,11 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from mlchaos.experiments.inputs.metamorphic import MetamorphicSend
 from mlchaos.experiments.inputs.relations import Relation, relation_problems
 from mlchaos.experiments.inputs.schema import RequestSchema
-from mlchaos.experiments.inputs.windows import MetamorphicSend
 from mlchaos.experiments.targets import ResponseFields, TargetEndpoints
-from mlchaos.injectors.base import FaultPlan, InputFaultSpec, TargetMisconfigured, Undo
+from mlchaos.injectors.base import FaultPlan, InputFaultSpec, OnRequests, TargetMisconfigured, Undo
 
 
 class Metamorphic(InputFaultSpec):
@@ -54,6 +54,7 @@ class MetamorphicUndo(Undo):
 class MetamorphicInjector:
     spec = Metamorphic
     undo = MetamorphicUndo
+    sends = (MetamorphicSend,)
 
     def plan(self, spec: Metamorphic, target: TargetEndpoints) -> FaultPlan[MetamorphicUndo]:
         """Refuses relations the target cannot judge (``higher``/``lower`` without a score field), and — when the
@@ -76,8 +77,7 @@ class MetamorphicInjector:
             ),
             description=f"send {spec.share:.0%} of the requests as metamorphic pairs for {spec.duration:g}s: {names}",
             undo=MetamorphicUndo(service_url=target.service_url),
-            inputs=MetamorphicSend(relations=spec.relations),
-            share=spec.share,
+            acts_on=OnRequests(share=spec.share, send=MetamorphicSend(relations=spec.relations)),
         )
 
     def check(self, undo: MetamorphicUndo) -> None:

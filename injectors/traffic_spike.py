@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import Field
 
 from mlchaos.experiments.targets import TargetEndpoints
-from mlchaos.injectors.base import FaultPlan, FaultSpec, Undo
+from mlchaos.injectors.base import FaultPlan, FaultSpec, OnTraffic, Undo
 
 
 class TrafficSpike(FaultSpec):
@@ -36,7 +36,7 @@ class TrafficSpikeInjector:
             touches=(f"the load sent to {target.service_url} (Locust users × {spec.multiplier:g})",),
             description=f"multiply the load by {spec.multiplier:g} for {spec.duration:g}s",
             undo=TrafficSpikeUndo(service_url=target.service_url, multiplier=spec.multiplier),
-            load_multiplier=spec.multiplier,
+            acts_on=OnTraffic(multiplier=spec.multiplier),
         )
 
     def check(self, undo: TrafficSpikeUndo) -> None:

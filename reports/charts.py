@@ -110,10 +110,10 @@ def timeline_svg(
         axes[-1].set_xlabel("seconds since the baseline started")
         buffer = io.StringIO()
         figure.savefig(buffer, format="svg", metadata={"Date": None})
-    return _inline(buffer.getvalue(), label)
+    return inline_svg(buffer.getvalue(), label)
 
 
-def _inline(svg: str, label: str) -> str:
+def inline_svg(svg: str, label: str) -> str:
     """Drop the XML prolog and fixed size; keep the viewBox so the chart scales with the page."""
     svg = svg[svg.index("<svg") :]
     head_end = svg.index(">") + 1

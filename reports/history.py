@@ -16,7 +16,7 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,10 @@ class PastRun:
     """By fault id; ``None``: the fault's MTTR was not measured (no verifier, or it never recovered)."""
     p99_ms: dict[str, float | None]
     """By phase name."""
+    mttd_s: dict[str, float | None] = field(default_factory=dict)
+    """By fault id, as ``mttr_s`` (the runs index shows it; trends do not compare it)."""
+    message: str = ""
+    """One line: why this status."""
 
 
 @dataclass(frozen=True)
@@ -91,12 +95,15 @@ def past_run(path: Path) -> PastRun | None:
             score=_number(document.get("score")),
             mttr_s={str(f["id"]): _number(f.get("mttr_s")) for f in document.get("faults", [])},
             p99_ms={str(p["phase"]): _number(p.get("p99_ms")) for p in document.get("phases", [])},
+            mttd_s={str(f["id"]): _number(f.get("mttd_s")) for f in document.get("faults", [])},
+            message=str(document.get("message", "")),
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
-def _summaries(directory: Path) -> Iterable[Path]:
+def summary_paths(directory: Path) -> Iterable[Path]:
+    """Every summary.json up to :data:`MAX_DEPTH` levels under ``directory``, shallowest first."""
     for depth in range(1, MAX_DEPTH + 1):
         yield from sorted(directory.glob("/".join(["*"] * depth) + "/" + SUMMARY_NAME))
 
@@ -108,7 +115,7 @@ def read_history(directory: Path, *, exclude: Sequence[Path] = ()) -> History:
         raise FileNotFoundError(f"--history {directory}: not a directory (expected a folder of earlier runs)")
     excluded = {p.resolve() for p in exclude}
     runs, skipped = [], 0
-    for path in _summaries(directory):
+    for path in summary_paths(directory):
         if path.parent.resolve() in excluded:
             continue
         run = past_run(path)
@@ -136,6 +143,8 @@ def current_run(run: RunData[S]) -> PastRun:
         score=run.score,
         mttr_s={f.window.fault_id: None if f.mttr is None else f.mttr.measured for f in facts.faults(run)},
         p99_ms={p.phase: p.p99_ms for p in facts.phases(run)},
+        mttd_s={f.window.fault_id: None if f.mttd is None else f.mttd.measured for f in facts.faults(run)},
+        message=run.message,
     )
 
 

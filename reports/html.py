@@ -20,7 +20,8 @@ from jinja2 import Environment as Jinja
 from jinja2 import PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from mlchaos.experiments.verifiers.base import Verdict
+from mlchaos.experiments.verifiers.base import BudgetBurn, Verdict
+from mlchaos.experiments.verifiers.ranking import rank_failures
 from mlchaos.reports import facts
 from mlchaos.reports.charts import timeline_svg
 from mlchaos.reports.history import Delta, History, PastRun, ScenarioTrend
@@ -96,7 +97,40 @@ def _verdict_row(verdict: Verdict, redact: Any) -> dict[str, Any]:
         "explanation": verdict.explanation,
         "weight": f"{verdict.weight:g}",
         "details": details,
+        "advice": _advice(verdict, redact),
     }
+
+
+def _advice(verdict: Verdict, redact: Any) -> dict[str, Any] | None:
+    """Where to look, shown beside a failed verdict (none on a passing one)."""
+    advice = verdict.advice
+    if verdict.passed or advice is None:
+        return None
+    return {"way": advice.way, "text": redact(advice.text), "generic": advice.generic}
+
+
+def burned_text(budget: BudgetBurn | None) -> str:
+    """``240 % of the budget (12 bad of 5.0 allowed, SLO 99.00 %)``; ``—`` without an SLO measure."""
+    if budget is None:
+        return "—"
+    shown = "all of a zero budget" if budget.burned is None else f"{budget.burned:.0%} of the budget"
+    return f"{shown} ({budget.bad:,} bad of {budget.allowed:.1f} allowed, SLO {budget.slo:.2%})"
+
+
+def failures_view(runs: Sequence[RunData[S]]) -> list[dict[str, Any]]:
+    """Every failed verdict of ``runs``, ranked by the error budget burned in its window (then by weight)."""
+    ranked = rank_failures((run.scenario.name, run.verdicts) for run in runs)
+    return [
+        {
+            "scenario": failure.scenario,
+            "anchor": f"run-{failure.run + 1}",  # as run_view numbers them
+            "name": failure.verdict.name,
+            "measured": number(failure.verdict.measured, failure.verdict.unit),
+            "burned": burned_text(failure.verdict.budget),
+            "advice": _advice(failure.verdict, runs[failure.run].redact),
+        }
+        for failure in ranked
+    ]
 
 
 def _verdict_cell(verdict: Verdict | None) -> dict[str, Any] | None:
@@ -322,6 +356,7 @@ def render_html(
         total=total,
         combined=len(views) > 1,
         passed_runs=sum(run.status == RunStatus.PASSED for run in runs),
+        failures=failures_view(runs) if len(runs) > 1 else [],
         suite=suite,
         history=None
         if history is None

@@ -6,7 +6,8 @@ Shape (valid against both the Ant JUnit schema and Jenkins' ``junit-10.xsd``; te
       <testsuite name=SCENARIO package="mlchaos" id=N timestamp hostname tests failures errors skipped time>
         <properties> status, exit_code, resilience_score, run_dir, message, partial[, stopped] </properties>
         <testcase name=VERIFIER classname="mlchaos.SCENARIO" time="0">          (one per verifier)
-          <failure type=VERIFIER message="measured … vs target …: explanation">details</failure>
+          <failure type=VERIFIER message="measured … vs target …: explanation">explanation, where to look
+                   (the advice of the way it failed), the way, the error budget burned, details</failure>
         </testcase>
         <testcase name="run" …><error type=STATUS message=…/></testcase>   (only when the run did not finish)
         <system-out>the run's message</system-out><system-err/>
@@ -29,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mlchaos.experiments.verifiers.base import Verdict
-from mlchaos.reports.html import number
+from mlchaos.reports.html import burned_text, number
 from mlchaos.reports.run import SCENARIO_NAME, Environment, RunData, RunStatus, S
 
 JUNIT_NAME = "junit.xml"
@@ -46,6 +47,19 @@ def failure_message(verdict: Verdict) -> str:
     return (
         f"measured {number(verdict.measured, verdict.unit)} vs target {verdict.target}: {verdict.explanation}"
     )
+
+
+def advice_lines(verdict: Verdict) -> list[str]:
+    """Where to look, for the failure's text: the advice and the way it failed (and its error budget burned)."""
+    advice = verdict.advice
+    if advice is None:
+        return []
+    generic = " (generic)" if advice.generic else ""
+    return [
+        f"where to look{generic}: {advice.text}",
+        f"way: {advice.way}",
+        f"error budget: {burned_text(verdict.budget)}",
+    ]
 
 
 def _iso(ts: float) -> str:
@@ -104,7 +118,11 @@ def _suite(run: RunData[S], index: int, host: str) -> tuple[ET.Element, int, int
         if not verdict.passed:
             message = ("partial: " if stop is not None else "") + failure_message(verdict)
             failure = ET.SubElement(case, "failure", {"type": verdict.verifier, "message": _text(message)})
-            lines = [verdict.explanation, *(f"{k}: {v}" for k, v in verdict.details.items())]
+            lines = [
+                verdict.explanation,
+                *advice_lines(verdict),
+                *(f"{k}: {v}" for k, v in verdict.details.items()),
+            ]
             failure.text = _text("\n".join(lines))
     if errors:
         case = ET.SubElement(

@@ -78,6 +78,8 @@ class RunReader(Generic[S]):
     """The scenario in ``RUN_DIR/scenario.yaml``."""
     load_recording: Callable[[Path, S], Recording]
     compute_verdicts: Callable[[Recording, S], list[Verdict]]
+    recording_cut: Callable[[Path], Stop | None] = lambda run_dir: None
+    """How far the recording of a run killed before it saved it goes (judged up to there, partially)."""
 
 
 class RunStatus(enum.StrEnum):
@@ -176,6 +178,7 @@ class Redactor:
             target=self(verdict.target),
             explanation=self(verdict.explanation),
             details=details,
+            advice=verdict.advice and replace(verdict.advice, text=self(verdict.advice.text)),
         )
 
 
@@ -213,9 +216,11 @@ class RunData(Generic[S]):
         return self.entries[-1].ts if self.entries else None
 
 
-def run_status(entries: list[Entry], verdicts: list[Verdict] | None) -> tuple[RunStatus, str]:
+def run_status(
+    entries: list[Entry], verdicts: list[Verdict] | None, cut: Stop | None = None
+) -> tuple[RunStatus, str]:
     """How the run ended according to its journal (and, once it finished or was judged partially, its
-    verdicts), and why."""
+    verdicts; ``cut``: a recording that was not saved whole, judged up to where it goes), and why."""
     if not entries:
         return RunStatus.INVALID, "the run never started: no journal (the target was not usable)"
     left = outstanding_faults(entries)
@@ -236,7 +241,11 @@ def run_status(entries: list[Entry], verdicts: list[Verdict] | None) -> tuple[Ru
             message += "; " + Stop.verdicts_note(sum(v.passed for v in verdicts), len(verdicts))
         return RunStatus.ABORTED, message
     if not finished:
-        return RunStatus.ABORTED, "the run did not finish (its process was killed?); nothing was left applied"
+        message = "the run did not finish (its process was killed?); nothing was left applied"
+        if cut is not None and verdicts:
+            held = sum(v.passed for v in verdicts)
+            message += f"; {cut.reason}; " + Stop.verdicts_note(held, len(verdicts))
+        return RunStatus.ABORTED, message
     if verdicts is None:
         raise ValueError("a finished run needs its verdicts")
     failed = [v.name for v in verdicts if not v.passed]
@@ -276,12 +285,17 @@ def read_run(
     finished = any(e.event == Event.RUN_FINISHED for e in entries)
     stop = partial_stop(entries)
     aborted = any(e.event == Event.ABORTED for e in entries)
-    # A run stopped by a guardrail or a signal is judged on what it recorded up to the stop (partially).
-    judged = finished and not outstanding_faults(entries) and (not aborted or stop is not None)
+    baseline = any(e.event == Event.PHASE and e.phase == "baseline" for e in entries)
+    cut = reader.recording_cut(run_dir) if baseline else None
+    # A run stopped by a guardrail or a signal is judged on what it recorded up to the stop (partially); so is
+    # a run killed after its baseline began, once rolled back, up to the last request its recording holds.
+    judged = not outstanding_faults(entries) and (
+        (finished and (not aborted or stop is not None)) or (not finished and cut is not None)
+    )
     found: list[Verdict] = []
     if judged:
         found = list(verdicts) if verdicts else reader.compute_verdicts(recording, scenario)
-    status, message = run_status(entries, found if judged else None)
+    status, message = run_status(entries, found if judged else None, cut)
     return RunData(
         run_dir=run_dir,
         scenario=scenario,
@@ -293,5 +307,5 @@ def read_run(
         entries=entries,
         redact=redact,
         recorded_by=recorded_by or Environment.recorded(run_dir),
-        partial=stop if judged and aborted else None,
+        partial=(cut or (stop if aborted else None)) if judged else None,
     )

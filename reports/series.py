@@ -170,7 +170,8 @@ def timeline(recording: Recording, zero: float) -> Timeline:
         answered = (status >= 200) & (status < 300)
         ladder = recording.tiers
         position = {tier: code for code, tier in enumerate(ladder)}
-        codes = requests["tier"].map(position).fillna(-1).to_numpy(dtype=np.int64)  # -1: not on the ladder
+        # -1: not on the ladder (float first: a categorical column maps to a categorical, which takes no -1)
+        codes = requests["tier"].map(position).astype("float64").fillna(-1).to_numpy(dtype=np.int64)
         tiers: dict[str, np.ndarray] = {}
         for code, tier in enumerate(ladder):
             share = np.bincount(index[answered & (codes == code)], minlength=count) / sizes

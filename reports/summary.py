@@ -28,8 +28,17 @@ shares are fractions 0..1; ``null`` means "not measured / not applicable", never
                    "tiers": {"primary": 0.62, "fallback": 0.38}},    # tiers: share of answered (2xx) requests
       "verdicts": [ {"verifier": "mttr", "name": "mttr (store-down)", "passed": true, "measured": 0.14,
                      "unit": "s", "target": "≤ 8s", "explanation": "…", "weight": 1.0,
-                     "details": {…}} ],          # every verdict, in the report's order (baseline steady state
-                                                 #   first, after-recovery steady state last)
+                     "details": {…}, "table": null | {"title", "columns", "rows"},
+                     "advice": null | {"way": "never_half_opened", "text": "…", "generic": false},
+                                                 #   on a failed verdict: the way it failed and where to look
+                                                 #   (generic: the verifier declares no ways of failing)
+                     "judged": null | {"start": "…Z", "end": "…Z"},   # the window it judged
+                     "budget": null | {"slo": 0.99, "requests": 812, "bad": 12, "allowed": 8.12,
+                                       "burned": 1.48 | null}} ],
+                                                 # every verdict, in the report's order (baseline steady state
+                                                 #   first, after-recovery steady state last); budget: the
+                                                 #   error budget its window burned (docs/verifiers.md; burned
+                                                 #   null: the SLO allowed no bad request and some were bad)
       "faults": [ {"id": "store-down", "kind": "feature_store_outage", "injected_at": "…Z",
                    "reverted_at": "…Z" | null, "heals_itself": false,
                    "mttd_s": 0.0 | null, "mttr_s": 0.14 | null} ],   # null: no such verifier, or never recovered
@@ -62,6 +71,10 @@ A suite directory (``mlchaos suite``) has its own ``summary.json`` beside its ru
       "runs": [ {"scenario": "…", "run_dir": "…", "status": "passed", "exit_code": 0, "score": 1.0,
                  "partial": false, "message": "…"} ],   # run_dir: relative to the suite directory; each has its own
                                                  #   summary.json with the full detail
+      "failures": [ {"scenario": "…", "run_dir": "…", "verifier": "breaker", "name": "…", "measured": 0.4,
+                     "unit": "s", "advice": {…}, "budget": {…} | null} ],
+                                                 # every failed verdict of the suite, what to fix first first:
+                                                 #   ranked by error budget burned, then by weight
       "recorded_by": {…}
     }
 """
@@ -75,6 +88,8 @@ from pathlib import Path
 from typing import Any
 
 from mlchaos.experiments.targets import EmbeddedTarget
+from mlchaos.experiments.verifiers.base import Verdict
+from mlchaos.experiments.verifiers.ranking import rank_failures
 from mlchaos.reports import facts
 from mlchaos.reports.html import SuiteHeading, overview
 from mlchaos.reports.run import SUMMARY_NAME, Environment, RunData, RunStatus, S
@@ -141,7 +156,7 @@ def summary(run: RunData[S], *, recorded_by: Environment | None = None) -> dict[
             "p99_ms": totals.p99_ms,
             "tiers": totals.tiers,
         },
-        "verdicts": [asdict(v) for v in run.verdicts],
+        "verdicts": [_verdict(v) for v in run.verdicts],
         "faults": [
             {
                 "id": f.window.fault_id,
@@ -208,8 +223,31 @@ def suite_summary(
             }
             for run in runs
         ],
+        "failures": [
+            {
+                "scenario": failure.scenario,
+                "run_dir": _relative(runs[failure.run].run_dir, suite_dir),
+                "verifier": failure.verdict.verifier,
+                "name": failure.verdict.name,
+                "measured": failure.verdict.measured,
+                "unit": failure.verdict.unit,
+                "advice": None if failure.verdict.advice is None else asdict(failure.verdict.advice),
+                "budget": None if failure.verdict.budget is None else asdict(failure.verdict.budget),
+            }
+            for failure in rank_failures((run.scenario.name, run.verdicts) for run in runs)
+        ],
         "recorded_by": asdict(env),
     }
+
+
+def _verdict(verdict: Verdict) -> dict[str, Any]:
+    """A verdict as summary.json shows it: its judged window in ISO 8601, like every other time there."""
+    shown = asdict(verdict)
+    judged = verdict.judged
+    shown["judged"] = (
+        None if judged is None else {"start": facts.iso(judged.start), "end": facts.iso(judged.end)}
+    )
+    return shown
 
 
 def _relative(path: Path, base: Path) -> str:

@@ -14,7 +14,9 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field
 
 from mlchaos.experiments.inputs.outgoing import Outgoing, encode
 from mlchaos.experiments.inputs.paths import get_path, has_path, set_path
@@ -28,10 +30,31 @@ from mlchaos.experiments.inputs.relations import (
     SetValue,
 )
 from mlchaos.experiments.inputs.schema import Feature, FeatureType
+from mlchaos.experiments.inputs.send import Send, UserInputs
 
 ORIGINAL = "original"
 
 Features = Mapping[str, Feature]
+
+
+class MetamorphicSend(Send):
+    """Metamorphic pairs: a clean request and its transformation by one of the declared ``relations`` (drawn
+    per pair), back to back."""
+
+    kind: Literal["metamorphic"] = "metamorphic"
+    relations: tuple[Relation, ...] = Field(min_length=1)
+
+    def describe(self) -> str:
+        return "metamorphic pairs: " + ", ".join(f"{r.name} ({r.expect.value})" for r in self.relations)
+
+    def make(self, raw: bytes, user: UserInputs) -> Outgoing | None:
+        pair_id = f"{user.fault_id}/{user.index}/{user.seq}"
+        made = pair(user.rng.choice(self.relations), json.loads(raw), pair_id, user.schema.features)
+        if made is None:  # the request lacks the number the relation starts from: it goes out clean
+            return None
+        original, transformed = made
+        user.queue(transformed)
+        return original
 
 
 def pair(

@@ -1,4 +1,4 @@
-"""The corrupted-input catalogue: each :class:`~mlchaos.experiments.inputs.windows.Mutator` turns a clean body
+"""The corrupted-input catalogue: each :class:`Mutator` turns a clean body
 into the bytes and content type a careless or hostile client would send, and says what the service's input
 contract expects of it (the record's ``expected``: ``reject``, ``accept`` or ``either``).
 
@@ -21,17 +21,42 @@ Mutations are deterministic: the randomness (which request, which mutator) is th
 
 from __future__ import annotations
 
+import enum
 import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlchaos.experiments.inputs.contract import Expectation, InputContract
 from mlchaos.experiments.inputs.outgoing import JSON, Outgoing, encode
 from mlchaos.experiments.inputs.paths import MISSING, delete_path, get_path, rename_path, segments, set_path
 from mlchaos.experiments.inputs.schema import Feature, FeatureType, RequestSchema
-from mlchaos.experiments.inputs.windows import CorruptSend, Mutator
+
+if TYPE_CHECKING:  # the send calls this module to make its requests
+    from mlchaos.experiments.inputs.corrupt import CorruptSend
+
+
+class Mutator(enum.StrEnum):
+    """How a corrupted request differs from the clean one it was made from (tag ``corrupt:<name>``)."""
+
+    NULL_FIELD = "null_field"
+    NAN = "nan"
+    POS_INF = "pos_inf"
+    NEG_INF = "neg_inf"
+    WRONG_TYPE = "wrong_type"
+    OUT_OF_RANGE = "out_of_range"
+    MISSING_FIELD = "missing_field"
+    EXTRA_FIELD = "extra_field"
+    RENAMED_FIELD = "renamed_field"
+    EMPTY_BODY = "empty_body"
+    MALFORMED_JSON = "malformed_json"
+    TRUNCATED_JSON = "truncated_json"
+    OVERSIZED = "oversized"
+    DEEPLY_NESTED = "deeply_nested"
+    CONTROL_CHARS = "control_chars"
+    WRONG_CONTENT_TYPE = "wrong_content_type"
+
 
 EXTRA_FIELD = "unexpected_feature"
 CONTROL_TEXT = "u\x00\x07\x1b\x7f\u2028"

@@ -24,15 +24,32 @@ it: nothing says what is extreme for it.
 from __future__ import annotations
 
 import copy
+import enum
 import math
 import random
 import string
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlchaos.experiments.inputs.outgoing import Outgoing, encode
 from mlchaos.experiments.inputs.paths import MISSING, get_path, put_path
 from mlchaos.experiments.inputs.schema import Feature, FeatureType, RequestSchema
-from mlchaos.experiments.inputs.windows import CovariateSend, OodKind
+
+if TYPE_CHECKING:  # the send calls this module to make its requests
+    from mlchaos.experiments.inputs.covariate import CovariateSend
+
+
+class OodKind(enum.StrEnum):
+    """Inputs that fit the service's request schema but lie far outside its training data (tag ``ood:<name>``);
+    built from the resolved schema as the module's docstring says."""
+
+    EXTREME = "extreme"
+    """The numeric features far beyond their typical range, within their declared bounds."""
+    IMPOSSIBLE = "impossible"
+    """Values each typical but jointly implausible: numeric features at the far end of their typical range,
+    bools flipped, categories at their rarest value."""
+    GARBAGE = "garbage"
+    """Every feature drawn over its whole valid range, with ids the service does not know."""
+
 
 FAR_SPANS = 100.0
 FARTHEST_SPANS = 1e6

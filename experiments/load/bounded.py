@@ -194,9 +194,12 @@ def _install() -> None:
         if length is not None:
             return socket_read(self, length)  # type: ignore[no-any-return]
         declared = self.content_length
-        if declared is not None and declared > _in_flight.max_bytes:
-            self.release()
-            raise AnswerTooLarge(_in_flight.max_bytes)
+        if declared is not None:
+            if declared > _in_flight.max_bytes:
+                self.release()
+                raise AnswerTooLarge(_in_flight.max_bytes)
+            # the parser reads no more than the declared length: no need to count the pieces (the common case)
+            return socket_read(self)  # type: ignore[no-any-return]
         return _read_capped(lambda n: socket_read(self, n), _in_flight.max_bytes, self.release)
 
     def capped_unzipped(self: CompatResponse, gzip: bool = True, br: bool = False) -> bytes:

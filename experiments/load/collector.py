@@ -1,4 +1,5 @@
-"""Drains the load child's pipes: decodes its stdout into records, keeps the tail of its stderr.
+"""Drains the load child's pipes: decodes its stdout into record batches for the recording, keeps the tail of its
+stderr.
 
 Each pipe gets a daemon thread of its own, so the child never blocks on a full pipe and the orchestrator never
 waits on the child to read anything: it just looks at what has been collected so far. Process management
@@ -11,65 +12,39 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable
-from sys import intern
 from typing import IO
 
+import pyarrow as pa
+
 from mlchaos.experiments.load import wire
-from mlchaos.experiments.records import RequestRecord
+from mlchaos.experiments.load.recording import RecordingWriter, rows_batch
 
 logger = logging.getLogger("mlchaos.load")
 
 STDERR_TAIL_LINES = 40
 """How much of the child's stderr an error message quotes: enough for a traceback's useful end."""
+USER_COUNTS_KEPT = 100_000
+"""Flushes whose user count is kept: over five hours at the default 0.2 s flush interval."""
 
-BatchCallback = Callable[[list[RequestRecord]], None]
-
-
-def _record(row: wire.Row) -> RequestRecord:
-    """A wire row as a record; its strings interned, since a long run repeats the same few tiers, predictions,
-    errors and labels millions of times and would otherwise hold a copy of each per record."""
-    (
-        start,
-        latency_ms,
-        status,
-        tier,
-        confidence,
-        prediction,
-        error,
-        label,
-        tag,
-        pair,
-        expected,
-        score,
-        flagged,
-        shed,
-    ) = row
-    return RequestRecord(
-        start,
-        latency_ms,
-        status,
-        tier and intern(tier),
-        confidence,
-        prediction and intern(prediction),
-        error and intern(error),
-        label and intern(label),
-        tag and intern(tag),
-        pair,
-        expected and intern(expected),
-        score,
-        flagged,
-        shed,
-    )
+BatchCallback = Callable[[pa.RecordBatch], None]
+"""Called with each non-empty batch of rows (``REQUEST_SCHEMA``) as it arrives."""
 
 
 class RecordCollector:
-    """Everything the child reported so far; thread-safe to read while the readers write."""
+    """What the child reported so far; thread-safe to read while the readers write.
 
-    def __init__(self, on_batch: BatchCallback | None = None) -> None:
+    Rows are not kept here: each batch goes to ``recording`` (written to disk by its own thread) and to
+    ``on_batch`` (the live tallies), so what this holds does not grow with the run's length.
+    """
+
+    def __init__(
+        self, recording: RecordingWriter | None = None, on_batch: BatchCallback | None = None
+    ) -> None:
+        self._recording = recording
         self._on_batch = on_batch
         self._lock = threading.Lock()
-        self._records: list[RequestRecord] = []
-        self._user_counts: list[tuple[float, int]] = []
+        self._record_count = 0
+        self._user_counts: deque[tuple[float, int]] = deque(maxlen=USER_COUNTS_KEPT)
         self._stderr: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
         self._threads: list[threading.Thread] = []
         self.started = threading.Event()
@@ -99,14 +74,10 @@ class RecordCollector:
         return not any(thread.is_alive() for thread in self._threads)
 
     @property
-    def records(self) -> list[RequestRecord]:
-        with self._lock:
-            return list(self._records)
-
-    @property
     def record_count(self) -> int:
+        """Rows received so far (all went to the recording)."""
         with self._lock:
-            return len(self._records)
+            return self._record_count
 
     @property
     def user_counts(self) -> list[tuple[float, int]]:
@@ -135,11 +106,15 @@ class RecordCollector:
 
     def _handle(self, message: wire.Message) -> None:
         if isinstance(message, wire.Batch):
-            batch = [_record(row) for row in message.rows]
+            batch = rows_batch(message.rows)
             with self._lock:
-                self._records.extend(batch)
+                self._record_count += batch.num_rows
                 self._user_counts.append((message.t, message.users))
-            if batch and self._on_batch is not None and self.callback_error is None:
+            if not batch.num_rows:
+                return
+            if self._recording is not None:
+                self._recording.put(batch)
+            if self._on_batch is not None and self.callback_error is None:
                 try:
                     self._on_batch(batch)
                 except Exception as exc:  # the pipe must keep draining whatever the callback does

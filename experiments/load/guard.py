@@ -26,6 +26,7 @@ from __future__ import annotations
 import locust  # noqa: F401 - first: it monkey-patches for gevent, which must precede every other import
 
 # isort: on
+import functools
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -105,6 +106,7 @@ def refused_hosts() -> Counter[str]:
     return _policy.refused
 
 
+@functools.lru_cache(maxsize=1024)  # checked before every request, nearly always for the same few URLs
 def _host(url: str) -> str | None:
     return urlsplit(url).hostname  # lower-cased, IPv6 brackets stripped
 

@@ -3,7 +3,8 @@
 Locust and gevent are never imported here (nor anywhere the orchestrator imports): the child
 (:mod:`mlchaos.experiments.load.child`) runs them in a process of its own; this module spawns it, signals it,
 and leaves decoding its output to a :class:`~mlchaos.experiments.load.collector.RecordCollector`, whose reader
-threads keep the pipes drained so neither side ever waits on the other.
+threads keep the pipes drained so neither side ever waits on the other. The rows go straight to the recording on
+disk (:mod:`mlchaos.experiments.load.recording`): the orchestrator does not keep them.
 
 Errors::
 
@@ -15,19 +16,26 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+import weakref
+from pathlib import Path
 from types import TracebackType
+
+import pandas as pd
+import pyarrow as pa
 
 from mlchaos.experiments.errors import LoadFailure
 from mlchaos.experiments.load.bodies import BodyError, body_source
 from mlchaos.experiments.load.collector import BatchCallback, RecordCollector
 from mlchaos.experiments.load.mix import InputMixer
+from mlchaos.experiments.load.recording import STREAM_NAME, RecordingFailed, RecordingWriter, stream_table
 from mlchaos.experiments.load.spec import LoadSpec
-from mlchaos.experiments.records import RequestRecord
+from mlchaos.experiments.records import REQUEST_SCHEMA, RequestRecord
 
 logger = logging.getLogger("mlchaos.load")
 
@@ -56,21 +64,31 @@ class LoadError(RuntimeError, LoadFailure):
 
 
 class LoadRunner:
-    """Runs one :class:`LoadSpec` in a child process and collects every :class:`RequestRecord` it streams.
+    """Runs one :class:`LoadSpec` in a child process and records every request it streams into ``recording``
+    (an Arrow IPC stream file, :mod:`~mlchaos.experiments.load.recording`; by default one in a temporary
+    directory removed with the runner).
 
-    ``on_batch`` is called from the reader thread with each non-empty batch as it arrives (about every
-    ``flush_interval_s``); keep it quick and thread-safe. If it raises, it is not called again and
-    :meth:`wait` reports the failure, while records keep being collected.
+    ``on_batch`` is called from the reader thread with each non-empty batch (a ``pyarrow.RecordBatch`` of
+    ``REQUEST_SCHEMA``) as it arrives (about every ``flush_interval_s``); keep it quick and thread-safe. If it
+    raises, it is not called again and :meth:`wait` reports the failure, while rows keep being recorded.
     """
 
     def __init__(
-        self, spec: LoadSpec, *, on_batch: BatchCallback | None = None, python: str = sys.executable
+        self,
+        spec: LoadSpec,
+        *,
+        recording: Path | None = None,
+        on_batch: BatchCallback | None = None,
+        python: str = sys.executable,
     ):
         self.spec = spec
         self._python = python
         self._proc: subprocess.Popen[bytes] | None = None
         self._spec_path: str | None = None
-        self._collector = RecordCollector(on_batch)
+        self._recording_path = recording
+        self._writer: RecordingWriter | None = None
+        self._on_batch = on_batch
+        self._collector = RecordCollector()
         self._killed = False
 
     # -- lifecycle -------------------------------------------------------------------------------------------
@@ -89,6 +107,15 @@ class LoadRunner:
             InputMixer(self.spec)
         except BodyError as exc:
             raise LoadError(f"invalid load spec: {exc}") from exc
+        if self._recording_path is None:
+            scratch = tempfile.mkdtemp(prefix="mlchaos-recording-")
+            weakref.finalize(self, shutil.rmtree, scratch, ignore_errors=True)
+            self._recording_path = Path(scratch) / STREAM_NAME
+        try:
+            self._writer = RecordingWriter(self._recording_path)
+        except RecordingFailed as exc:
+            raise LoadError(str(exc)) from exc
+        self._collector = RecordCollector(self._writer, self._on_batch)
         # mkstemp: mode 0600, as spec.headers may carry tokens; removed as soon as the child has read it
         fd, self._spec_path = tempfile.mkstemp(prefix="mlchaos-load-", suffix=".json")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -186,9 +213,31 @@ class LoadRunner:
     # -- state -----------------------------------------------------------------------------------------------
 
     @property
+    def recording(self) -> Path | None:
+        """The recording's stream file (``None`` before :meth:`start`)."""
+        return self._recording_path
+
+    @property
+    def recording_error(self) -> str | None:
+        """Why the recording could not be written; the run must stop on it, not go on unrecorded."""
+        return self._writer.error if self._writer is not None else None
+
+    def requests(self, since: float | None = None) -> pd.DataFrame:
+        """The recorded requests (those started at ``since`` or later), read back from disk: the rows received so
+        far, in arrival order. Memory grows with what is read, so ask for a window (``since``) during a run."""
+        frame: pd.DataFrame = self._table(since).to_pandas()
+        return frame
+
+    @property
     def records(self) -> list[RequestRecord]:
-        """Every record received so far (a copy), in arrival order."""
-        return self._collector.records
+        """Every recorded request so far, read back from disk, in arrival order: for tests and small runs."""
+        return [RequestRecord(**row) for row in self._table(None).to_pylist()]
+
+    def _table(self, since: float | None) -> pa.Table:
+        if self._writer is None or self._recording_path is None:
+            return REQUEST_SCHEMA.empty_table()
+        self._writer.sync()
+        return stream_table(self._recording_path, since=since)
 
     @property
     def sent(self) -> int | None:
@@ -228,6 +277,8 @@ class LoadRunner:
         if code is None:
             return None
         collector = self._collector
+        if self.recording_error is not None:
+            return LoadError(self.recording_error, returncode=code)
         if collector.callback_error is not None:
             return LoadError(f"on_batch callback failed: {collector.callback_error!r}", returncode=code)
         if self._killed:
@@ -240,6 +291,12 @@ class LoadRunner:
             problem = "load child exited without its final 'done' line; records may be missing"
         elif collector.sent != collector.record_count:
             problem = f"load child sent {collector.sent} records but {collector.record_count} arrived"
+        elif (
+            self._writer is not None
+            and self._writer.closed
+            and self._writer.written != collector.record_count
+        ):
+            problem = f"{collector.record_count} records arrived but {self._writer.written} were recorded"
         else:
             return None
         return LoadError(problem, returncode=code, stderr_tail=self.stderr_tail)
@@ -254,6 +311,8 @@ class LoadRunner:
     def _finish(self, join_timeout_s: float) -> None:
         """After the child exited: drain the pipes, close them, remove the spec file."""
         readers_done = self._collector.join(join_timeout_s)
+        if self._writer is not None and readers_done:  # a reader still busy may still put rows
+            self._writer.close()
         proc = self._proc
         if proc is not None:
             # a pipe whose reader is still busy stays open: closing it under the thread would crash it

@@ -12,17 +12,18 @@ import zlib
 from collections.abc import Mapping
 
 from mlchaos.experiments.file_limits import MAX_DATASET_BYTES, MAX_DATASET_ROWS, read_limited
-from mlchaos.experiments.inputs import InputSend, InputWindow
+from mlchaos.experiments.inputs import InputWindow, Send
 from mlchaos.experiments.inputs.schema import RequestSchema
 from mlchaos.experiments.load.spec import LoadSpec, Locustfile, RequestTemplate, Stage
 from mlchaos.experiments.plan import Plan
 from mlchaos.experiments.verifiers.base import Phase
+from mlchaos.injectors.base import OnPreparedRequests, OnRequests, OnTraffic
 
 
 def load_spec(
     plan: Plan,
     duration_s: float,
-    prepared: Mapping[str, InputSend] | None = None,
+    prepared: Mapping[str, Send] | None = None,
     *,
     worker_bind: str | None = None,
     schema: RequestSchema | None = None,
@@ -92,9 +93,9 @@ def _load_stages(plan: Plan) -> tuple[Stage, ...]:
     load = plan.scenario.load
     spawn_rate = load.spawn_rate or float(load.users)
     windows = [
-        (plan.phase_start(Phase.FAULT) + p.spec.at, p.spec.duration, p.plan.load_multiplier)
+        (plan.phase_start(Phase.FAULT) + p.spec.at, p.spec.duration, p.plan.acts_on.multiplier)
         for p in plan.faults
-        if p.plan.load_multiplier is not None
+        if isinstance(p.plan.acts_on, OnTraffic)
     ]
     if not windows:
         return ()
@@ -108,16 +109,19 @@ def _load_stages(plan: Plan) -> tuple[Stage, ...]:
     return tuple(stages)
 
 
-def _input_windows(plan: Plan, prepared: Mapping[str, InputSend]) -> tuple[InputWindow, ...]:
+def _input_windows(plan: Plan, prepared: Mapping[str, Send]) -> tuple[InputWindow, ...]:
     """ML input faults on the load's clock: what each sends from its ``at`` for its ``duration``.
 
     Faults that make their inputs before the load (attacks) are in ``prepared`` by fault id; until then they have
     no window."""
     windows = []
     for planned in plan.faults:
-        spec, fault_plan = planned.spec, planned.plan
-        send = prepared.get(spec.id, fault_plan.inputs)
-        if send is None or fault_plan.share is None:
+        spec, acts_on = planned.spec, planned.plan.acts_on
+        if isinstance(acts_on, OnRequests):
+            send = acts_on.send
+        elif isinstance(acts_on, OnPreparedRequests) and spec.id in prepared:
+            send = prepared[spec.id]
+        else:
             continue
         start = baseline_s(plan) + plan.phase_start(Phase.FAULT) + spec.at
         windows.append(
@@ -125,7 +129,7 @@ def _input_windows(plan: Plan, prepared: Mapping[str, InputSend]) -> tuple[Input
                 fault_id=spec.id,
                 start_s=start,
                 end_s=start + spec.duration,
-                share=fault_plan.share,
+                share=acts_on.share,
                 send=send,
             )
         )

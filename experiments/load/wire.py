@@ -21,10 +21,14 @@ stack, and the orchestrator decodes with it without ever touching gevent.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from mlchaos.experiments.errors import LoadFailure
 from mlchaos.experiments.redaction import redact_text
@@ -52,6 +56,9 @@ ERROR_MAX_CHARS = 200
 """Errors are for humans and grouping, not forensics: long exception texts are cut so rows stay small."""
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False, ensure_ascii=False)
+_REPORTED_NUMBERS = (COLUMNS.index("confidence"), COLUMNS.index("score"))
+"""The columns that hold numbers as the target reported them, so possibly NaN or infinite; the others are times
+the load measured itself."""
 
 Row = list[Any]
 FieldReader = Callable[[Any, Any], Any]
@@ -87,7 +94,34 @@ def encode_started(t: float) -> bytes:
 
 
 def encode_batch(t: float, users: int, rows: list[Row]) -> bytes:
-    return _ENCODER.encode({"t": round(t, 3), "users": users, "records": rows}).encode() + b"\n"
+    """One batch line. orjson writes it about four times faster than the json module (it runs for every row of
+    the load, and again in a distributed load's master), with the same JSON; the json module still writes the
+    batches orjson would get wrong — a reported NaN or infinity (orjson writes ``null``: the value would be
+    lost) — or refuses (anything else it cannot write), exactly as before."""
+    message = {"t": round(t, 3), "users": users, "records": rows}
+    if _reported_numbers_finite(rows):
+        with contextlib.suppress(orjson.JSONEncodeError):
+            return orjson.dumps(message, option=orjson.OPT_APPEND_NEWLINE)
+    try:
+        return _ENCODER.encode(message).encode() + b"\n"
+    except UnicodeEncodeError:
+        # A lone surrogate, from a "\ud800" escape in an answer: no UTF-8 text (so no recording) can hold it.
+        message["records"] = [[_escaped_surrogates(value) for value in row] for row in rows]
+        return _ENCODER.encode(message).encode() + b"\n"
+
+
+def _escaped_surrogates(value: Any) -> Any:
+    """A text with lone surrogates kept as their escape text (``\\ud800``), so the recording shows what came."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(value, str) else value
+
+
+def _reported_numbers_finite(rows: list[Row]) -> bool:
+    """Whether no row reports a NaN or an infinite number (one sum per batch: NaN and ±inf propagate)."""
+    try:
+        total = sum(v for row in rows for i in _REPORTED_NUMBERS if (v := row[i]) is not None)
+    except (IndexError, TypeError):  # not rows of the wire's shape: the json module writes them as they are
+        return False
+    return math.isfinite(total)
 
 
 def encode_done(sent: int) -> bytes:
@@ -97,7 +131,7 @@ def encode_done(sent: int) -> bytes:
 def decode(line: bytes) -> Message:
     """One wire line as a typed message; :class:`ProtocolError` for anything else."""
     try:
-        obj = json.loads(line)
+        obj = _loads(line)
         if not isinstance(obj, dict):
             raise ProtocolError(f"not a load-child line: {line[:200]!r}")
         if "records" in obj:
@@ -109,6 +143,15 @@ def decode(line: bytes) -> Message:
     except (ValueError, TypeError, KeyError) as exc:
         raise ProtocolError(f"not a load-child line ({exc}): {line[:200]!r}") from exc
     raise ProtocolError(f"not a load-child line: {line[:200]!r}")
+
+
+def _loads(line: bytes) -> Any:
+    """orjson, several times faster on a batch of rows; the json module for the lines orjson refuses (one whose
+    rows carry a NaN or an infinity, as the json module writes them) and for what is not JSON at all."""
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return json.loads(line)
 
 
 def field_reader(spec: str) -> FieldReader:

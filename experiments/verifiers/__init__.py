@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Union
 from pydantic import Field
 
 from mlchaos.experiments.registry import VERIFIERS_GROUP, Registered, build_registry
+from mlchaos.experiments.verifiers.advice import fallback_advice
 from mlchaos.experiments.verifiers.base import Recording, Verdict, Verifier, VerifierSpec
+from mlchaos.experiments.verifiers.phases import budget_burn
 from mlchaos.experiments.verifiers.steady_state import SteadyState
 
 _KINDS: Mapping[str, Registered[VerifierSpec, Verifier[Any]]] = build_registry(
@@ -43,7 +45,22 @@ else:
 
 
 def run_verifier(spec: VerifierSpec, recording: Recording) -> Verdict:
-    return replace(VERIFIERS[spec.type].verify(recording, spec), weight=spec.weight)
+    """``spec``'s verdict on ``recording``, with its weight, the error budget burned in the window it judged, and,
+    failing, advice — the verifier's own, or (naming no way) its ``UNMEASURED`` or the generic advice."""
+    verifier = VERIFIERS[spec.type]
+    return complete(verifier.verify(recording, spec), recording, verifier, weight=spec.weight)
+
+
+def complete(
+    verdict: Verdict, recording: Recording, verifier: Verifier[Any], *, weight: float = 1.0
+) -> Verdict:
+    """``verdict`` with what every verdict carries besides the verifier's judgement (see :func:`run_verifier`)."""
+    advice = verdict.advice
+    if verdict.passed:
+        advice = None  # advice is on what to fix; a verifier's note on a passing verdict would mislead
+    elif advice is None:
+        advice = fallback_advice(verifier.ways, verdict.measured)
+    return replace(verdict, weight=weight, advice=advice, budget=budget_burn(recording, verdict.judged))
 
 
 def resilience_score(verdicts: list[Verdict]) -> float | None:
@@ -59,6 +76,7 @@ __all__ = [
     "SteadyState",
     "Verdict",
     "Verifier",
+    "complete",
     "resilience_score",
     "run_verifier",
     "verifier_kinds",

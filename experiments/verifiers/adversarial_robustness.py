@@ -22,6 +22,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from mlchaos.experiments.verifiers import needs
+from mlchaos.experiments.verifiers.advice import Way, WaysOfFailing
 from mlchaos.experiments.verifiers.base import Recording, Verdict, Verifier, VerifierSpec
 from mlchaos.experiments.verifiers.needs import Observed, Support, Supported
 from mlchaos.experiments.verifiers.phases import answered
@@ -35,6 +36,24 @@ from mlchaos.experiments.verifiers.tagged import (
     share,
     tagged,
 )
+
+
+class Failing(WaysOfFailing):
+    UNMEASURED = Way(
+        "no answered adversarial sample",
+        "the measurement: {sent} adversarial samples were sent with a clean counterpart and none was answered "
+        "with a 2xx — check the samples fit the service's request declaration (a 4xx says they did not)",
+    )
+    FLIPS = Way(
+        "adversarial samples flipped the answer unflagged",
+        "{flips} of {answered} adversarial samples changed the answer and nobody was told: small input changes "
+        "cross the model's decision boundary unnoticed — flag low-margin or low-confidence answers for review",
+    )
+    TOO_FEW_FLAGGED = Way(
+        "too few adversarial samples were flagged",
+        "only {flagged}% of adversarial samples were flagged for review: the service's confidence or "
+        "out-of-distribution check does not see them — look at the threshold that sends answers to review",
+    )
 
 
 class AdversarialRobustness(VerifierSpec):
@@ -78,6 +97,7 @@ def verify(recording: Recording, spec: AdversarialRobustness) -> Verdict:
             unit="%",
             explanation=f"no {what} ({len(requests)} sent): nothing was measured",
             details={"requests": float(len(requests))},
+            advice=Failing.UNMEASURED.advise(sent=len(requests)),
         )
     is_flagged = flagged(requests)
     flips = ok & (requests["prediction"] != requests["expected"]) & ~is_flagged
@@ -138,16 +158,22 @@ def verify(recording: Recording, spec: AdversarialRobustness) -> Verdict:
         },
     )
     measured = flip_rate if spec.max_flip_rate is not None else flagged_share
+    flipped = spec.max_flip_rate is not None and flip_rate > spec.max_flip_rate
+    hint = (Failing.FLIPS if flipped else Failing.TOO_FEW_FLAGGED).advise(
+        flips=int(flips.sum()), answered=total, flagged=flagged_share * 100
+    )
+    passed = all(good for good, _ in checks)
     return Verdict(
         verifier=spec.type,
         name=name,
-        passed=all(good for good, _ in checks),
+        passed=passed,
         measured=measured * 100,
         target=target,
         unit="%",
         explanation=explanation,
         details=details,
         table=table,
+        advice=None if passed else hint,
     )
 
 
@@ -160,4 +186,4 @@ def data_needs(seen: Observed) -> Supported:
     return found
 
 
-VERIFIER = Verifier(AdversarialRobustness, verify, needs=data_needs)
+VERIFIER = Verifier(AdversarialRobustness, verify, needs=data_needs, ways=Failing)

@@ -30,8 +30,16 @@ import pandas as pd
 from pydantic import Field
 
 from mlchaos.experiments.inputs.contract import Expectation
-from mlchaos.experiments.verifiers import needs
-from mlchaos.experiments.verifiers.base import OutcomeTable, Recording, Verdict, Verifier, VerifierSpec
+from mlchaos.experiments.verifiers import advice, needs
+from mlchaos.experiments.verifiers.advice import Way, WaysOfFailing
+from mlchaos.experiments.verifiers.base import (
+    Judged,
+    OutcomeTable,
+    Recording,
+    Verdict,
+    Verifier,
+    VerifierSpec,
+)
 from mlchaos.experiments.verifiers.needs import Observed, Support, Supported
 from mlchaos.experiments.verifiers.phases import answered, fault_end, fault_not_applied
 from mlchaos.experiments.verifiers.tagged import (
@@ -46,6 +54,43 @@ from mlchaos.experiments.verifiers.tagged import (
     tagged,
     within,
 )
+
+
+class Failing(WaysOfFailing):
+    """In the order they are named when several conditions fail: a crash explains the rest."""
+
+    FAULT_NOT_APPLIED = advice.FAULT_NOT_APPLIED
+    UNMEASURED = Way(
+        "no corrupted request was sent",
+        "the measurement: no corrupted request ({mutators}) was sent in {scope} — check the corrupted-inputs "
+        "fault's window and mutators in the scenario; the service was not judged",
+    )
+    SERVER_ERRORS = Way(
+        "corrupted requests got 5xx",
+        "{errors} corrupted requests got a 5xx (mutators not handled: {mutators}): bad input reaches code that "
+        "crashes on it — validate those fields at the edge and answer a 4xx with a JSON error",
+    )
+    HANGS = Way(
+        "corrupted requests got no response",
+        "{hangs} corrupted requests got no response (mutators not handled: {mutators}): parsing or scoring hangs "
+        "on them — bound the request's size and the time spent parsing it",
+    )
+    NOT_LIVE = Way(
+        "the service stopped answering its liveness probe",
+        "the liveness probe failed {live_failed} times while corrupted requests flowed: bad input crashes or "
+        "blocks the process — look at its restarts and at what {mutators} does to the request handler",
+    )
+    UNHANDLED = Way(
+        "corrupted requests answered without a refusal or a flag",
+        "corrupted requests were not handled as the input contract says (mutators: {mutators}; {unflagged} "
+        "unflagged 2xx, {bare} 4xx without a JSON error): input validation misses them — or the target's input "
+        "contract does not say what the service really accepts",
+    )
+    LIVENESS_UNOBSERVED = Way(
+        "liveness was not observed",
+        "the measurement: no liveness sample during the corrupted-inputs windows, so survival was not observed — "
+        "declare the target's liveness probe; the requests themselves were handled",
+    )
 
 
 class BadInputHandling(VerifierSpec):
@@ -108,6 +153,7 @@ def verify(recording: Recording, spec: BadInputHandling) -> Verdict:
             target=target,
             unit="%",
             explanation=f"no corrupted request ({wanted}) in {scope}: nothing was measured",
+            advice=Failing.UNMEASURED.advise(mutators=wanted, scope=scope),
         )
     if spec.fault is None:
         # The corrupted-inputs faults' windows; without any (records from elsewhere), the span of the requests.
@@ -171,6 +217,17 @@ def verify(recording: Recording, spec: BadInputHandling) -> Verdict:
         (int(hangs.sum()) <= spec.max_hangs, f"{int(hangs.sum())} hangs (≤ {spec.max_hangs})"),
         (live_samples > 0 and live_failed == 0, liveness),
     ]
+    failing = [
+        way
+        for way, bad in (
+            (Failing.SERVER_ERRORS, not checks[1][0]),
+            (Failing.HANGS, not checks[2][0]),
+            (Failing.NOT_LIVE, live_failed > 0),
+            (Failing.UNHANDLED, not checks[0][0]),
+            (Failing.LIVENESS_UNOBSERVED, live_samples == 0),
+        )
+        if bad
+    ]
     unhandled = sorted(set(names(requests)[~handled]))
     explanation = f"{len(requests)} corrupted requests in {scope}: " + "; ".join(
         f"{'✓' if ok else '✗'} {text}" for ok, text in checks
@@ -184,6 +241,16 @@ def verify(recording: Recording, spec: BadInputHandling) -> Verdict:
         )
     if unhandled:
         explanation += "; mutators not always handled: " + ", ".join(unhandled)
+    hint = None
+    if failing:
+        hint = failing[0].advise(
+            errors=int(errors.sum()),
+            hangs=int(hangs.sum()),
+            live_failed=live_failed,
+            mutators=", ".join(unhandled) or "none",
+            unflagged=int(unflagged_200.sum()),
+            bare=int(bare_4xx.sum()),
+        )
     return Verdict(
         verifier=spec.type,
         name=name,
@@ -194,6 +261,8 @@ def verify(recording: Recording, spec: BadInputHandling) -> Verdict:
         explanation=explanation,
         details=details,
         table=table,
+        advice=hint,
+        judged=Judged(min(w[1] for w in windows), max(w[2] for w in windows)),
     )
 
 
@@ -204,4 +273,4 @@ def data_needs(seen: Observed) -> Supported:
     return needs.OK if seen.review else (Support.LIMITED, "a flagged answer is not read (response.review)")
 
 
-VERIFIER = Verifier(BadInputHandling, verify, needs=data_needs)
+VERIFIER = Verifier(BadInputHandling, verify, needs=data_needs, ways=Failing)

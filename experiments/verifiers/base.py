@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mlchaos.experiments.records import PROBE_SCHEMA, REQUEST_SCHEMA
 from mlchaos.experiments.service_declaration import DEFAULT_TIERS, ServiceDeclaration
+from mlchaos.experiments.verifiers.advice import Advice, WaysOfFailing
 from mlchaos.experiments.verifiers.needs import Needs
 from mlchaos.experiments.verifiers.steady_state import SteadyState
 from mlchaos.experiments.verifiers.tiers import Loc, unknown_references
@@ -78,6 +79,9 @@ class Recording:
 
     def requests_between(self, start: float, end: float) -> pd.DataFrame:
         starts = self.requests["start"]
+        if starts.is_monotonic_increasing:  # sorted, as recorded: a slice, which copies nothing
+            first, end_at = starts.searchsorted([start, end])
+            return self.requests.iloc[first:end_at]
         return self.requests[(starts >= start) & (starts < end)]
 
 
@@ -127,6 +131,30 @@ class OutcomeTable:
     rows: tuple[tuple[Cell, ...], ...]
 
 
+@dataclass(frozen=True)
+class Judged:
+    """The stretch of the run a verdict judged (epoch seconds): a phase, or a fault's window."""
+
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class BudgetBurn:
+    """How much of the scenario's error budget the requests of a verdict's window burned.
+
+    The budget is what the scenario's availability SLO (its steady state's ``min_availability``) allows in that
+    window: ``allowed = (1 − slo) × requests``; ``bad`` = requests not available (5xx, timeout, refused,
+    unreadable 2xx); ``burned = bad / allowed`` (1.0 = the whole budget). ``burned`` is ``None`` only when the SLO
+    allows nothing (``slo`` = 1) and something was bad: more than all of it."""
+
+    slo: float
+    requests: int
+    bad: int
+    allowed: float
+    burned: float | None
+
+
 @dataclass(
     frozen=True, kw_only=True
 )  # by keyword: ten fields, four of them strings, are easy to swap by position
@@ -151,6 +179,14 @@ class Verdict:
     """The verifier's weight in the resilience score (from the scenario; 1 unless it says otherwise)."""
     table: OutcomeTable | None = None
     """Optional breakdown shown in the report (bad-input, adversarial and shift outcomes)."""
+    advice: Advice | None = None
+    """On a failing verdict: which way it failed and where to look (:mod:`~mlchaos.experiments.verifiers.advice`);
+    ``None`` on a passing one. Filled in by the registry when a verifier names no way."""
+    judged: Judged | None = None
+    """The stretch of the run this verdict judged; ``None`` when it judged none (nothing applied, or tagged
+    requests across the whole run)."""
+    budget: BudgetBurn | None = None
+    """The error budget burned in ``judged`` (set by the registry; the suite report ranks failures by it)."""
 
     @classmethod
     def unmeasured(
@@ -163,8 +199,13 @@ class Verdict:
         explanation: str,
         details: dict[str, float | str | None] | None = None,
         table: OutcomeTable | None = None,
+        advice: Advice | None = None,
+        judged: Judged | None = None,
     ) -> Verdict:
-        """A failing verdict with nothing measured (no requests, no signal, no recovery): ``explanation`` says why."""
+        """A failing verdict with nothing measured (no requests, no signal, no recovery): ``explanation`` says why.
+        Without ``advice``, the registry gives it the verifier's ``UNMEASURED`` advice (the measurement failed);
+        a verifier passes its own when nothing was measured because the service never did something (never
+        recovered, never reacted)."""
         return cls(
             verifier=verifier,
             name=name,
@@ -175,6 +216,8 @@ class Verdict:
             explanation=explanation,
             details=details if details is not None else {},
             table=table,
+            advice=advice,
+            judged=judged,
         )
 
 
@@ -193,3 +236,6 @@ class Verifier(Generic[SpecT]):
     needs: Needs | None = None
     """Whether it would have its data on a target, from what ``mlchaos target check`` saw
     (:mod:`~mlchaos.experiments.verifiers.needs`); ``None``: not stated, and the check says it does not know."""
+    ways: type[WaysOfFailing] | None = None
+    """Its ways of failing, each with its advice (:mod:`~mlchaos.experiments.verifiers.advice`); ``None``: not
+    stated, and its failures get generic advice, said to be generic."""

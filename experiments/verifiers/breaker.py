@@ -28,11 +28,77 @@ import pandas as pd
 from pydantic import Field
 
 from mlchaos.experiments.durations import PositiveSeconds
+from mlchaos.experiments.verifiers import advice
 from mlchaos.experiments.verifiers import breaker_signals as signals
-from mlchaos.experiments.verifiers.base import FaultWindow, Recording, Verdict, Verifier, VerifierSpec
+from mlchaos.experiments.verifiers.advice import Way, WaysOfFailing
+from mlchaos.experiments.verifiers.base import FaultWindow, Judged, Recording, Verdict, Verifier, VerifierSpec
 from mlchaos.experiments.verifiers.breaker_signals import CLOSED, HALF_OPEN, OPEN
 from mlchaos.experiments.verifiers.needs import Observed, Support, Supported
 from mlchaos.experiments.verifiers.phases import fault_end
+
+
+class Failing(WaysOfFailing):
+    """In the order they are named when several sub-conditions fail: the first explains the others."""
+
+    FAULT_NOT_APPLIED = advice.FAULT_NOT_APPLIED
+    UNMEASURED = Way(
+        "no breaker signal for the dependency",
+        "the measurement, not the breaker: no state or transition sample of '{dependency}' was read — check that "
+        "the target declares its breaker signals under that name (signals.breakers / signals.transitions) and "
+        "that its metrics could be read (`mlchaos target check`)",
+    )
+    NEVER_OPENED = Way(
+        "the breaker never opened",
+        "the breaker on '{dependency}' never opened while '{fault}' was applied: its failure threshold is never "
+        "reached — the failing calls may not count as failures (errors caught before the breaker sees them, a "
+        "timeout longer than the fault) or the threshold is too high for this traffic",
+    )
+    OPENED_LATE = Way(
+        "the breaker opened too late",
+        "the breaker on '{dependency}' opened {open}s after the injection (≤ {open_within}s wanted): it needs too "
+        "many failures, or each failure waits for a long call timeout — lower either",
+    )
+    NEVER_HALF_OPENED = Way(
+        "the breaker opened but never half-opened",
+        "the breaker on '{dependency}' opened but never half-opened: look at its recovery timer — the reset "
+        "timeout never fires, or is longer than the run; without it the dependency is never tried again",
+    )
+    NEVER_CLOSED = Way(
+        "the breaker never closed after the revert",
+        "the breaker on '{dependency}' never closed after '{fault}' was reverted: its half-open trial calls keep "
+        "failing (a reused broken connection, a health call that differs from real traffic) or their successes "
+        "are not counted toward closing",
+    )
+    CLOSED_LATE = Way(
+        "the breaker closed too late",
+        "the breaker on '{dependency}' closed {close}s after the revert (≤ {close_within}s wanted): its recovery "
+        "timeout plus the successes it needs in half-open take longer than that",
+    )
+    NOT_REVERTED = Way(
+        "the fault was never reverted, so closing could not be judged",
+        "the measurement: '{fault}' was never reverted, so the breaker's closing could not be judged — look at "
+        "the run's journal (the revert's error) and run `mlchaos rollback` on the run directory",
+    )
+    FLAPPING = Way(
+        "the breaker flapped",
+        "the breaker on '{dependency}' opened {flaps} times over the run (≤ {max_flaps} wanted): it reopens on "
+        "isolated failures — require more failures in its window, or a longer half-open trial",
+    )
+
+
+def _first_way(
+    failed: list[str], open_s: float | None, close_s: float | None, reverted: bool
+) -> Failing | None:
+    """The way to name when these sub-conditions failed: the earliest in the breaker's cycle explains the rest."""
+    if "open" in failed:
+        return Failing.NEVER_OPENED if open_s is None else Failing.OPENED_LATE
+    if "half_open" in failed:
+        return Failing.NEVER_HALF_OPENED
+    if "close" in failed:
+        if not reverted:
+            return Failing.NOT_REVERTED
+        return Failing.NEVER_CLOSED if close_s is None else Failing.CLOSED_LATE
+    return Failing.FLAPPING if "flaps" in failed else None
 
 
 class Breaker(VerifierSpec):
@@ -90,25 +156,31 @@ def verify(recording: Recording, spec: Breaker) -> Verdict:
     name = f"breaker ({spec.dependency} on {spec.fault})"
     target = f"open ≤ {spec.open_within:g}s, close ≤ {spec.close_within:g}s, flaps ≤ {spec.max_flaps}"
 
-    def undefined(reason: str, details: dict[str, float | str | None] | None = None) -> Verdict:
+    fault = recording.fault(spec.fault)
+    if fault is None:
         return Verdict.unmeasured(
             verifier=spec.type,
             name=name,
             target=target,
             unit="s",
-            explanation=reason,
-            details=details or {},
+            explanation=f"fault '{spec.fault}' was never applied",
+            advice=advice.Advice("fault_not_applied", advice.FAULT_NOT_APPLIED.look.format(fault=spec.fault)),
         )
-
-    fault = recording.fault(spec.fault)
-    if fault is None:
-        return undefined(f"fault '{spec.fault}' was never applied")
     probes = recording.probes
+    until = fault_end(recording, fault)
     missing = signals.missing_data(probes, spec.dependency)
     if missing is not None:
         unreadable = int((probes["check"] == "metrics").sum())
-        return undefined(missing, {"metrics_unreadable": float(unreadable)})
-    until = fault_end(recording, fault)
+        return Verdict.unmeasured(
+            verifier=spec.type,
+            name=name,
+            target=target,
+            unit="s",
+            explanation=missing,
+            details={"metrics_unreadable": float(unreadable)},
+            advice=Failing.UNMEASURED.advise(dependency=spec.dependency),
+            judged=Judged(fault.injected_at, until),
+        )
     states = signals.states(probes, spec.dependency)
     opened = signals.first_reaction(probes, spec.dependency, fault.injected_at, until)
     half_opened = _earliest(
@@ -162,6 +234,17 @@ def verify(recording: Recording, spec: Breaker) -> Verdict:
         "flaps_states": float(by_states),
         "failed": ", ".join(failed),
     }
+    way = _first_way(failed, open_s, close_s, fault.reverted_at is not None)
+    facts = {
+        "dependency": spec.dependency,
+        "fault": spec.fault,
+        "open": open_s,
+        "open_within": spec.open_within,
+        "close": close_s,
+        "close_within": spec.close_within,
+        "flaps": flaps,
+        "max_flaps": spec.max_flaps,
+    }
     return Verdict(
         verifier=spec.type,
         name=name,
@@ -171,6 +254,9 @@ def verify(recording: Recording, spec: Breaker) -> Verdict:
         unit="s",
         explanation=explanation,
         details=details,
+        advice=None if way is None else way.advise(**facts),
+        # The breaker is judged from the injection until it closed (or the run ended).
+        judged=Judged(fault.injected_at, recording.ended_at),
     )
 
 
@@ -181,4 +267,4 @@ def data_needs(seen: Observed) -> Supported:
     return Support.NO, "no breaker signal read (signals.breakers or signals.transitions)"
 
 
-VERIFIER = Verifier(Breaker, verify, needs=data_needs)
+VERIFIER = Verifier(Breaker, verify, needs=data_needs, ways=Failing)

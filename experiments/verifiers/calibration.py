@@ -20,8 +20,29 @@ import pandas as pd
 from pydantic import Field
 
 from mlchaos.experiments.verifiers import needs
+from mlchaos.experiments.verifiers.advice import Way, WaysOfFailing
 from mlchaos.experiments.verifiers.base import Recording, Verdict, Verifier
-from mlchaos.experiments.verifiers.canaries import CanarySpec, breakdown, canaries, select
+from mlchaos.experiments.verifiers.canaries import CanarySpec, breakdown, canaries, select, worst_tier
+from mlchaos.experiments.verifiers.phases import phase_judged
+
+
+class Failing(WaysOfFailing):
+    UNMEASURED = Way(
+        "too few answered canaries with a confidence",
+        "the measurement: only {canaries} answered canaries with a confidence in {scope} — check that the dataset "
+        "carries labels and that the target declares where its answers say their confidence",
+    )
+    OVERCONFIDENT = Way(
+        "more confident than right",
+        "answers claim {confidence} confidence but are right {accuracy} of the time (worst: {worst}): a degraded "
+        "tier reporting the main model's confidence, or a model that needs recalibrating (temperature scaling) — "
+        "confidence-based routing downstream trusts these numbers",
+    )
+    UNDERCONFIDENT = Way(
+        "less confident than right",
+        "answers claim {confidence} confidence but are right {accuracy} of the time (worst: {worst}): confidence "
+        "is understated — answers that could be served are routed to review; recalibrate that tier's scores",
+    )
 
 
 class Calibration(CanarySpec):
@@ -66,6 +87,8 @@ def verify(recording: Recording, spec: Calibration) -> Verdict:
             explanation=f"too few canaries: {len(chosen)} answered canaries with a confidence in {spec.scope()} "
             f"(need ≥ {spec.min_canaries})",
             details=details,
+            advice=Failing.UNMEASURED.advise(canaries=len(chosen), scope=spec.scope()),
+            judged=phase_judged(recording, spec.phase),
         )
     table = bin_table(chosen, spec.bins)
     for index, n, acc, conf in zip(
@@ -92,7 +115,15 @@ def verify(recording: Recording, spec: Calibration) -> Verdict:
         unit="ECE",
         explanation=explanation,
         details=details,
+        advice=None
+        if passed
+        else (Failing.OVERCONFIDENT if mean_conf > accuracy else Failing.UNDERCONFIDENT).advise(
+            confidence=mean_conf,
+            accuracy=accuracy,
+            worst=worst_tier(chosen, lambda group: ece(group, spec.bins), highest=True),
+        ),
+        judged=phase_judged(recording, spec.phase),
     )
 
 
-VERIFIER = Verifier(Calibration, verify, needs=needs.canaries(confidence=True))
+VERIFIER = Verifier(Calibration, verify, needs=needs.canaries(confidence=True), ways=Failing)

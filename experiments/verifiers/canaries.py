@@ -66,3 +66,12 @@ def breakdown(
             details[f"{key}.{suffix}"] = statistic(group)
             details[f"n.{suffix}"] = float(len(group))
     return details
+
+
+def worst_tier(
+    frame: pd.DataFrame, statistic: Callable[[pd.DataFrame], float], *, highest: bool = False
+) -> str:
+    """The tier whose canaries score lowest on ``statistic`` (highest with ``highest``), for advice."""
+    scores = {str(tier): statistic(group) for tier, group in frame.groupby("tier_label", sort=True)}
+    pick = max if highest else min
+    return pick(scores, key=lambda tier: scores[tier], default="—")

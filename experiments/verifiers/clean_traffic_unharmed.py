@@ -22,13 +22,46 @@ import pandas as pd
 from pydantic import Field
 
 from mlchaos.experiments.inputs.contract import Expectation
-from mlchaos.experiments.verifiers import needs
-from mlchaos.experiments.verifiers.base import Cell, OutcomeTable, Recording, Verdict, Verifier, VerifierSpec
-from mlchaos.experiments.verifiers.phases import answered, fault_not_applied, requests_in
+from mlchaos.experiments.verifiers import advice, needs
+from mlchaos.experiments.verifiers.advice import Way, WaysOfFailing
+from mlchaos.experiments.verifiers.base import (
+    Cell,
+    Judged,
+    OutcomeTable,
+    Recording,
+    Verdict,
+    Verifier,
+    VerifierSpec,
+)
+from mlchaos.experiments.verifiers.phases import answered, fault_not_applied, phase_judged, requests_in
 from mlchaos.experiments.verifiers.tagged import clean, input_fault_windows, within
 
 DEFAULT_RATIO = 2.0
 ACCEPT = Expectation.ACCEPT.value
+
+
+class Failing(WaysOfFailing):
+    FAULT_NOT_APPLIED = advice.FAULT_NOT_APPLIED
+    UNMEASURED = Way(
+        "no clean request during the input faults",
+        "the measurement: no clean request started during {scope} — the load sent only tagged inputs then; mix "
+        "clean traffic in (the fault's share of tagged requests) to judge it",
+    )
+    CLEAN_REFUSED = Way(
+        "valid requests were refused or failed",
+        "{refused} valid requests were not served while bad inputs flowed: validation refuses valid input, or the "
+        "bad inputs use up something shared (workers, a rate limit) — look at what the refused requests got",
+    )
+    CLEAN_SLOWED = Way(
+        "valid requests slowed down",
+        "valid requests reached p99 {p99} ms while bad inputs flowed: the bad ones are expensive before they are "
+        "refused (parsed, scored, retried) — refuse them earlier, or isolate their handling",
+    )
+    NO_BASELINE = Way(
+        "no clean baseline to compare the p99 with",
+        "the measurement: no clean request answered in the baseline, so the p99 ratio could not be judged — check "
+        "the baseline phase's traffic, or bound the p99 in milliseconds (max_p99_ms)",
+    )
 
 
 class CleanTrafficUnharmed(VerifierSpec):
@@ -108,6 +141,7 @@ def verify(recording: Recording, spec: CleanTrafficUnharmed) -> Verdict:
             target=target,
             unit="%",
             explanation=f"no clean request during {scope}: nothing was measured",
+            advice=Failing.UNMEASURED.advise(scope=scope),
         )
     ok = answered(requests)
     availability = float(ok.mean())
@@ -117,21 +151,25 @@ def verify(recording: Recording, spec: CleanTrafficUnharmed) -> Verdict:
         (
             availability >= spec.min_availability,
             f"availability {availability:.2%} (≥ {spec.min_availability:.2%}, {int((~ok).sum())} not served)",
+            Failing.CLEAN_REFUSED,
         )
     ]
     if max_ms is not None:
-        checks.append((p99 <= max_ms, f"p99 {p99:.0f} ms (≤ {max_ms:g} ms)"))
+        checks.append((p99 <= max_ms, f"p99 {p99:.0f} ms (≤ {max_ms:g} ms)", Failing.CLEAN_SLOWED))
     if ratio is not None:
         if baseline_p99 is None:
-            checks.append((False, f"p99 {p99:.0f} ms, but no clean baseline request to compare it with"))
+            text = f"p99 {p99:.0f} ms, but no clean baseline request to compare it with"
+            checks.append((False, text, Failing.NO_BASELINE))
         else:
             limit = ratio * baseline_p99
             checks.append(
                 (
                     p99 <= limit,
                     f"p99 {p99:.0f} ms (≤ {ratio:g}× baseline {baseline_p99:.0f} ms = {limit:.0f} ms)",
+                    Failing.CLEAN_SLOWED,
                 )
             )
+    way = next((way for good, _, way in checks if not good), None)
     details: dict[str, float | str | None] = {
         "requests": float(len(requests)),
         "availability": availability,
@@ -139,19 +177,26 @@ def verify(recording: Recording, spec: CleanTrafficUnharmed) -> Verdict:
         "baseline_p99_ms": baseline_p99,
     }
     explanation = f"{len(requests)} clean requests during {scope}: " + "; ".join(
-        f"{'✓' if good else '✗'} {text}" for good, text in checks
+        f"{'✓' if good else '✗'} {text}" for good, text, _ in checks
+    )
+    judged = (
+        Judged(min(w[1] for w in windows), max(w[2] for w in windows))
+        if windows
+        else phase_judged(recording, "fault")
     )
     return Verdict(
         verifier=spec.type,
         name=name,
-        passed=all(good for good, _ in checks),
+        passed=all(good for good, _, _ in checks),
         measured=availability * 100,
         target=target,
         unit="%",
         explanation=explanation,
         details=details,
         table=_per_window(recording, windows) if windows else None,
+        advice=None if way is None else way.advise(refused=int((~ok).sum()), p99=p99),
+        judged=judged,
     )
 
 
-VERIFIER = Verifier(CleanTrafficUnharmed, verify, needs=needs.answers)
+VERIFIER = Verifier(CleanTrafficUnharmed, verify, needs=needs.answers, ways=Failing)

@@ -22,13 +22,46 @@ import pandas as pd
 from pydantic import Field
 
 from mlchaos.experiments.durations import PositiveSeconds
-from mlchaos.experiments.verifiers import needs
-from mlchaos.experiments.verifiers.base import OutcomeTable, Phase, Recording, Verdict, Verifier, VerifierSpec
+from mlchaos.experiments.verifiers import advice, needs
+from mlchaos.experiments.verifiers.advice import Way, WaysOfFailing
+from mlchaos.experiments.verifiers.base import (
+    Judged,
+    OutcomeTable,
+    Phase,
+    Recording,
+    Verdict,
+    Verifier,
+    VerifierSpec,
+)
 from mlchaos.experiments.verifiers.needs import Observed, Support, Supported
 from mlchaos.experiments.verifiers.phases import fault_not_applied
 
 ALARM = "drift:alarm"
 ONSETS = "drift:alarms_total"
+
+
+class Failing(WaysOfFailing):
+    FAULT_NOT_APPLIED = advice.FAULT_NOT_APPLIED
+    UNMEASURED = Way(
+        "no drift signal was read",
+        "the measurement, not the monitor: no sample of the drift alarm was read — declare it in the target's "
+        "signals.drift (alarm gauge and/or onset counter) and check that its metrics can be read",
+    )
+    NEVER_FIRED = Way(
+        "the drift alarm never fired",
+        "the drift monitor never fired after '{fault}' shifted the inputs: it misses this shift — its reference "
+        "window, threshold or watched features do not cover it, or it does not run on live traffic",
+    )
+    LATE = Way(
+        "the drift alarm fired too late",
+        "the drift alarm fired {delay}s after the shift (≤ {within}s wanted): the monitor's evaluation window or "
+        "interval is longer than that — evaluate more often, on a shorter window",
+    )
+    FALSE_ALARM = Way(
+        "the drift alarm was already on in the baseline",
+        "the drift alarm was already raised before the shift: it fires on normal traffic, so it tells nothing — "
+        "its reference distribution is stale or its threshold too low",
+    )
 
 
 class DriftDetectedWithin(VerifierSpec):
@@ -108,6 +141,7 @@ def verify(recording: Recording, spec: DriftDetectedWithin) -> Verdict:
             target=target,
             unit="s",
             explanation=_no_drift_data(probes),
+            advice=Failing.UNMEASURED.advise(),
         )
     onset = fault.injected_at
     rises = _gauge_rises(probes)
@@ -144,6 +178,8 @@ def verify(recording: Recording, spec: DriftDetectedWithin) -> Verdict:
             + baseline_note,
             details=details,
             table=table,
+            advice=Failing.NEVER_FIRED.advise(fault=spec.fault),
+            judged=Judged(onset, recording.ended_at),
         )
     delay = min(candidates) - onset
     details["alarm_after_s"] = delay
@@ -152,6 +188,7 @@ def verify(recording: Recording, spec: DriftDetectedWithin) -> Verdict:
         f"drift alarm fired {delay:.1f}s after '{spec.fault}' began — {'within' if in_time else 'over'} "
         f"{spec.within:g}s" + baseline_note
     )
+    way = Failing.LATE if not in_time else Failing.FALSE_ALARM
     return Verdict(
         verifier=spec.type,
         name=name,
@@ -162,6 +199,10 @@ def verify(recording: Recording, spec: DriftDetectedWithin) -> Verdict:
         explanation=explanation,
         details=details,
         table=table,
+        advice=None
+        if in_time and not false_alarm
+        else way.advise(delay=delay, within=spec.within, fault=spec.fault),
+        judged=Judged(onset, recording.ended_at),
     )
 
 
@@ -172,4 +213,4 @@ def data_needs(seen: Observed) -> Supported:
     return Support.NO, "no drift signal read (signals.drift.alarm or signals.drift.onsets)"
 
 
-VERIFIER = Verifier(DriftDetectedWithin, verify, needs=data_needs)
+VERIFIER = Verifier(DriftDetectedWithin, verify, needs=data_needs, ways=Failing)

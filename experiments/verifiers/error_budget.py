@@ -13,9 +13,26 @@ from typing import Literal
 from pydantic import Field
 
 from mlchaos.experiments.verifiers import needs
+from mlchaos.experiments.verifiers.advice import Way, WaysOfFailing
+from mlchaos.experiments.verifiers.availability import Failing as Unavailable
+from mlchaos.experiments.verifiers.availability import advise
 from mlchaos.experiments.verifiers.base import Recording, Verdict, Verifier, VerifierSpec
-from mlchaos.experiments.verifiers.phases import PhaseOrRun, requests_in
+from mlchaos.experiments.verifiers.phases import PhaseOrRun, phase_judged, requests_in
 from mlchaos.experiments.verifiers.steady_state import available
+
+
+class Failing(WaysOfFailing):
+    """The budget burns the way availability fails: the same ways, the same advice."""
+
+    UNMEASURED = Way(
+        "no requests in the phase",
+        "the measurement: no request started in {phase}, so no budget was spent or kept — check that the run "
+        "reached it and that the load sends traffic then",
+    )
+    HANGS = Unavailable.HANGS.value
+    SERVER_ERRORS = Unavailable.SERVER_ERRORS.value
+    UNREADABLE = Unavailable.UNREADABLE.value
+
 
 TOLERANCE = 1e-9
 """``1 − slo`` is not exact in binary floating point; a run exactly at its budget must not fail by rounding."""
@@ -39,6 +56,8 @@ def verify(recording: Recording, spec: ErrorBudget) -> Verdict:
             target=target,
             unit="%",
             explanation=f"no requests in {spec.phase}",
+            advice=Failing.UNMEASURED.advise(phase=spec.phase),
+            judged=phase_judged(recording, spec.phase),
         )
     bad = int((~available(requests)).sum())
     budget = (1 - spec.slo) * len(requests)
@@ -63,7 +82,9 @@ def verify(recording: Recording, spec: ErrorBudget) -> Verdict:
         unit="%",
         explanation=explanation,
         details=details,
+        advice=None if passed else advise(requests),
+        judged=phase_judged(recording, spec.phase),
     )
 
 
-VERIFIER = Verifier(ErrorBudget, verify, needs=needs.answers)
+VERIFIER = Verifier(ErrorBudget, verify, needs=needs.answers, ways=Failing)

@@ -14,10 +14,38 @@ from pydantic import Field
 
 from mlchaos.experiments.durations import Seconds
 from mlchaos.experiments.service_declaration import TierName
-from mlchaos.experiments.verifiers import needs
+from mlchaos.experiments.verifiers import advice, needs
+from mlchaos.experiments.verifiers.advice import Way, WaysOfFailing
 from mlchaos.experiments.verifiers.base import Recording, Verdict, Verifier, VerifierSpec
-from mlchaos.experiments.verifiers.phases import answered, fault_end, fault_not_applied
+from mlchaos.experiments.verifiers.phases import answered, fault_end, fault_judged, fault_not_applied
 from mlchaos.experiments.verifiers.tiers import from_tiers, labels, unknown_tiers, with_unknown
+
+
+class Failing(WaysOfFailing):
+    FAULT_NOT_APPLIED = advice.FAULT_NOT_APPLIED
+    UNMEASURED = Way(
+        "no requests during the fault, after the grace period",
+        "the measurement: no request started between {within}s after '{fault}' was injected and its revert — "
+        "the fault window is shorter than the grace period, or the load sent nothing then",
+    )
+    NEVER_ANSWERED = Way(
+        "the allowed tiers never answered",
+        "the fallback path itself is broken: {tiers} never answered while '{fault}' was applied (seen: {seen}) — a "
+        "classic silent failure, unnoticed for months because nothing calls it until the day it is needed. Call "
+        "{tiers} directly with the failed path switched off, and check its own dependencies and configuration",
+    )
+    ENGAGED_LATE = Way(
+        "the allowed tiers took over only after the grace period",
+        "{tiers} took over only {first}s after the injection (grace {within}s): the switch waits for a timeout or "
+        "a breaker's failure threshold that is too long — look at the timeout on the failing dependency and the "
+        "failures its breaker needs before opening",
+    )
+    SHARE_TOO_LOW = Way(
+        "the allowed tiers answered, but too rarely",
+        "{tiers} answered only {share}% of requests during '{fault}' (seen: {seen}): requests still went to the "
+        "failing path, or fell past {tiers} — look at whether the failing dependency's breaker stays open, and at "
+        "the errors {tiers} itself returned",
+    )
 
 
 class FallbackEngaged(VerifierSpec):
@@ -46,6 +74,8 @@ def verify(recording: Recording, spec: FallbackEngaged) -> Verdict:
             target=target,
             unit="%",
             explanation=f"no requests between {spec.within:g}s after the injection and the revert",
+            advice=Failing.UNMEASURED.advise(within=spec.within, fault=spec.fault),
+            judged=fault_judged(recording, fault),
         )
     served = from_tiers(during, spec.tiers, recording.tiers) & answered(during)
     share = float(served.mean())
@@ -66,6 +96,13 @@ def verify(recording: Recording, spec: FallbackEngaged) -> Verdict:
         "first_allowed_after_s": detect_s,
         **unknown.details(),
     }
+    if detect_s is None:
+        way = Failing.NEVER_ANSWERED
+    else:
+        way = Failing.ENGAGED_LATE if detect_s > spec.within else Failing.SHARE_TOO_LOW
+    hint = way.advise(
+        tiers=spec.tiers, fault=spec.fault, seen=seen, first=detect_s, within=spec.within, share=share * 100
+    )
     return Verdict(
         verifier=spec.type,
         name=name,
@@ -75,7 +112,9 @@ def verify(recording: Recording, spec: FallbackEngaged) -> Verdict:
         unit="%",
         explanation=with_unknown(explanation, unknown),
         details=details,
+        advice=None if passed else hint,
+        judged=fault_judged(recording, fault),
     )
 
 
-VERIFIER = Verifier(FallbackEngaged, verify, needs=needs.tiers)
+VERIFIER = Verifier(FallbackEngaged, verify, needs=needs.tiers, ways=Failing)

@@ -21,10 +21,30 @@ from pydantic import Field
 
 from mlchaos.experiments.durations import Seconds
 from mlchaos.experiments.service_declaration import TierName
-from mlchaos.experiments.verifiers import needs
+from mlchaos.experiments.verifiers import advice, needs
+from mlchaos.experiments.verifiers.advice import Way, WaysOfFailing
 from mlchaos.experiments.verifiers.base import Recording, Verdict, Verifier, VerifierSpec
-from mlchaos.experiments.verifiers.phases import answered, fault_end, fault_not_applied
+from mlchaos.experiments.verifiers.phases import answered, fault_end, fault_judged, fault_not_applied
 from mlchaos.experiments.verifiers.tiers import Loc, labels, ranks, unknown_tiers, with_unknown
+
+
+class Failing(WaysOfFailing):
+    FAULT_NOT_APPLIED = advice.FAULT_NOT_APPLIED
+    UNMEASURED = Way(
+        "no 2xx answer during the fault (or no tier left to expect)",
+        "nothing to rank: no request was answered with a 2xx during '{fault}' after {within}s (see the "
+        "availability verdicts), or `unavailable` names every tier of the target's ladder",
+    )
+    IMPOSSIBLE_TIER = Way(
+        "answers claimed a tier the fault made unavailable",
+        "{impossible} answers claim {unavailable}, which could not answer during '{fault}': a cached or default "
+        "answer is labelled as {unavailable} — look at where the fallback path sets the tier it reports",
+    )
+    SKIPPED_TIER = Way(
+        "answers skipped the best healthy tier",
+        "{skipped} answers came from tiers worse than {expected}, which '{fault}' left healthy: the chain skipped "
+        "it — look at {expected}'s own errors and timeouts under the fault, and the order the chain tries tiers in",
+    )
 
 
 class FallbackOrder(VerifierSpec):
@@ -72,6 +92,7 @@ def verify(recording: Recording, spec: FallbackOrder) -> Verdict:
             target=target,
             unit="%",
             explanation=explanation,
+            advice=Failing.UNMEASURED.advise(fault=spec.fault, within=spec.within),
         )
     fault = recording.fault(spec.fault)
     if fault is None:
@@ -86,6 +107,8 @@ def verify(recording: Recording, spec: FallbackOrder) -> Verdict:
             unit="%",
             explanation=f"no answered (2xx) requests from {spec.within:g}s after the injection to the revert "
             f"({len(during)} requests in all)",
+            advice=Failing.UNMEASURED.advise(fault=spec.fault, within=spec.within),
+            judged=fault_judged(recording, fault),
         )
     # Answers without a tier on the ladder rank worst (tiers.ranks): they count as skipping.
     skipped = int((ranks(answers, ladder) > ladder.index(expected)).sum())
@@ -114,6 +137,10 @@ def verify(recording: Recording, spec: FallbackOrder) -> Verdict:
         "impossible_share": impossible_share,
         **unknown.details(),
     }
+    way = Failing.IMPOSSIBLE_TIER if impossible_share > spec.max_impossible_share else Failing.SKIPPED_TIER
+    hint = way.advise(
+        impossible=impossible, unavailable=unavailable, fault=spec.fault, skipped=skipped, expected=expected
+    )
     return Verdict(
         verifier=spec.type,
         name=name,
@@ -123,7 +150,9 @@ def verify(recording: Recording, spec: FallbackOrder) -> Verdict:
         unit="%",
         explanation=explanation,
         details=details,
+        advice=hint if failed else None,
+        judged=fault_judged(recording, fault),
     )
 
 
-VERIFIER = Verifier(FallbackOrder, verify, needs=needs.tiers)
+VERIFIER = Verifier(FallbackOrder, verify, needs=needs.tiers, ways=Failing)

@@ -22,12 +22,34 @@ from pydantic import Field, model_validator
 
 from mlchaos.experiments.service_declaration import ServiceDeclaration
 from mlchaos.experiments.signals import SignalName
-from mlchaos.experiments.verifiers.base import Phase, Recording, Verdict, Verifier, VerifierSpec
+from mlchaos.experiments.verifiers import advice
+from mlchaos.experiments.verifiers.advice import Way, WaysOfFailing
+from mlchaos.experiments.verifiers.base import Judged, Phase, Recording, Verdict, Verifier, VerifierSpec
 from mlchaos.experiments.verifiers.needs import Observed, Support, Supported
 from mlchaos.experiments.verifiers.phases import PhaseOrRun, fault_end, fault_not_applied
 from mlchaos.experiments.verifiers.tiers import Loc
 
 Statistic = Literal["max", "min", "mean", "last"]
+
+
+class Failing(WaysOfFailing):
+    FAULT_NOT_APPLIED = advice.FAULT_NOT_APPLIED
+    UNMEASURED = Way(
+        "the gauge was never read in the window",
+        "the measurement, not the service: gauge '{name}' has no readable sample in {scope} — check its "
+        "declaration in the target's signals.gauges, that its metrics endpoint answers (the error is in the "
+        "explanation), and that the run reached the window",
+    )
+    ABOVE_MAX = Way(
+        "the gauge rose above its bound",
+        "'{name}' reached {measured} ({statistic}) in {scope}, above {max}: what it counts builds up faster than "
+        "it drains while the fault is on — look at what consumes it (workers, timeouts on the calls that hold it)",
+    )
+    BELOW_MIN = Way(
+        "the gauge fell below its bound",
+        "'{name}' fell to {measured} ({statistic}) in {scope}, below {min}: what it measures ran out or stopped "
+        "being reported during {scope} — look at what replenishes it, and whether the exporter kept running",
+    )
 
 
 class Gauge(VerifierSpec):
@@ -121,7 +143,9 @@ def verify(recording: Recording, spec: Gauge) -> Verdict:
             target=target,
             unit="",
             explanation=never,
+            advice=Failing.UNMEASURED.advise(name=spec.name, scope=scope),
         )
+    judged = Judged(*window)
     check = f"gauge:{spec.name}"
     probes = recording.probes
     inside = probes[(probes["ts"] >= window[0]) & (probes["ts"] < window[1])]
@@ -142,6 +166,8 @@ def verify(recording: Recording, spec: Gauge) -> Verdict:
             unit="",
             explanation=explanation,
             details=details,
+            advice=Failing.UNMEASURED.advise(name=spec.name, scope=scope),
+            judged=judged,
         )
     value = _measure(samples, spec.statistic)
     passed = (spec.max is None or value <= spec.max) and (spec.min is None or value >= spec.min)
@@ -150,6 +176,10 @@ def verify(recording: Recording, spec: Gauge) -> Verdict:
         f"{spec.statistic} of {len(samples)} {check} samples in {scope} is {value:g}"
         f" — {'within' if passed else 'outside'} {target}"
         + (f" ({failed} readings failed or empty, not counted)" if failed else "")
+    )
+    way = Failing.ABOVE_MAX if spec.max is not None and value > spec.max else Failing.BELOW_MIN
+    hint = way.advise(
+        name=spec.name, measured=value, statistic=spec.statistic, scope=scope, max=spec.max, min=spec.min
     )
     return Verdict(
         verifier=spec.type,
@@ -160,6 +190,8 @@ def verify(recording: Recording, spec: Gauge) -> Verdict:
         unit="",
         explanation=explanation,
         details=details,
+        advice=None if passed else hint,
+        judged=judged,
     )
 
 
@@ -170,4 +202,4 @@ def data_needs(seen: Observed) -> Supported:
     return Support.NO, "no gauge read: needs the gauge declared in signals.gauges and readable"
 
 
-VERIFIER = Verifier(Gauge, verify, needs=data_needs)
+VERIFIER = Verifier(Gauge, verify, needs=data_needs, ways=Failing)

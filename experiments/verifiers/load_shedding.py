@@ -22,13 +22,57 @@ import numpy as np
 from pydantic import Field
 
 from mlchaos.experiments.service_declaration import TierName
-from mlchaos.experiments.verifiers import needs
-from mlchaos.experiments.verifiers.base import Recording, Verdict, Verifier, VerifierSpec
+from mlchaos.experiments.verifiers import advice, needs
+from mlchaos.experiments.verifiers.advice import Way, WaysOfFailing
+from mlchaos.experiments.verifiers.base import Judged, Recording, Verdict, Verifier, VerifierSpec
 from mlchaos.experiments.verifiers.needs import Observed, Support, Supported
-from mlchaos.experiments.verifiers.phases import answered, fault_end, fault_not_applied, requests_in
+from mlchaos.experiments.verifiers.phases import (
+    answered,
+    fault_end,
+    fault_judged,
+    fault_not_applied,
+    phase_judged,
+    requests_in,
+)
 from mlchaos.experiments.verifiers.tiers import from_tiers
 
 SHED_STATUS = 429
+
+
+class Failing(WaysOfFailing):
+    """In the order they are named when several conditions fail."""
+
+    FAULT_NOT_APPLIED = advice.FAULT_NOT_APPLIED
+    UNMEASURED = Way(
+        "no requests during the spike",
+        "the measurement: no request started during {scope} — check the spike fault's window in the journal and "
+        "that the load ran then",
+    )
+    SHED_EVERYTHING = Way(
+        "everything was shed",
+        "all {requests} requests during {scope} were shed, nothing admitted: the admission limit is below even "
+        "the normal load — raise it, or check that shed answers are marked only when shed",
+    )
+    ERRORS = Way(
+        "requests failed instead of being shed",
+        "{errors} requests got a 5xx or no response during {scope}: the service takes on more than it can serve "
+        "and breaks — put a concurrency limit in front that answers 429 at once when it is full",
+    )
+    ADMITTED_SLOW = Way(
+        "admitted requests queued",
+        "admitted requests reached p99 {admitted} ms (≤ {admitted_max} ms wanted): they wait in a queue — the "
+        "admission limit is above what the service serves in time; lower it, or bound the queue",
+    )
+    SHED_SLOW = Way(
+        "shedding was slow",
+        "shed requests took p99 {shed} ms (≤ {shed_max} ms wanted): the refusal comes after queueing or work — "
+        "refuse at the door, before parsing, queueing or scoring",
+    )
+    TOO_LITTLE_SHED = Way(
+        "too little was shed",
+        "only {shed_share}% was shed (≥ {min_shed}% wanted): no load shedding engaged — the limit is never "
+        "reached, or shed answers are not marked as the target declares",
+    )
 
 
 class LoadShedding(VerifierSpec):
@@ -53,13 +97,15 @@ def verify(recording: Recording, spec: LoadShedding) -> Verdict:
     scope = f"'{spec.fault}'" if spec.fault else "the fault phase"
     name = f"load_shedding ({spec.fault or 'fault'})"
     target = f"admitted p99 ≤ {spec.admitted_p99_ms:g} ms, shed p99 ≤ {spec.shed_p99_ms:g} ms, no errors"
+    judged: Judged | None
     if spec.fault is None:
-        requests = requests_in(recording, "fault")
+        requests, judged = requests_in(recording, "fault"), phase_judged(recording, "fault")
     else:
         fault = recording.fault(spec.fault)
         if fault is None:
             return fault_not_applied(spec.type, name, target, "ms", spec.fault)
         requests = recording.requests_between(fault.injected_at, fault_end(recording, fault))
+        judged = fault_judged(recording, fault)
     if requests.empty:
         return Verdict.unmeasured(
             verifier=spec.type,
@@ -67,6 +113,8 @@ def verify(recording: Recording, spec: LoadShedding) -> Verdict:
             target=target,
             unit="ms",
             explanation=f"no requests during {scope}",
+            advice=Failing.UNMEASURED.advise(scope=scope),
+            judged=judged,
         )
     status = requests["status"].to_numpy()
     by_tier = answered(requests) & from_tiers(requests, spec.shed_tiers, recording.tiers)
@@ -95,23 +143,46 @@ def verify(recording: Recording, spec: LoadShedding) -> Verdict:
             unit="ms",
             explanation=f"all {len(requests)} requests during {scope} were shed: nothing was admitted",
             details=details,
+            advice=Failing.SHED_EVERYTHING.advise(requests=len(requests), scope=scope),
+            judged=judged,
         )
     checks = [
         (
             admitted_p99 <= spec.admitted_p99_ms,
             f"admitted p99 {admitted_p99:.0f} ms (≤ {spec.admitted_p99_ms:g})",
+            Failing.ADMITTED_SLOW,
         ),
         (
             shed_p99 is None or shed_p99 <= spec.shed_p99_ms,
             "nothing shed" if shed_p99 is None else f"shed p99 {shed_p99:.0f} ms (≤ {spec.shed_p99_ms:g})",
+            Failing.SHED_SLOW,
         ),
-        (errors <= spec.max_errors, f"{errors} 5xx/timeouts (≤ {spec.max_errors})"),
-        (shed_share >= spec.min_shed_share, f"{shed_share:.1%} shed (≥ {spec.min_shed_share:.0%})"),
+        (errors <= spec.max_errors, f"{errors} 5xx/timeouts (≤ {spec.max_errors})", Failing.ERRORS),
+        (
+            shed_share >= spec.min_shed_share,
+            f"{shed_share:.1%} shed (≥ {spec.min_shed_share:.0%})",
+            Failing.TOO_LITTLE_SHED,
+        ),
     ]
-    passed = all(ok for ok, _ in checks)
+    passed = all(ok for ok, _, _ in checks)
     explanation = f"{len(requests)} requests during {scope}: " + "; ".join(
-        f"{'✓' if ok else '✗'} {text}" for ok, text in checks
+        f"{'✓' if ok else '✗'} {text}" for ok, text, _ in checks
     )
+    failing = [way for ok, _, way in checks if not ok]
+    # Errors first: a service that breaks under the spike explains a slow admitted p99 too.
+    way = Failing.ERRORS if Failing.ERRORS in failing else next(iter(failing), None)
+    hint = None
+    if way is not None:
+        hint = way.advise(
+            errors=errors,
+            scope=scope,
+            admitted=admitted_p99,
+            admitted_max=spec.admitted_p99_ms,
+            shed=shed_p99,
+            shed_max=spec.shed_p99_ms,
+            shed_share=shed_share * 100,
+            min_shed=spec.min_shed_share * 100,
+        )
     return Verdict(
         verifier=spec.type,
         name=name,
@@ -121,6 +192,8 @@ def verify(recording: Recording, spec: LoadShedding) -> Verdict:
         unit="ms",
         explanation=explanation,
         details=details,
+        advice=hint,
+        judged=judged,
     )
 
 
@@ -133,4 +206,4 @@ def data_needs(seen: Observed) -> Supported:
     )
 
 
-VERIFIER = Verifier(LoadShedding, verify, needs=data_needs)
+VERIFIER = Verifier(LoadShedding, verify, needs=data_needs, ways=Failing)

@@ -26,6 +26,7 @@ import pandas as pd
 from pydantic import Field
 
 from mlchaos.experiments.verifiers import needs
+from mlchaos.experiments.verifiers.advice import Way, WaysOfFailing
 from mlchaos.experiments.verifiers.base import Cell, OutcomeTable, Recording, Verdict, Verifier, VerifierSpec
 from mlchaos.experiments.verifiers.needs import Observed, Support, Supported
 from mlchaos.experiments.verifiers.phases import answered
@@ -44,6 +45,20 @@ COLUMNS = (
     "mixed tiers",
     "no score",
 )
+
+
+class Failing(WaysOfFailing):
+    UNMEASURED = Way(
+        "no pair could be judged",
+        "the measurement: no metamorphic pair was judged ({not_judged}) — both sides need a 2xx from the same "
+        "tier (and scores for higher/lower): check that the pairs fit the service's request declaration",
+    )
+    VIOLATIONS = Way(
+        "the answers broke their declared relations",
+        "{violations} pairs broke their declared relation ({relations}): the model's answer moves with a change "
+        "that should not matter, or the wrong way — look at how the transformed fields are preprocessed and "
+        "at the model's sensitivity to them",
+    )
 
 
 class Metamorphic(VerifierSpec):
@@ -129,6 +144,7 @@ def verify(recording: Recording, spec: Metamorphic) -> Verdict:
             target=target,
             unit="violations",
             explanation="no metamorphic pair was sent: nothing was measured",
+            advice=Failing.UNMEASURED.advise(not_judged="none sent"),
         )
     outcome = judge(pairs, spec.tolerance)
     judged, violations = int(outcome["judged"].sum()), int(outcome["violation"].sum())
@@ -152,6 +168,7 @@ def verify(recording: Recording, spec: Metamorphic) -> Verdict:
             explanation=f"none of {len(pairs)} metamorphic pairs could be judged ({not_judged}): nothing was measured",
             details=details,
             table=table,
+            advice=Failing.UNMEASURED.advise(not_judged=not_judged),
         )
     broken = sorted(set(pairs["relation"][outcome["violation"]]))
     passed = violations <= spec.max_violations
@@ -171,6 +188,9 @@ def verify(recording: Recording, spec: Metamorphic) -> Verdict:
         explanation=explanation,
         details=details,
         table=table,
+        advice=None
+        if passed
+        else Failing.VIOLATIONS.advise(violations=violations, relations=", ".join(broken)),
     )
 
 
@@ -183,4 +203,4 @@ def data_needs(seen: Observed) -> Supported:
     return needs.OK
 
 
-VERIFIER = Verifier(Metamorphic, verify, needs=data_needs)
+VERIFIER = Verifier(Metamorphic, verify, needs=data_needs, ways=Failing)

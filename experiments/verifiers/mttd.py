@@ -20,12 +20,34 @@ from typing import Literal
 from pydantic import Field
 
 from mlchaos.experiments.durations import PositiveSeconds
+from mlchaos.experiments.verifiers import advice, needs
 from mlchaos.experiments.verifiers import breaker_signals as signals
-from mlchaos.experiments.verifiers import needs
-from mlchaos.experiments.verifiers.base import Recording, Verdict, Verifier, VerifierSpec
+from mlchaos.experiments.verifiers.advice import Way, WaysOfFailing
+from mlchaos.experiments.verifiers.base import Judged, Recording, Verdict, Verifier, VerifierSpec
 from mlchaos.experiments.verifiers.needs import Observed, Support, Supported
 from mlchaos.experiments.verifiers.phases import answered, fault_end, fault_not_applied, requests_in
 from mlchaos.experiments.verifiers.tiers import from_tiers, unknown_tiers, with_unknown
+
+
+class Failing(WaysOfFailing):
+    FAULT_NOT_APPLIED = advice.FAULT_NOT_APPLIED
+    UNMEASURED = Way(
+        "no signal that could show a reaction",
+        "the measurement: no answer from a degraded tier and no breaker signal could be read — declare the "
+        "target's tier field and breaker signals (`mlchaos target check` shows what is read)",
+    )
+    NO_REACTION = Way(
+        "nothing reacted while the fault was applied",
+        "nothing reacted to '{fault}': no answer from a tier below {best}, no breaker left closed — requests keep "
+        "waiting on the failing dependency or its errors pass straight through: look for a missing timeout on "
+        "that call and a breaker that never counts its failures",
+    )
+    SLOW_REACTION = Way(
+        "the first reaction came too late",
+        "the first reaction ({signal}) came {measured}s after the injection (≤ {max}s wanted): the service waits "
+        "for a timeout or a failure count before reacting — shorten the timeout on the failing dependency or the "
+        "failures its breaker needs",
+    )
 
 
 class Mttd(VerifierSpec):
@@ -71,7 +93,10 @@ def verify(recording: Recording, spec: Mttd) -> Verdict:
     }
     details["baseline_not_best_share"] = noise
     details.update(unknown.details())
+    judged = Judged(since, until)
     if not candidates:
+        blind = not recording.requests["tier"].notna().any() and not signals.dependencies(recording.probes)
+        way = Failing.UNMEASURED if blind else Failing.NO_REACTION
         return Verdict.unmeasured(
             verifier=spec.type,
             name=name,
@@ -83,6 +108,8 @@ def verify(recording: Recording, spec: Mttd) -> Verdict:
                 unknown,
             ),
             details=details,
+            advice=way.advise(fault=spec.fault, best=best),
+            judged=judged,
         )
     signal, moment = min(candidates.items(), key=lambda item: item[1])
     mttd = moment - since
@@ -104,6 +131,8 @@ def verify(recording: Recording, spec: Mttd) -> Verdict:
         unit="s",
         explanation=with_unknown(explanation, unknown),
         details=details,
+        advice=None if passed else Failing.SLOW_REACTION.advise(signal=signal, measured=mttd, max=spec.max),
+        judged=judged,
     )
 
 
@@ -116,4 +145,4 @@ def data_needs(seen: Observed) -> Supported:
     return Support.NO, f"{needs.NO_TIER}, and no breaker signal read"
 
 
-VERIFIER = Verifier(Mttd, verify, needs=data_needs)
+VERIFIER = Verifier(Mttd, verify, needs=data_needs, ways=Failing)

@@ -18,11 +18,33 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from mlchaos.experiments.durations import PositiveSeconds
-from mlchaos.experiments.verifiers import needs
-from mlchaos.experiments.verifiers.base import Recording, Verdict, Verifier, VerifierSpec
+from mlchaos.experiments.verifiers import advice, needs
+from mlchaos.experiments.verifiers.advice import Way, WaysOfFailing
+from mlchaos.experiments.verifiers.base import Judged, Recording, Verdict, Verifier, VerifierSpec
 from mlchaos.experiments.verifiers.needs import Observed, Support, Supported
 from mlchaos.experiments.verifiers.phases import fault_not_applied
 from mlchaos.experiments.verifiers.steady_state import first_sustained_hold
+
+
+class Failing(WaysOfFailing):
+    FAULT_NOT_APPLIED = advice.FAULT_NOT_APPLIED
+    UNMEASURED = Way(
+        "no reference point or no readiness samples",
+        "the measurement: '{fault}' was never reverted (look at the journal and the revert's error), or the "
+        "workload's readiness was never sampled (list it under the target's workloads) — the service was not judged",
+    )
+    NEVER_RECOVERED = Way(
+        "the steady state never held again",
+        "the service stayed degraded until the end of the run ({reference} + {window}s never held): something "
+        "does not come back by itself — a breaker stuck open (its recovery timer, its half-open probe), a process "
+        "that was not restarted, a connection pool still holding dead connections; compare the after phase's "
+        "tiers and errors with the baseline's",
+    )
+    SLOW_RECOVERY = Way(
+        "recovered, but too late",
+        "recovered {measured}s after the {reference} (≤ {max}s wanted): look at the longest wait after it — the "
+        "breaker's recovery timeout plus the successes it needs to close, or the restart back-off of the process",
+    )
 
 
 class Mttr(VerifierSpec):
@@ -84,6 +106,8 @@ def verify(recording: Recording, spec: Mttr) -> Verdict:
             target=target,
             unit="s",
             explanation=f"fault '{spec.fault}' was never reverted",
+            advice=Failing.UNMEASURED.advise(fault=spec.fault),
+            judged=Judged(fault.injected_at, recording.ended_at),
         )
     if spec.source == "readiness":
         return _from_readiness(recording, spec, name, target, reference, since)
@@ -96,6 +120,8 @@ def verify(recording: Recording, spec: Mttr) -> Verdict:
             unit="s",
             explanation=f"steady state ({steady_state.describe()}) never held for {spec.window:g}s after the "
             f"{reference} before the run ended",
+            advice=Failing.NEVER_RECOVERED.advise(reference=reference, window=spec.window),
+            judged=Judged(fault.injected_at, recording.ended_at),
         )
     mttr = max(0.0, recovered - since)
     passed = mttr <= spec.max
@@ -112,6 +138,10 @@ def verify(recording: Recording, spec: Mttr) -> Verdict:
         unit="s",
         explanation=explanation,
         details={"from": reference},
+        advice=None
+        if passed
+        else Failing.SLOW_RECOVERY.advise(measured=mttr, reference=reference, max=spec.max),
+        judged=Judged(fault.injected_at, recording.ended_at),
     )
 
 
@@ -127,6 +157,7 @@ def _from_readiness(
             target=target,
             unit="s",
             explanation=why,
+            advice=Failing.UNMEASURED.advise(fault=spec.fault),
         )
     recovered = first_ready_window(recording.probes, check, since, recording.ended_at, spec.window)
     if recovered is None:
@@ -140,6 +171,7 @@ def _from_readiness(
             target=target,
             unit="s",
             explanation=why,
+            advice=Failing.NEVER_RECOVERED.advise(reference=reference, window=spec.window),
         )
     mttr = max(0.0, recovered - since)
     passed = mttr <= spec.max
@@ -156,6 +188,9 @@ def _from_readiness(
         unit="s",
         explanation=explanation,
         details={"from": reference, "source": "readiness"},
+        advice=None
+        if passed
+        else Failing.SLOW_RECOVERY.advise(measured=mttr, reference=reference, max=spec.max),
     )
 
 
@@ -166,4 +201,4 @@ def data_needs(seen: Observed) -> Supported:
     return Support.NO, needs.NO_ANSWERS
 
 
-VERIFIER = Verifier(Mttr, verify, needs=data_needs)
+VERIFIER = Verifier(Mttr, verify, needs=data_needs, ways=Failing)

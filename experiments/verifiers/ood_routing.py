@@ -27,6 +27,7 @@ import pandas as pd
 from pydantic import Field
 
 from mlchaos.experiments.verifiers import needs
+from mlchaos.experiments.verifiers.advice import Way, WaysOfFailing
 from mlchaos.experiments.verifiers.base import Recording, Verdict, Verifier, VerifierSpec
 from mlchaos.experiments.verifiers.needs import Observed, Support, Supported
 from mlchaos.experiments.verifiers.phases import answered
@@ -40,6 +41,31 @@ from mlchaos.experiments.verifiers.tagged import (
     server_error,
     tagged,
 )
+
+
+class Failing(WaysOfFailing):
+    UNMEASURED = Way(
+        "no out-of-distribution request was sent",
+        "the measurement: no out-of-distribution request ({kinds}) was sent — check the distribution-shift "
+        "fault's kinds and window in the scenario",
+    )
+    DO_NOT_FIT = Way(
+        "the OOD requests were refused as invalid",
+        "the measurement, not the routing: {rejected}% of the OOD requests were refused with a 4xx, so they never "
+        "reached a model — declare request.features in the target (types, ranges, choices) so they fit the "
+        "service's schema, and check its input contract",
+    )
+    SERVED_UNSAFELY = Way(
+        "OOD requests were served as if the model knew them",
+        "{unsafe} out-of-distribution requests ({kinds}) were answered unflagged from the best tier (median "
+        "confidence {confidence}): nothing in front of the model notices inputs far from its training data — add "
+        "an out-of-distribution check that flags them or routes them to a lower tier",
+    )
+    FAILED = Way(
+        "OOD requests failed",
+        "{failed} out-of-distribution requests got a 5xx or no response: the model or its preprocessing crashes "
+        "on values far outside its training range — guard it, and route such inputs away",
+    )
 
 
 class OodRouting(VerifierSpec):
@@ -65,6 +91,7 @@ def verify(recording: Recording, spec: OodRouting) -> Verdict:
             target=target,
             unit="%",
             explanation=f"no out-of-distribution request ({wanted}): nothing was measured",
+            advice=Failing.UNMEASURED.advise(kinds=wanted),
         )
     ok = answered(requests)
     confidence = pd.to_numeric(requests["confidence"], errors="coerce")
@@ -133,6 +160,18 @@ def verify(recording: Recording, spec: OodRouting) -> Verdict:
         "failed": float(failed.sum()),
         "median_confidence_unflagged": None if median_unflagged is None else float(median_unflagged),
     }
+    unsafe = int((ok & ~safe).sum())
+    if rejected_share > 1 - spec.min_share:
+        way = Failing.DO_NOT_FIT
+    else:
+        way = Failing.SERVED_UNSAFELY if unsafe >= int(failed.sum()) else Failing.FAILED
+    hint = way.advise(
+        rejected=rejected_share * 100,
+        unsafe=unsafe,
+        kinds=", ".join(unsafe_kinds) or "none",
+        confidence=median_unflagged,
+        failed=int(failed.sum()),
+    )
     return Verdict(
         verifier=spec.type,
         name=name,
@@ -143,6 +182,7 @@ def verify(recording: Recording, spec: OodRouting) -> Verdict:
         explanation=explanation,
         details=details,
         table=table,
+        advice=None if passed else hint,
     )
 
 
@@ -158,4 +198,4 @@ def data_needs(seen: Observed) -> Supported:
     return Support.LIMITED, f"{' and '.join(missing)} not read: fewer ways to count an answer as safe"
 
 
-VERIFIER = Verifier(OodRouting, verify, needs=data_needs)
+VERIFIER = Verifier(OodRouting, verify, needs=data_needs, ways=Failing)

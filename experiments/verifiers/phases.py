@@ -11,8 +11,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from mlchaos.experiments.verifiers.base import FaultWindow, Phase, Recording, Verdict
-from mlchaos.experiments.verifiers.steady_state import answered
+from mlchaos.experiments.verifiers import advice
+from mlchaos.experiments.verifiers.base import BudgetBurn, FaultWindow, Judged, Phase, Recording, Verdict
+from mlchaos.experiments.verifiers.steady_state import answered, available
 
 __all__ = ["answered"]  # defined beside `available` (a lower module); verifiers import it from here
 
@@ -40,7 +41,44 @@ def fault_not_applied(verifier: str, name: str, target: str, unit: str, fault_id
         target=target,
         unit=unit,
         explanation=f"fault '{fault_id}' was never applied",
+        advice=advice.Advice("fault_not_applied", advice.FAULT_NOT_APPLIED.look.format(fault=fault_id)),
     )
+
+
+def phase_judged(recording: Recording, phase: PhaseOrRun) -> Judged | None:
+    """The window of ``phase`` (``run``: the baseline's start to the end); ``None`` if the run never reached it."""
+    if phase == "run":
+        return Judged(recording.started_at, recording.ended_at)
+    window = recording.phase(Phase(phase))
+    return None if window is None else Judged(window.start, window.end)
+
+
+def fault_judged(recording: Recording, fault: FaultWindow) -> Judged:
+    """The window of a fault: its injection to its revert (the run's end if never reverted)."""
+    return Judged(fault.injected_at, fault_end(recording, fault))
+
+
+def budget_burn(recording: Recording, judged: Judged | None) -> BudgetBurn | None:
+    """The error budget the requests started in ``judged`` burned against the scenario's availability SLO (its
+    steady state's ``min_availability``): bad / ((1 − slo) × requests). ``None`` without a window or requests."""
+    if judged is None:
+        return None
+    requests = recording.requests_between(judged.start, judged.end)
+    if requests.empty:
+        return None
+    slo = recording.steady_state.min_availability
+    bad = int((~available(requests)).sum())
+    allowed = (1 - slo) * len(requests)
+    burned = bad / allowed if allowed > 0 else (0.0 if bad == 0 else None)
+    return BudgetBurn(slo=slo, requests=len(requests), bad=bad, allowed=allowed, burned=burned)
+
+
+def bad_mix(requests: pd.DataFrame) -> tuple[int, int, int]:
+    """Of the requests not available: (no response — timeout, refused, reset; 5xx; 2xx the target's response
+    mapping could not read)."""
+    status = requests["status"]
+    unreadable = (status >= 200) & (status < 300) & ~answered(requests)
+    return int((status == 0).sum()), int((status >= 500).sum()), int(unreadable.sum())
 
 
 def fault_end(recording: Recording, fault: FaultWindow) -> float:

@@ -14,8 +14,24 @@ import pandas as pd
 from pydantic import Field
 
 from mlchaos.experiments.verifiers import needs
+from mlchaos.experiments.verifiers.advice import Way, WaysOfFailing
 from mlchaos.experiments.verifiers.base import Recording, Verdict, Verifier
-from mlchaos.experiments.verifiers.canaries import CanarySpec, breakdown, canaries, select
+from mlchaos.experiments.verifiers.canaries import CanarySpec, breakdown, canaries, select, worst_tier
+from mlchaos.experiments.verifiers.phases import phase_judged
+
+
+class Failing(WaysOfFailing):
+    UNMEASURED = Way(
+        "too few answered canaries",
+        "the measurement: only {canaries} answered canaries (requests with a known label) in {scope} — check that "
+        "the load's dataset carries labels the target's request declaration sends, and that {scope} was reached",
+    )
+    WRONG_ANSWERS = Way(
+        "the answers were wrong, not missing",
+        "the service answered, but wrongly: {accuracy}% correct in {scope}, worst from {worst} — a degraded tier "
+        "serving stale or default predictions, or a model fed default values for the features it could not get; "
+        "compare {worst}'s predictions with the labels",
+    )
 
 
 class Quality(CanarySpec):
@@ -43,6 +59,8 @@ def verify(recording: Recording, spec: Quality) -> Verdict:
             explanation=f"too few canaries: {len(chosen)} answered canaries in {spec.scope()} "
             f"(need ≥ {spec.min_canaries})",
             details=details,
+            advice=Failing.UNMEASURED.advise(canaries=len(chosen), scope=spec.scope()),
+            judged=phase_judged(recording, spec.phase),
         )
     value = accuracy(chosen)
     passed = value >= spec.min_accuracy
@@ -59,7 +77,13 @@ def verify(recording: Recording, spec: Quality) -> Verdict:
         unit="%",
         explanation=explanation,
         details=details,
+        advice=None
+        if passed
+        else Failing.WRONG_ANSWERS.advise(
+            accuracy=value * 100, scope=spec.scope(), worst=worst_tier(chosen, accuracy)
+        ),
+        judged=phase_judged(recording, spec.phase),
     )
 
 
-VERIFIER = Verifier(Quality, verify, needs=needs.canaries(confidence=False))
+VERIFIER = Verifier(Quality, verify, needs=needs.canaries(confidence=False), ways=Failing)

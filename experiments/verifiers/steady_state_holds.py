@@ -17,8 +17,28 @@ from typing import Literal
 
 from mlchaos.experiments.registry import kind_of
 from mlchaos.experiments.verifiers import needs
-from mlchaos.experiments.verifiers.base import Phase, Recording, Verdict, Verifier, VerifierSpec
+from mlchaos.experiments.verifiers.advice import Way, WaysOfFailing
+from mlchaos.experiments.verifiers.base import Judged, Phase, Recording, Verdict, Verifier, VerifierSpec
+from mlchaos.experiments.verifiers.phases import budget_burn
 from mlchaos.experiments.verifiers.steady_state import evaluate
+
+
+class Failing(WaysOfFailing):
+    UNMEASURED = Way(
+        "no requests in the phase",
+        "the measurement: no request in {phase} (the run stopped before it, or the load sent nothing) — the "
+        "hypothesis could not be tested; the service was not judged",
+    )
+    BROKEN_BEFORE_FAULTS = Way(
+        "the hypothesis failed before any fault",
+        "the steady state fails before any fault ({failed}): the service is unhealthy to begin with, or the "
+        "hypothesis does not describe it — fix that first; every other verdict of this run rests on it",
+    )
+    NOT_BACK = Way(
+        "the service did not return to its steady state",
+        "after the faults the steady state still fails ({failed}): the service stays degraded — a breaker still "
+        "open, a process not restarted, a cache or pool holding failed connections; compare with the baseline",
+    )
 
 
 class SteadyStateHolds(VerifierSpec):
@@ -47,6 +67,15 @@ def steady_state_verdict(recording: Recording, phase: Phase) -> Verdict:
     details: dict[str, float | str | None] = {"requests": float(result.requests), "p99_ms": result.p99_ms}
     details.update(result.unknown.details())
     details.update({f"share.{tier}": share for tier, share in result.tier_shares.items()})
+    judged = None if window is None else Judged(window.start, window.end)
+    if result.holds:
+        hint = None
+    elif measured is None:
+        hint = Failing.UNMEASURED.advise(phase=phase.value)
+    else:
+        way = Failing.BROKEN_BEFORE_FAULTS if phase == Phase.BASELINE else Failing.NOT_BACK
+        hint = way.advise(failed="; ".join(result.failed))
+    # Made here, not by the registry: every run reports it without a spec.
     return Verdict(
         verifier=_KIND,
         name=f"{_KIND} ({phase.value})",
@@ -56,6 +85,9 @@ def steady_state_verdict(recording: Recording, phase: Phase) -> Verdict:
         unit="%",
         explanation=explanation,
         details=details,
+        advice=hint,
+        judged=judged,
+        budget=budget_burn(recording, judged),
     )
 
 
@@ -63,4 +95,4 @@ def verify(recording: Recording, spec: SteadyStateHolds) -> Verdict:
     return steady_state_verdict(recording, Phase(spec.phase))
 
 
-VERIFIER = Verifier(SteadyStateHolds, verify, needs=needs.steady_state)
+VERIFIER = Verifier(SteadyStateHolds, verify, needs=needs.steady_state, ways=Failing)

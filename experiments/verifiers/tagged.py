@@ -42,7 +42,15 @@ def tagged(requests: pd.DataFrame, family: str, names: Iterable[str] = ()) -> pd
         if wanted
         else tags.str.startswith(f"{family}:", na=False)
     )
-    return requests[mask]
+    return plain_strings(requests[mask])
+
+
+def plain_strings(requests: pd.DataFrame) -> pd.DataFrame:
+    """``requests`` with categorical string columns (as a recording is read) as plain strings: a tagged share is
+    small, and its verifiers set new values (``where``) and compare columns with each other, which a categorical
+    refuses (new category; other categories)."""
+    categorical = [c for c in requests.columns if isinstance(requests[c].dtype, pd.CategoricalDtype)]
+    return requests.astype(dict.fromkeys(categorical, "str")) if categorical else requests
 
 
 def clean(requests: pd.DataFrame) -> pd.DataFrame:
@@ -58,7 +66,7 @@ def names(requests: pd.DataFrame) -> pd.Series:
 
 def flagged(requests: pd.DataFrame) -> pd.Series:
     """2xx answers the target flagged for review (``flagged`` true; unknown counts as not flagged)."""
-    return answered(requests) & requests["flagged"].eq(True)
+    return answered(requests) & requests["flagged"].eq(True).fillna(False).astype(bool)  # NA: not reported
 
 
 def degraded(requests: pd.DataFrame, tiers: Sequence[str]) -> pd.Series:

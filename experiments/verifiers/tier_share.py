@@ -18,9 +18,28 @@ from pydantic import Field, model_validator
 
 from mlchaos.experiments.service_declaration import TierName
 from mlchaos.experiments.verifiers import needs
+from mlchaos.experiments.verifiers.advice import Way, WaysOfFailing
 from mlchaos.experiments.verifiers.base import Recording, Verdict, Verifier, VerifierSpec
-from mlchaos.experiments.verifiers.phases import PhaseOrRun, answered, requests_in
+from mlchaos.experiments.verifiers.phases import PhaseOrRun, answered, phase_judged, requests_in
 from mlchaos.experiments.verifiers.tiers import from_tiers, labels, unknown_tiers, with_unknown
+
+
+class Failing(WaysOfFailing):
+    UNMEASURED = Way(
+        "no 2xx answer in the phase",
+        "the measurement: no 2xx answer in {phase} to count tiers on — if requests were sent, the availability "
+        "verdicts say why none was answered; if none were, the run never reached {phase} (see the journal)",
+    )
+    BELOW_MIN = Way(
+        "the tiers served less than their minimum",
+        "{tiers} served only {share}% of answers (seen: {seen}): the answers came from lower tiers — look at why "
+        "{tiers} could not answer in {phase} (their dependencies, their breakers' state on the timeline)",
+    )
+    ABOVE_MAX = Way(
+        "the tiers served more than their maximum",
+        "{tiers} served up to {share}% of answers (seen: {seen}): the degraded path was not taken, or answers are "
+        "labelled with a tier that did not make them — look at where the service sets the tier it reports",
+    )
 
 
 class TierShare(VerifierSpec):
@@ -53,7 +72,7 @@ def verify(recording: Recording, spec: TierShare) -> Verdict:
         bounds.append(f"≤ {spec.max:.1%}")
     target = " and ".join(bounds)
     requests = requests_in(recording, spec.phase)
-    answers = requests[answered(requests)]
+    answers = requests.loc[answered(requests), ["tier"]]  # all it reads: a long run is not copied whole
     if answers.empty:
         return Verdict.unmeasured(
             verifier=spec.type,
@@ -61,6 +80,8 @@ def verify(recording: Recording, spec: TierShare) -> Verdict:
             target=target,
             unit="%",
             explanation=f"no answered (2xx) requests in {spec.phase} ({len(requests)} requests in all)",
+            advice=Failing.UNMEASURED.advise(phase=spec.phase),
+            judged=phase_judged(recording, spec.phase),
         )
     shares = labels(answers).value_counts(normalize=True)
     share = float(from_tiers(answers, spec.tiers, recording.tiers).mean())
@@ -81,6 +102,9 @@ def verify(recording: Recording, spec: TierShare) -> Verdict:
     }
     details.update({f"share.{tier}": float(value) for tier, value in shares.items()})
     explanation = with_unknown(explanation, unknown)
+    low = spec.min is not None and share < spec.min
+    way = Failing.BELOW_MIN if low else Failing.ABOVE_MAX
+    hint = way.advise(tiers=spec.tiers, share=(share if low else at_most) * 100, seen=seen, phase=spec.phase)
     return Verdict(
         verifier=spec.type,
         name=name,
@@ -90,7 +114,9 @@ def verify(recording: Recording, spec: TierShare) -> Verdict:
         unit="%",
         explanation=explanation,
         details=details,
+        advice=None if passed else hint,
+        judged=phase_judged(recording, spec.phase),
     )
 
 
-VERIFIER = Verifier(TierShare, verify, needs=needs.tiers)
+VERIFIER = Verifier(TierShare, verify, needs=needs.tiers, ways=Failing)

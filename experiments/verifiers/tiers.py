@@ -31,7 +31,11 @@ Loc = tuple[str | int, ...]
 
 def labels(requests: pd.DataFrame) -> pd.Series:
     """The tier of each request, :data:`NO_TIER` where the response named none."""
-    return requests["tier"].astype(object).where(requests["tier"].notna(), NO_TIER)
+    tier = requests["tier"]
+    if isinstance(tier.dtype, pd.CategoricalDtype):  # as a recording is read: one byte a row, not an object
+        known = tier if NO_TIER in tier.cat.categories else tier.cat.add_categories([NO_TIER])
+        return known.fillna(NO_TIER).cat.remove_unused_categories()  # counts name only the tiers seen
+    return tier.astype(object).where(tier.notna(), NO_TIER)
 
 
 def on_ladder(requests: pd.DataFrame, ladder: Sequence[str]) -> pd.Series:
@@ -49,7 +53,10 @@ def ranks(requests: pd.DataFrame, ladder: Sequence[str]) -> np.ndarray:
     """Each request's position on the ladder, 0 = best; ``len(ladder)`` (below the worst) for an unknown tier:
     nothing says a better tier answered."""
     position = {tier: rank for rank, tier in enumerate(ladder)}
-    ranked: np.ndarray = requests["tier"].map(position).fillna(len(ladder)).to_numpy(dtype=np.int64)
+    # float first: a categorical column maps to a categorical, which takes no new value
+    ranked: np.ndarray = (
+        requests["tier"].map(position).astype("float64").fillna(len(ladder)).to_numpy(dtype=np.int64)
+    )
     return ranked
 
 

@@ -138,7 +138,8 @@ def test_run_suite_runs_each_scenario_into_one_report_and_the_worst_exit_code(
     ]
     assert outcome.exit_code == ExitCode.VERIFIER_FAILED  # the worst scenario's
     assert outcome.runs[1].message.startswith("failed: latency")
-    [suite_dir] = out.iterdir()
+    [suite_dir] = [d for d in out.iterdir() if d.is_dir()]
+    assert (out / "index.html").is_file()  # the runs index, refreshed by every suite
     assert outcome.suite_dir == suite_dir and outcome.report == suite_dir / "report.html"
     assert {"suite.yaml", *REPORT_FILES} <= {f.name for f in suite_dir.iterdir()}
     summary = json.loads((suite_dir / "summary.json").read_text(encoding="utf-8"))

@@ -1,5 +1,8 @@
 """``load.warmup``: the load runs that long before the baseline; the plan, the load's clock and a real run place
 it there, and nothing in it is judged (the synthetic side of it is in tests/reports/test_report_warmup_and_partial.py).
+
+The real run also publishes its trace over OTLP and its fault windows to Grafana (tests/telemetry has the rest of
+those): a run with every phase and a real fault, so they cost no run of their own.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ import pandas as pd
 import pytest
 from engine_helpers import write_scenario
 from support.cli_runs import run_mlchaos
+from support.fake_grafana import fake_grafana
+from support.otlp_receiver import assert_lines_up_with_journal, otlp_receiver
 from typer.testing import CliRunner
 
 from mlchaos.experiments.cli import app
@@ -76,10 +81,18 @@ def test_a_real_run_with_a_warmup_judges_from_the_baseline_on(stack: StackEndpoi
         fault_s=2,
         extra={"load": {"warmup": "3s"}},
     )
-    result = run_mlchaos("run", "--out", str(tmp_path / "runs"), str(scenario))
+    token = "glsa_warmup-run-token-5f1e"
+    with otlp_receiver() as collector, fake_grafana(token) as grafana:
+        publishing = {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": collector.url,
+            "MLCHAOS_GRAFANA_URL": grafana.url,
+            "MLCHAOS_GRAFANA_TOKEN": token,
+        }
+        result = run_mlchaos("run", "--out", str(tmp_path / "runs"), str(scenario), env=publishing)
     assert result.returncode == 0, result.stdout + result.stderr
     [run_dir] = (tmp_path / "runs").iterdir()
-    marks = {e.phase: e.ts for e in read_journal(run_dir / "journal.jsonl") if e.event == Event.PHASE}
+    entries = read_journal(run_dir / "journal.jsonl")
+    marks = {e.phase: e.ts for e in entries if e.event == Event.PHASE}
     assert list(marks) == ["warmup", "baseline", "fault", "recovery", "after", "end"]
     assert marks["baseline"] - marks["warmup"] == pytest.approx(3.0, abs=0.5)
 
@@ -91,3 +104,16 @@ def test_a_real_run_with_a_warmup_judges_from_the_baseline_on(stack: StackEndpoi
     [availability] = [v for v in verdicts if v["verifier"] == "availability"]
     assert availability["details"]["requests"] == len(judged)
     assert "warm-up (not judged)" in (run_dir / "report.html").read_text(encoding="utf-8")
+
+    # Its trace, as a collector received it, says what the journal says: issue 15 asks within 50 ms.
+    assert_lines_up_with_journal(collector.spans, entries, within_s=0.05)
+    [fault] = [s for s in collector.spans if s.name.startswith("fault ")]
+    assert fault.attributes["mlchaos.fault.kind"] == "latency"
+    assert fault.attributes["mlchaos.run.id"] == run_dir.name
+    # Grafana got the run's region and the fault's, at the journal's times; the token went nowhere else.
+    [_, window] = grafana.annotations
+    intent, reverted = (next(e.ts for e in entries if e.event == ev) for ev in ("inject_intent", "reverted"))
+    assert (window["time"], window["timeEnd"]) == (round(intent * 1000), round(reverted * 1000))
+    assert f"run:{run_dir.name}" in window["tags"]
+    written = [f.read_bytes() for f in run_dir.iterdir() if f.is_file()]
+    assert not any(token.encode() in data for data in written) and token not in result.stdout + result.stderr

@@ -1,10 +1,11 @@
-"""A fault and a verifier added by another package, through the documented extension point only.
+"""Faults and a verifier added by another package, through the documented extension point only.
 
-``acme_chaos`` (beside this file) is such a package: a fault acting on the target (``feature_flag``) and a
-verifier (``unanswered_share``), registered through the ``mlchaos.faults`` and ``mlchaos.verifiers`` entry point
-groups. Each test installs it as pip would — a ``.dist-info`` with its ``entry_points.txt`` on the path of a
-fresh interpreter, which reads entry points when mlchaos is imported, as every ``mlchaos`` command does — and
-nothing in mlchaos names it.
+``acme_chaos`` (beside this file) is such a package: a fault acting on the target (``feature_flag``), an input
+fault acting on request contents (``shouting_inputs``) and a verifier (``unanswered_share``), registered through
+the ``mlchaos.faults`` and ``mlchaos.verifiers`` entry point groups. Each test installs it as pip would — a
+``.dist-info`` with its ``entry_points.txt`` on the path of a fresh interpreter, which reads entry points when
+mlchaos is imported, as every ``mlchaos`` command does (and the load child, for the kinds of input it sends) —
+and nothing in mlchaos names it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 
 import mlchaos.injectors
+from mlchaos.experiments import crash, launcher
 from mlchaos.experiments.loader import ScenarioInvalid, load_scenario
 from mlchaos.experiments.registry import FAULTS_GROUP, PluginError, build_registry
 from mlchaos.injectors import FaultSpec
@@ -28,6 +30,7 @@ DATASET = HERE.parents[1] / "scenarios" / "data" / "transactions.jsonl"
 ENTRY_POINTS = """\
 [mlchaos.faults]
 feature_flag = acme_chaos.feature_flag:INJECTOR
+shouting_inputs = acme_chaos.shouting:INJECTOR
 
 [mlchaos.verifiers]
 unanswered_share = acme_chaos.unanswered_share:VERIFIER
@@ -106,6 +109,53 @@ def test_a_scenario_using_the_packages_fault_and_verifier_loads_plans_rolls_back
         {"verifier": "availability", "passed": False, "measured": 75.0, "weight": 1.0},
     ]
     assert found["verdicts"][1]["explanation"] == "no requests in after"
+    # The package's verifier declares no ways of failing: its failure still says where to look, marked generic.
+    advice = [v["advice"] for v in found["verdicts"]]
+    assert advice[0] is None and advice[1]["way"] == "unmeasured" and advice[1]["generic"] is True
+    assert advice[1]["text"].startswith("generic advice") and advice[2]["generic"] is False
+
+
+INPUT_SCENARIO = f"""\
+name: shouting-clients
+load:
+  dataset: {DATASET}
+  users: 2
+  wait: [0.02, 0.05]
+steady_state:
+  window: 1
+recovery: 0.5
+faults:
+  - type: shouting_inputs
+    id: shout
+    duration: 2
+    share: 0.5
+verifiers:
+  - type: availability
+    min: 0.99
+"""
+
+
+@pytest.mark.load
+def test_the_packages_input_fault_is_sent_by_the_load_and_tagged_in_requests_parquet(tmp_path: Path) -> None:
+    # The load child is a process of its own: it finds the package's kind of input through the entry points,
+    # as the planning process did, and makes each drawn request with the package's code.
+    path = tmp_path / "scenario.yaml"
+    path.write_text(INPUT_SCENARIO)
+    command = [sys.executable, str(HERE / "drive_load.py"), str(path), str(tmp_path)]
+    env = install(tmp_path / "site")
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    assert found["exit"] == 0
+    assert found["description"] == "the first text feature upper-cased in 50% of the requests for 2s"
+    assert found["spec_send"] == {"kind": "shouting", "field": None}, (
+        "the wire carries the kind and its fields"
+    )
+    assert found["tags"] == ["shouting:upper"]
+    assert found["tagged"] > 0 and found["clean"] > 0, "a share of the requests in the window, not all"
+    assert found["shouted_at_server"] == found["tagged"], (
+        "each tagged row is a request the service got shouted"
+    )
 
 
 def test_mistakes_in_the_packages_kinds_are_shown_at_their_lines(tmp_path: Path) -> None:
@@ -194,3 +244,70 @@ def test_a_kind_that_cannot_be_registered_is_refused_naming_the_package(
     with pytest.raises(PluginError) as raised:  # the registry as it is built when mlchaos starts
         build_registry(mlchaos.injectors, "INJECTOR", FAULTS_GROUP, spec_base=FaultSpec, requires=("plan",))
     assert str(raised.value) == f"entry point '{entry_point}' of acme-chaos (group mlchaos.faults): {problem}"
+
+
+@pytest.mark.e2e
+def test_a_package_that_raises_on_import_stops_the_mlchaos_command_with_exit_2_naming_it(
+    tmp_path: Path,
+) -> None:
+    broken = ENTRY_POINTS.replace("acme_chaos.feature_flag:INJECTOR", "acme_broken:INJECTOR")
+    env = install(tmp_path / "site", broken)
+    (tmp_path / "site" / "acme_broken.py").write_text('raise RuntimeError("the flag service is down")\n')
+    command = [str(Path(sys.executable).parent / "mlchaos"), "--help"]  # the console script pip installs
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (
+        "mlchaos cannot start: entry point 'feature_flag = acme_broken:INJECTOR' of acme-chaos (group "
+        "mlchaos.faults) could not be loaded: RuntimeError: the flag service is down\n"
+    )
+
+
+def test_a_bug_in_mlchaos_when_it_starts_is_reported_as_a_bug_with_exit_3(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # No bug of mlchaos's own can be planted without editing it: the CLI's import is made to fail as one would
+    # (an exception that is no MlchaosError), by the import system itself.
+    monkeypatch.setitem(sys.modules, "mlchaos.experiments.cli", None)
+    monkeypatch.setattr(crash, "_fallback_dir", tmp_path)
+    with pytest.raises(SystemExit) as exited:
+        launcher.main()
+    assert exited.value.code == 3
+    saved = tmp_path / "crash.txt"
+    message = capsys.readouterr().err
+    assert message.startswith("mlchaos cannot start: bug in mlchaos: ModuleNotFoundError: ")
+    assert f"traceback in {saved}; please report it" in message
+    assert "Traceback (most recent call last)" in saved.read_text()
+
+
+LOUD = """\
+from typing import Literal
+
+from acme_chaos.shouting import ShoutingInjector, ShoutingInputs, ShoutingSend
+
+
+class Loud(ShoutingInputs):
+    type: Literal["loud_inputs"]
+
+
+class LoudSend(ShoutingSend):
+    kind: Literal["corrupt"] = "corrupt"
+
+
+class LoudInjector(ShoutingInjector):
+    spec = Loud
+    sends = (LoudSend,)
+
+
+INJECTOR = LoudInjector()
+"""
+
+
+def test_a_kind_of_input_another_fault_sends_already_is_refused_naming_both(tmp_path: Path) -> None:
+    env = install(tmp_path / "site", f"[{FAULTS_GROUP}]\nloud_inputs = acme_loud:INJECTOR\n")
+    (tmp_path / "site" / "acme_loud.py").write_text(LOUD)
+    command = [sys.executable, "-c", "import mlchaos.injectors"]  # the registry as it is built on start
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert (
+        "PluginError: fault 'loud_inputs' (acme-chaos, acme_loud): the input kind 'corrupt' is already sent by "
+        "fault 'corrupted_inputs' (mlchaos, mlchaos.injectors.corrupted_inputs)"
+    ) in done.stderr

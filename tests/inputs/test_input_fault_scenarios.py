@@ -21,7 +21,7 @@ from mlchaos.experiments.inputs.schema import RequestSchema
 from mlchaos.experiments.loader import ScenarioInvalid, load_scenario
 from mlchaos.experiments.service_schema import SchemaUnusable, run_schema, template_bodies
 from mlchaos.experiments.targets import TargetEndpoints
-from mlchaos.injectors import INJECTORS
+from mlchaos.injectors import INJECTORS, OnRequests
 
 TARGET = """\
 target:
@@ -99,7 +99,9 @@ def test_the_plan_carries_the_targets_contract_and_defers_the_field_to_the_schem
     spec: Any = INJECTORS["corrupted_inputs"].spec.model_validate(
         {"id": "c", "type": "corrupted_inputs", "duration": 5}
     )
-    inputs = INJECTORS["corrupted_inputs"].plan(spec, target).inputs
+    acts_on = INJECTORS["corrupted_inputs"].plan(spec, target).acts_on
+    assert isinstance(acts_on, OnRequests)
+    inputs = acts_on.send
     assert inputs == CorruptSend(mutators=tuple(Mutator), contract=target.input_contract)
     assert inputs.field is None and inputs.oversize_bytes is None
 

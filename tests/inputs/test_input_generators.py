@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 from input_schemas import checkout_rows, checkout_schema, misfits, nested, nested_schema
+from pydantic import ValidationError
 
-from mlchaos.experiments.inputs import CorruptSend, CovariateSend, Mutator, OodKind, OodSend
-from mlchaos.experiments.inputs.checks import input_problems
+from mlchaos.experiments.inputs import CorruptSend, CovariateSend, InputWindow, Mutator, OodKind, OodSend
 from mlchaos.experiments.inputs.contract import InputContract
 from mlchaos.experiments.inputs.inference import resolve_schema
 from mlchaos.experiments.inputs.mutators import EXTRA_FIELD, mutate
@@ -100,12 +100,12 @@ class TestOutOfDistribution:
         tight = RequestSchema(
             features={"score": Feature(type=FeatureType.NUMBER, min=0, max=1, typical=(0, 0.98))}
         )
-        [(loc, message)] = input_problems(OodSend(kinds=(OodKind.IMPOSSIBLE, OodKind.EXTREME)), tight)
+        [(loc, message)] = OodSend(kinds=(OodKind.IMPOSSIBLE, OodKind.EXTREME)).problems(tight)
         assert loc == ("ood", 1) and "'extreme' needs a numeric feature with a typical range" in message
         words = RequestSchema(features={"channel": Feature(type=FeatureType.CATEGORY, choices=("a", "b"))})
-        [(loc, message)] = input_problems(OodSend(kinds=(OodKind.EXTREME,)), words)
+        [(loc, message)] = OodSend(kinds=(OodKind.EXTREME,)).problems(words)
         assert "the request schema's features: channel (category)" in message
-        assert input_problems(OodSend(kinds=(OodKind.IMPOSSIBLE, OodKind.GARBAGE)), words) == []
+        assert OodSend(kinds=(OodKind.IMPOSSIBLE, OodKind.GARBAGE)).problems(words) == []
 
 
 def corrupt(*mutators: Mutator, **fields: Any) -> CorruptSend:
@@ -162,17 +162,17 @@ class TestMutators:
         )
 
     def test_an_unknown_field_and_out_of_range_on_a_word_are_refused_before_the_run(self) -> None:
-        [(loc, message)] = input_problems(corrupt(Mutator.NAN, field="amount"), SCHEMA)
+        [(loc, message)] = corrupt(Mutator.NAN, field="amount").problems(SCHEMA)
         assert loc == ("field",) and "'amount' is not a feature of the request" in message
         assert "value_eur (number), basket_items (integer), customer_ref (id), channel (category)" in message
-        [(loc, message)] = input_problems(corrupt(Mutator.NAN, Mutator.OUT_OF_RANGE, field="channel"), SCHEMA)
+        [(loc, message)] = corrupt(Mutator.NAN, Mutator.OUT_OF_RANGE, field="channel").problems(SCHEMA)
         assert (
             loc == ("mutators", 1)
             and "out_of_range needs a numeric field, and 'channel' is category" in message
         )
-        [(loc, message)] = input_problems(corrupt(Mutator.NAN), RequestSchema())
+        [(loc, message)] = corrupt(Mutator.NAN).problems(RequestSchema())
         assert "no feature of the request is known" in message
-        assert input_problems(corrupt(Mutator.EMPTY_BODY, Mutator.MALFORMED_JSON), RequestSchema()) == []
+        assert corrupt(Mutator.EMPTY_BODY, Mutator.MALFORMED_JSON).problems(RequestSchema()) == []
 
 
 REFERENCE_LIKE = InputContract(extra_fields="reject", content_type="strict", max_body_bytes=16384)
@@ -254,7 +254,7 @@ class TestCovariateShift:
             swap=("value_eur", "night"),
             categories={"night": (("x", 1.0),), "channel": (("kiosk", 1.0), ("web", 1.0))},
         )
-        found = dict(input_problems(send, SCHEMA))
+        found = dict(send.problems(SCHEMA))
         assert list(found) == [
             ("covariate", "scale", "amount"),
             ("covariate", "scale", "channel"),
@@ -293,7 +293,25 @@ def test_no_generator_names_a_feature() -> None:
     import mlchaos.experiments.inputs as inputs
 
     folder = Path(inputs.__file__).parent
-    for module in ("shift.py", "mutators.py", "checks.py", "inference.py", "openapi.py", "paths.py"):
-        text = (folder / module).read_text(encoding="utf-8")
+    for module in sorted(folder.glob("*.py")):  # every kind of input, and every helper they share
+        text = module.read_text(encoding="utf-8")
         for name in ("entity_id", "merchant_risk", "is_foreign", '"amount"', "'amount'"):
-            assert name not in text, f"{module} names {name}"
+            assert name not in text, f"{module.name} names {name}"
+
+
+def test_a_window_crosses_the_wire_as_its_kind_and_an_unknown_kind_is_refused_naming_the_installed_ones() -> (
+    None
+):
+    """The load child reads what a window sends back by its ``kind``, through the fault registry."""
+    window = InputWindow(
+        fault_id="f", start_s=1, end_s=2, share=0.5, send=corrupt(Mutator.NAN, field="amount")
+    )
+    assert InputWindow.model_validate_json(window.model_dump_json()) == window
+    wire = json.loads(window.model_dump_json())
+    wire["send"]["kind"] = "shouting"
+    with pytest.raises(ValidationError) as refused:
+        InputWindow.model_validate(wire)
+    assert (
+        "unknown input kind 'shouting'; the installed faults send: corrupt, covariate, label_prior, metamorphic, "
+        "ood, replay (is the package that registers it installed where the load runs?)"
+    ) in str(refused.value)

@@ -12,11 +12,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import typer
 import yaml
 from k8s_cluster import REPO, KubeCluster
 from kubernetes import client as k8s
 from kubernetes import dynamic
 
+from mlchaos.experiments.cli import app as cli_app
 from mlchaos.experiments.load.spec import parse_host_port
 from mlchaos.experiments.loader import load_scenario, load_target
 from mlchaos.experiments.suite import load_suite
@@ -38,6 +40,16 @@ OPTIONS = {
         },
         "serviceAccount": {"annotations": {"example.com/owner": "ml-platform"}},
         "loadWorkers": {"enabled": True, "replicas": 3, "port": 6000},
+        "indexServer": {"enabled": True, "port": 9090, "service": {"type": "ClusterIP", "port": 80}},
+        "telemetry": {
+            "otel": {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector.monitoring:4318"},
+            "otelHeadersSecret": "otlp-headers",
+            "grafana": {"url": "http://grafana.monitoring:3000", "tokenSecret": "grafana-token"},
+        },
+        "publish": {
+            "webhook": {"secretName": "webhook", "key": "slack-url", "when": "regression", "format": "slack"},
+            "pushgatewayUrl": "http://prometheus-pushgateway.monitoring:9091",
+        },
     },
     "ml-staging": {
         "primary": {"replicas": 3, "port": 9000},
@@ -135,6 +147,35 @@ def test_the_suite_the_cronjob_runs_is_valid_for_mlchaos(
         load_scenario(path)  # raises ScenarioInvalid with every problem, file and line
 
 
+def test_index_server_serves_the_reports_volume_read_only_without_api_access(
+    kube_cluster: KubeCluster, tmp_path: Path
+) -> None:
+    assert not [d for d in render(kube_cluster, "mlchaos") if d["metadata"]["name"].endswith("-index")]  # off
+    docs = render(kube_cluster, "mlchaos", "--values", str(options_file(tmp_path, "mlchaos")))
+    pod = one(docs, "Deployment", "-index")["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert pod["automountServiceAccountToken"] is False and "serviceAccountName" not in pod
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    suite_pod = one(docs, "CronJob")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert container["image"] == suite_pod["containers"][0]["image"]  # the same image
+    assert {"name": "reports", "mountPath": "/reports", "readOnly": True} in container["volumeMounts"]
+    claim = {"claimName": "chaos-mlchaos-reports", "readOnly": True}
+    assert {"name": "reports", "persistentVolumeClaim": claim} in pod["volumes"]
+    # The arguments are the real command's: typer parses them as `mlchaos serve` would.
+    assert container["args"][0] == "serve"
+    serve = typer.main.get_command(cli_app).commands["serve"]  # type: ignore[attr-defined]
+    params = serve.make_context("serve", list(container["args"][1:])).params
+    assert params == {"directory": Path("/reports"), "port": 9090, "bind": "0.0.0.0", "token": False}
+    service = one(docs, "Service", "-index")["spec"]
+    assert service["ports"] == [{"name": "http", "port": 80, "targetPort": "http"}]
+    assert service["selector"]["app.kubernetes.io/component"] == "index"
+    refused = helm(kube_cluster, "template", "x", str(CHARTS / "mlchaos"), *REQUIRED["mlchaos"],
+                   "--set", "indexServer.enabled=true", "--set", "reports.persistence.enabled=false",
+                   check=False)  # fmt: skip
+    assert refused.returncode != 0 and "needs reports.persistence.enabled" in refused.stderr
+
+
 def test_options_render_as_asked(kube_cluster: KubeCluster, tmp_path: Path) -> None:
     docs = render(kube_cluster, "mlchaos", "--values", str(options_file(tmp_path, "mlchaos")))
     cron = one(docs, "CronJob")["spec"]
@@ -147,6 +188,28 @@ def test_options_render_as_asked(kube_cluster: KubeCluster, tmp_path: Path) -> N
     target = yaml.safe_load(one(docs, "ConfigMap", "-suite")["data"]["target.yaml"])
     assert target["allowed_namespaces"] == ["ml-staging", "ml-staging-2"]
     assert one(docs, "PersistentVolumeClaim")["spec"]["storageClassName"] == "standard"
+    # Telemetry: OTEL_* as given, the OTLP headers from their Secret, Grafana's token as a read-only file.
+    pod = cron["jobTemplate"]["spec"]["template"]["spec"]
+    [suite] = pod["containers"]
+    env = {e["name"]: e.get("value", e.get("valueFrom")) for e in suite["env"]}
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.monitoring:4318"
+    assert env["OTEL_EXPORTER_OTLP_HEADERS"] == {"secretKeyRef": {"name": "otlp-headers", "key": "headers"}}
+    assert env["MLCHAOS_GRAFANA_URL"] == "http://grafana.monitoring:3000"
+    assert env["MLCHAOS_GRAFANA_TOKEN_FILE"] == "/etc/mlchaos-grafana/token"
+    mount = {"name": "grafana-token", "mountPath": "/etc/mlchaos-grafana", "readOnly": True}
+    assert mount in suite["volumeMounts"]
+    assert {"name": "grafana-token", "secret": {"secretName": "grafana-token", "items": [
+        {"key": "token", "path": "token"}]}} in pod["volumes"]  # fmt: skip
+    # Publishing: the webhook URL as a read-only file from its Secret (never an environment value), the
+    # Pushgateway's URL as given.
+    assert env["MLCHAOS_WEBHOOK_URL_FILE"] == "/etc/mlchaos-webhook/url"
+    assert env["MLCHAOS_WEBHOOK_WHEN"] == "regression"
+    assert env["MLCHAOS_PUSHGATEWAY_URL"] == "http://prometheus-pushgateway.monitoring:9091"
+    assert "MLCHAOS_WEBHOOK_URL" not in env
+    webhook_mount = {"name": "webhook-url", "mountPath": "/etc/mlchaos-webhook", "readOnly": True}
+    assert webhook_mount in suite["volumeMounts"]
+    assert {"name": "webhook-url", "secret": {"secretName": "webhook", "items": [
+        {"key": "slack-url", "path": "url"}]}} in pod["volumes"]  # fmt: skip
 
 
 def test_load_worker_pods_reach_the_suite_pods_locust_master(
@@ -240,6 +303,11 @@ def test_reference_stack_wiring_is_what_its_programs_read(kube_cluster: KubeClus
         ("mlchaos", "concurrencyPolicy=Allow", "concurrencyPolicy"),
         ("mlchaos", "loadWorkers.port=80", "port"),
         ("mlchaos", "loadWorkers.replicas=0", "replicas"),
+        ("mlchaos", "indexServer.port=80", "port"),
+        ("mlchaos", "telemetry.otel.OTEL_EXPORTER_OTLP_HEADERS=x", "OTEL_EXPORTER_OTLP_HEADERS"),
+        ("mlchaos", "telemetry.otel.NOT_OTEL=1", "NOT_OTEL"),
+        ("mlchaos", "publish.webhook.when=sometimes", "when"),
+        ("mlchaos", "publish.pushgatewayUrl=pushgateway:9091", "pushgatewayUrl"),
         ("ml-staging", "gateway.replicas=2", "replicas"),
         ("ml-staging", "primary.port=80", "port"),
     ],

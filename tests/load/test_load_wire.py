@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from requests.structures import CaseInsensitiveDict
 
@@ -81,3 +83,47 @@ def test_errors_are_short_and_unwrapped() -> None:
     assert wire.describe(Wrapper(TimeoutError("timed out"))) == "TimeoutError: timed out"
     assert wire.describe(ConnectionResetError()) == "ConnectionResetError"
     assert len(wire.describe(ValueError("x" * 1000))) == wire.ERROR_MAX_CHARS
+
+
+ROW = [
+    1712345678.401203,
+    3.214,
+    200,
+    "primary",
+    0.9,
+    "legit",
+    None,
+    "fraud",
+    None,
+    None,
+    None,
+    0.93,
+    True,
+    None,
+]
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        pytest.param(4, math.nan, id="nan-confidence"),
+        pytest.param(11, math.inf, id="infinite-score"),
+        pytest.param(5, "légit ✓", id="non-ascii"),
+    ],
+)
+def test_batches_carry_every_value_as_read(column: int, value: object) -> None:
+    """orjson writes the batches now; what it would write wrongly (NaN and infinity become null) the json module
+    writes, so each value reaches the recording as the child read it."""
+    row = [*ROW[:column], value, *ROW[column + 1 :]]
+    batch = wire.decode(wire.encode_batch(13.0, 4, [list(ROW), row]))
+    assert isinstance(batch, wire.Batch) and batch.rows[0] == ROW
+    assert repr(batch.rows[1]) == repr(row)  # NaN == NaN only as text
+
+
+def test_a_lone_surrogate_in_an_answer_is_recorded_as_its_escape_text() -> None:
+    """JSON may carry ``"\\ud800"``, which decodes to a text no UTF-8 (so no recording) can hold: the batch still
+    goes through, the surrogate kept as the escape the service wrote."""
+    row = [*ROW[:3], "gold\ud800", *ROW[4:]]
+    batch = wire.decode(wire.encode_batch(13.0, 4, [row]))
+    assert isinstance(batch, wire.Batch) and batch.rows[0][3] == "gold\\ud800"
+    assert batch.rows[0][:3] == ROW[:3] and batch.rows[0][4:] == ROW[4:]

@@ -111,7 +111,9 @@ def visit(page: Path, profile: Path) -> PageVisit:
         script = (
             "JSON.stringify({banner: document.querySelector('.banner .label')?.textContent,"
             " charts: document.querySelectorAll('svg.chart').length, scripts: document.scripts.length,"
-            " title: document.title})"
+            " title: document.title, failed_rows: document.querySelectorAll('table.verdicts tr.fail').length,"
+            " advice: [...document.querySelectorAll('.advice')].map(e => ({way: e.dataset.way,"
+            " text: e.textContent.trim(), shown: e.getBoundingClientRect().height > 0}))})"
         )
         evaluated = session.call("Runtime.evaluate", expression=script, returnByValue=True)
         result = PageVisit(facts=json.loads(evaluated["result"]["value"]))

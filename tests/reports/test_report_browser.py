@@ -43,6 +43,8 @@ def _scenario(directory: Path) -> Path:
             {"type": "mttr", "fault": "store-down", "max": "4s", "window": "1s"},
             {"type": "breaker", "dependency": "feature_store", "fault": "store-down", "close_within": "4s"},
             {"type": "error_budget", "slo": 0.99, "max_burn": 1.0},
+            # Fails for sure (the best tier cannot answer while its store is down): its advice is shown.
+            {"type": "tier_share", "tiers": ["primary"], "min": 1.0, "phase": "fault"},
         ],
     }
     path = directory / "report-e2e.yaml"
@@ -60,16 +62,21 @@ def test_a_real_runs_report_loads_offline_without_errors(tmp_path: Path) -> None
         timeout=240,
         env={**os.environ, "COLUMNS": "200"},
     )
-    assert result.returncode in (0, 1), (
-        result.stdout + result.stderr
-    )  # judged either way: the report is the point
+    assert result.returncode == 1, result.stdout + result.stderr  # tier_share fails, by design
+    assert "where to look" in result.stdout and "primary served only" in result.stdout  # the console says it
     (run_dir,) = out.iterdir()
     for name in ("report.html", "junit.xml", "summary.json"):
         assert (run_dir / name).is_file(), f"{name} missing:\n{result.stdout}{result.stderr}"
     assert f"report: {run_dir / 'report.html'}" in result.stdout.replace("\n", "")
     xmlschema.XMLSchema(Path(__file__).with_name("junit.xsd")).validate(run_dir / "junit.xml")
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
-    assert summary["exit_code"] == result.returncode and summary["verifiers"]["total"] == 7
+    assert summary["exit_code"] == result.returncode and summary["verifiers"]["total"] == 8
+    (shares,) = [v for v in summary["verdicts"] if v["verifier"] == "tier_share"]
+    assert shares["advice"]["way"] == "below_min" and "primary" in shares["advice"]["text"]
+    assert shares["budget"]["slo"] == 0.95 and shares["judged"]["start"].endswith("Z")
+    assert all(v["advice"] for v in summary["verdicts"] if not v["passed"])
+    junit = (run_dir / "junit.xml").read_text(encoding="utf-8")
+    assert "where to look: primary served only" in junit and "way: below_min" in junit
 
     rerendered = tmp_path / "again.html"
     again = subprocess.run(
@@ -85,13 +92,17 @@ def test_a_real_runs_report_loads_offline_without_errors(tmp_path: Path) -> None
     assert seen.requests == [page.resolve().as_uri()], seen.requests  # the file itself, nothing else
     assert all(url.startswith(("file://", "data:")) for url in seen.requests)
     assert seen.errors == [], seen.errors
-    expected = "PASSED" if result.returncode == 0 else "FAILED"
+    advice = seen.facts.pop("advice")
     assert seen.facts == {
-        "banner": expected,
+        "banner": "FAILED",
         "charts": 1,
         "scripts": 0,
-        "title": f"{expected} · report-e2e · mlchaos report",
+        "title": "FAILED · report-e2e · mlchaos report",
+        "failed_rows": len(advice),  # every failed verdict, and only those, shows where to look
     }
+    (below,) = [a for a in advice if a["way"] == "below_min"]
+    assert below["shown"] and below["text"].startswith("Where to look:")
+    assert "primary served only" in below["text"]
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shot = screenshot(page, ARTIFACTS / "report-real-run.png", tmp_path / "profile-shot")

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
+import pyarrow.compute as pc
 import pytest
 import yaml
 from robustness_helpers import (
@@ -32,8 +33,12 @@ from support.cli_runs import run_mlchaos, start_run
 from support.waiting import wait_until
 
 from mlchaos.experiments.journal import Event, stacks_started
+from mlchaos.experiments.load.recording import STREAM_NAME, stream_table
+from mlchaos.experiments.outcome import REQUESTS_NAME
+from mlchaos.experiments.run_reader import RUN_READER
 from mlchaos.experiments.runlock import LOCK_DIR_ENV
 from mlchaos.injectors.backends.supervisor import SupervisorClient
+from mlchaos.reports.run import read_run
 from mlchaos.staging.endpoints import StackEndpoints
 from mlchaos.staging.options import BreakerOptions, StackOptions
 from mlchaos.staging.stack import EmbeddedStack
@@ -267,13 +272,32 @@ def test_a_disk_that_fills_up_mid_run_costs_the_recording_never_the_revert(
 # --- two runs against one target
 
 
+def _judged_up_to_the_kill(run_dir: Path, injected_at: float) -> None:
+    """A run SIGKILLed mid-load left its recording readable up to the kill; ``mlchaos report`` judges it as
+    partial, and what it never reached (its after phase) fails as unmeasured — nothing passes on missing data."""
+    assert not (run_dir / REQUESTS_NAME).exists()  # never saved: the stream is all there is
+    recorded = stream_table(run_dir / STREAM_NAME, ["start"])
+    assert recorded.num_rows > 20 and pc.max(recorded["start"]).as_py() > injected_at
+    report = run_mlchaos("report", str(run_dir))
+    assert report.returncode == 0, report.stdout + report.stderr
+    assert "recording partial:" in report.stdout, report.stdout
+    assert "recording partial:" in (run_dir / "report.html").read_text(encoding="utf-8")
+    run = read_run(run_dir, RUN_READER)
+    assert run.partial is not None and run.partial.by.startswith("a kill (recording partial:"), run.partial
+    assert f"recording partial: {recorded.num_rows:,} requests up to" in run.message, run.message
+    baseline, availability, after = run.verdicts
+    assert "baseline" in baseline.name and baseline.passed, baseline  # measured before the kill
+    assert availability.verifier == "availability" and availability.passed, availability
+    assert "after" in after.name and not after.passed and after.measured is None, after  # never reached
+
+
 def test_a_second_run_against_a_busy_target_is_refused_and_a_dead_holders_lock_is_taken_over(
     healthy: StackEndpoints, tmp_path: Path
 ) -> None:
     target = target_file(tmp_path, healthy)
     scenario = write_scenario(tmp_path, DOWN, target="embedded", fault_s=30)
     first = start_run(tmp_path, str(scenario), "--target", str(target), tag="first")
-    first.wait_for(Event.INJECTED)
+    injected = first.wait_for(Event.INJECTED)
 
     second = run_mlchaos("run", "--out", str(tmp_path / "second"), "--target", str(target), str(scenario))
     output = second.stdout + second.stderr
@@ -289,6 +313,7 @@ def test_a_second_run_against_a_busy_target_is_refused_and_a_dead_holders_lock_i
     first.finish()
     assert run_mlchaos("rollback", str(first.run_dir())).returncode == 0
     assert_nothing_applied(healthy)
+    _judged_up_to_the_kill(first.run_dir(), injected.ts)
 
     short = write_scenario(tmp_path, DOWN, target="embedded", fault_s=3, name="after")
     third = run_mlchaos("run", "--out", str(tmp_path / "third"), "--target", str(target), str(short))

@@ -34,9 +34,12 @@ def cli_env(**extra: str) -> dict[str, str]:
     return {**os.environ, "COLUMNS": "250", MARK_VARIABLE: MARK, **extra}
 
 
-def run_mlchaos(*args: str, timeout_s: float = 180.0) -> subprocess.CompletedProcess[str]:
+def run_mlchaos(
+    *args: str, timeout_s: float = 180.0, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``mlchaos ARGS``, with ``env`` added to its environment."""
     return subprocess.run(
-        [str(MLCHAOS), *args], capture_output=True, text=True, timeout=timeout_s, env=cli_env()
+        [str(MLCHAOS), *args], capture_output=True, text=True, timeout=timeout_s, env=cli_env(**(env or {}))
     )
 
 

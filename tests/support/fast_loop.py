@@ -33,6 +33,8 @@ PROGRAMS: dict[str, str] = {
     "kwok": "cluster",
     "helm": "cluster",
     "prometheus": "prometheus",
+    "prometheus-pushgateway": "prometheus",
+    "promtool": "prometheus",  # Debian's prometheus package ships it: the inner loop may not have it
     "chromium": "browser",
     "mlchaos": "e2e",
 }

@@ -32,11 +32,17 @@ PATH_NEEDS: dict[str, tuple[str, ...]] = {
     "inputs/test_input_fault_scenarios.py": ("e2e",),
     "load/test_load_distributed.py": ("load", "e2e"),
     "load/test_load_runner.py": ("load",),
+    "load/test_recording_memory.py": ("load",),  # no Locust, but a million rows at full speed: ~6 s
     "load/test_load_trust.py::test_a_run_at_worker_bind_without_a_secret_is_refused_before_anything_starts": (
         "e2e",
     ),
     "load/test_packaged_worker.py": ("load", "e2e"),
+    "publish/test_pushgateway.py": ("prometheus",),  # a Pushgateway and a Prometheus scraping it
+    # promtool, from Debian's prometheus package
+    "publish/test_dashboard.py::test_promtool_accepts_the_rules_and_their_tests_pass": ("prometheus",),
     "reports/test_report_browser.py": ("browser", "e2e"),
+    "reports/test_report_index.py::test_the_index_opens_offline_in_chromium_without_errors": ("browser",),
+    "reports/test_report_serve.py::test_serve_answers_reads_and_refuses_the_rest": ("e2e",),
     "robustness/test_harness_chaos.py": ("e2e",),
     "robustness/test_loader_fuzz.py": ("e2e",),
     "robustness/test_runlock.py::test_rollback_refuses_a_run_that_is_still_going": ("e2e",),
@@ -52,6 +58,7 @@ PATH_NEEDS: dict[str, tuple[str, ...]] = {
     "test_architecture.py::test_ruff_finds_nothing": ("lint",),
     "test_architecture.py::test_mypy_strict_finds_nothing": ("lint",),
     "test_architecture.py::test_code_is_formatted": ("lint",),
+    "test_recipes.py::test_the_github_workflow_passes_actionlint": ("lint",),
 }
 
 

@@ -7,8 +7,10 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from mlchaos.experiments.records import PROBE_SCHEMA, REQUEST_COLUMNS, BreakerState
+from mlchaos.experiments.load.store import compact_frame
+from mlchaos.experiments.records import PROBE_SCHEMA, REQUEST_COLUMNS, REQUEST_SCHEMA, BreakerState
 from mlchaos.experiments.targets import DEFAULT_TIERS
 from mlchaos.experiments.verifiers.base import FaultWindow, Phase, PhaseWindow, Recording, empty_probes
 from mlchaos.experiments.verifiers.steady_state import SteadyState
@@ -65,7 +67,8 @@ def recording(
     probes: pd.DataFrame | None = None,
     tiers: tuple[str, ...] = DEFAULT_TIERS,
 ) -> Recording:
-    """A recording of ``requests`` on a target whose tier ladder is ``tiers`` (default the glossary's)."""
+    """A recording of ``requests`` on a target whose tier ladder is ``tiers`` (default the glossary's), the requests
+    in the dtypes a run's recording is read back with (categorical strings, nullable booleans)."""
     if phases is None:
         phases = (
             (Phase.BASELINE, 0, 10),
@@ -74,7 +77,7 @@ def recording(
             (Phase.AFTER, 50, 60),
         )
     return Recording(
-        requests=requests,
+        requests=as_recorded(requests),
         probes=empty_probes() if probes is None else probes,
         phases=tuple(PhaseWindow(p, T0 + s, T0 + e) for p, s, e in phases),
         faults=faults,
@@ -83,6 +86,13 @@ def recording(
         steady_state=hypothesis,
         tiers=tiers,
     )
+
+
+def as_recorded(requests: pd.DataFrame) -> pd.DataFrame:
+    """``requests`` through the recording's own reading path (:func:`compact_frame`), missing columns null: a
+    verifier is tested on the frame it gets in a run, not on plain object columns."""
+    full = requests.reindex(columns=list(REQUEST_COLUMNS))
+    return compact_frame(pa.Table.from_pandas(full, schema=REQUEST_SCHEMA, preserve_index=False))
 
 
 def fault(

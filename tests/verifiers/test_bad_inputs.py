@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from synthetic import fault, health_probes, input_fault, recording, tagged_requests
 
-from mlchaos.experiments.inputs.windows import Mutator
+from mlchaos.experiments.inputs import Mutator
 from mlchaos.experiments.verifiers import run_verifier
 from mlchaos.experiments.verifiers.bad_input_handling import BadInputHandling
 from mlchaos.experiments.verifiers.base import Recording, Verdict

@@ -43,3 +43,44 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "mlchaos.loadSecretName" -}}
 {{- default (printf "%s-load-secret" (include "mlchaos.fullname" .)) .Values.loadWorkers.secretName -}}
 {{- end -}}
+
+{{/* The suite's telemetry (docs/observability.md): OTEL_* variables as given, the OTLP headers and the path of
+Grafana's token from Secrets, Grafana's URL. Nothing when `telemetry` is left unset. */}}
+{{- define "mlchaos.telemetryEnv" -}}
+{{- range $name, $value := .Values.telemetry.otel }}
+- name: {{ $name }}
+  value: {{ $value | quote }}
+{{- end }}
+{{- with .Values.telemetry.otelHeadersSecret }}
+- name: OTEL_EXPORTER_OTLP_HEADERS
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: headers
+{{- end }}
+{{- with .Values.telemetry.grafana.url }}
+- name: MLCHAOS_GRAFANA_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- if .Values.telemetry.grafana.tokenSecret }}
+- name: MLCHAOS_GRAFANA_TOKEN_FILE
+  value: /etc/mlchaos-grafana/token
+{{- end }}
+{{- end -}}
+
+{{/* Publishing (docs/observability.md): the webhook's URL as a file from a Secret (never in the pod's spec or
+environment, which child processes inherit), when and how to call it, the Pushgateway's URL. */}}
+{{- define "mlchaos.publishEnv" -}}
+{{- if .Values.publish.webhook.secretName }}
+- name: MLCHAOS_WEBHOOK_URL_FILE
+  value: /etc/mlchaos-webhook/url
+- name: MLCHAOS_WEBHOOK_WHEN
+  value: {{ .Values.publish.webhook.when | quote }}
+- name: MLCHAOS_WEBHOOK_FORMAT
+  value: {{ .Values.publish.webhook.format | quote }}
+{{- end }}
+{{- with .Values.publish.pushgatewayUrl }}
+- name: MLCHAOS_PUSHGATEWAY_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- end -}}
