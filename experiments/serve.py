@@ -196,8 +196,10 @@ def _is_loopback(host: str) -> bool:
 
 
 @contextlib.contextmanager
-def _sigterm_stops() -> Iterator[None]:
-    """SIGTERM (a pod being stopped) ends the server as Ctrl-C does. Only the main thread may set handlers."""
+def _signals_stop() -> Iterator[None]:
+    """SIGINT (Ctrl-C) and SIGTERM (a pod being stopped) end the server. SIGINT is handled explicitly: a shell
+    starts background jobs with it ignored, and Python then never turns it into KeyboardInterrupt. Only the main
+    thread may set handlers."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -205,11 +207,12 @@ def _sigterm_stops() -> Iterator[None]:
     def stop(_signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, stop)
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def serve(directory: Path, *, host: str, port: int, token: bool, say: Callable[[str], None]) -> None:
@@ -223,7 +226,7 @@ def serve(directory: Path, *, host: str, port: int, token: bool, say: Callable[[
             )
         if not (server.root / INDEX_NAME).is_file():
             say(f"no {INDEX_NAME} yet: `mlchaos index {directory}` writes it (every suite refreshes it)")
-        with _sigterm_stops(), contextlib.suppress(KeyboardInterrupt):
+        with _signals_stop(), contextlib.suppress(KeyboardInterrupt):
             server.serve_forever(poll_interval=0.5)
     finally:
         server.server_close()

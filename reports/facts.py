@@ -16,6 +16,8 @@ import pandas as pd
 from mlchaos.experiments.journal import Event
 from mlchaos.experiments.targets import EmbeddedTarget, KubernetesTarget
 from mlchaos.experiments.verifiers.base import FaultWindow, Verdict
+from mlchaos.experiments.verifiers.frames import selected
+from mlchaos.experiments.verifiers.tiers import label_counts
 from mlchaos.reports.run import MASK, RunData, S
 
 TOP_ERRORS = 8
@@ -135,8 +137,7 @@ def totals(run: RunData[S]) -> RequestTotals:
     ok = (status >= 200) & (status < 300)
     latency = requests["latency_ms"].to_numpy(dtype=float)
     p50, p99 = np.percentile(latency, [50, 99])
-    tiers = requests.loc[ok, "tier"].astype(object).where(requests.loc[ok, "tier"].notna(), "none")
-    counted = tiers.value_counts(normalize=True)
+    counted = label_counts(selected(requests, ok, ["tier"]), normalize=True)  # "none" where none
     ladder = [tier for tier in run.recording.tiers if tier in counted.index]
     shares = pd.concat([counted[ladder], counted.drop(ladder)]) if ladder else counted
     return RequestTotals(
@@ -162,10 +163,9 @@ class PhaseFacts:
 def phases(run: RunData[S]) -> list[PhaseFacts]:
     """Per phase (warmup, baseline, fault, recovery, after), in run order; the trends compare p99 phase by
     phase."""
-    requests = run.recording.requests
     rows = []
     for window in run.recording.phases:
-        inside = requests[(requests["start"] >= window.start) & (requests["start"] < window.end)]
+        inside = run.recording.requests_between(window.start, window.end)  # a slice of the sorted frame
         if inside.empty:
             rows.append(PhaseFacts(window.phase.value, 0, None, None))
             continue

@@ -5,8 +5,10 @@ Resampling to at most :data:`MAX_BINS` bins per series bounds the chart's size w
 and per-bin aggregates (rate, error share, percentiles, tier shares, the worst breaker state) keep what matters:
 a short outage still shows, because a bin takes its *worst* breaker state and its own p99.
 
-Everything is vectorised (one sort for all the per-bin percentiles), so a million requests take well under a
-second. Times are seconds relative to the run's zero (the baseline's start), as on the plan.
+Everything is vectorised, so a million requests take well under a second, and bounded in memory: counts go
+through the requests a chunk at a time, and a recording (in time order) has each bin's percentiles from a sort of
+that bin alone — at 10 M requests, whole-run index and sort arrays would be ~250 MB more at the report's peak.
+Times are seconds relative to the run's zero (the baseline's start), as on the plan.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import numpy as np
 import pandas as pd
 
 from mlchaos.experiments.verifiers.base import Recording
+from mlchaos.experiments.verifiers.steady_state import CHUNK_ROWS
+from mlchaos.experiments.verifiers.tiers import ranks
 
 MAX_BINS = 600
 MIN_BIN_S = 0.5
@@ -155,32 +159,99 @@ def _gauge_means(probes: pd.DataFrame, check: str, zero: float, grid: Timeline) 
     return np.where(carried, means[np.maximum(last, 0)], np.nan)
 
 
+@dataclass(frozen=True)
+class _RequestBins:
+    """What the timeline counts of the requests, per bin."""
+
+    sizes: np.ndarray
+    bad: np.ndarray
+    """Requests not available (5xx, timeout, refused), as floats (a sum of weights)."""
+    by_rank: np.ndarray
+    """Answers (2xx) per position on the ladder (rows), the last row for tiers not on it."""
+    unanswered: np.ndarray
+    in_order: bool
+    """Whether the requests come bin after bin (as a recording, sorted by start, does): each bin is then one
+    stretch of rows, and its percentiles need no sort of the whole run."""
+
+
+def _count(
+    requests: pd.DataFrame, zero: float, start: float, width: float, count: int, ladder: tuple[str, ...]
+) -> _RequestBins:
+    """Per-bin counts, :data:`CHUNK_ROWS` requests at a time: the per-request arrays (bin index, flags) cover
+    one chunk, not the run (at 10 M requests that would be ~250 MB more at the peak)."""
+    times = requests["start"].to_numpy(dtype=float)
+    status = requests["status"].to_numpy()
+    sizes, bad = np.zeros(count, dtype=np.int64), np.zeros(count)
+    by_rank = np.zeros((len(ladder) + 1, count), dtype=np.int64)
+    unanswered = np.zeros(count, dtype=np.int64)
+    in_order, last = True, 0
+    for begin in range(0, len(times), CHUNK_ROWS):
+        part = slice(begin, begin + CHUNK_ROWS)
+        index = _index(times[part] - zero, start, width, count)
+        in_order = in_order and bool(index[0] >= last) and bool(np.all(index[1:] >= index[:-1]))
+        last = int(index[-1])
+        code = status[part]
+        sizes += np.bincount(index, minlength=count)
+        bad += np.bincount(index, weights=((code < 200) | (code >= 500)).astype(float), minlength=count)
+        answered = (code >= 200) & (code < 300)
+        rank = ranks(requests.iloc[part], ladder)  # len(ladder): not on it
+        for position in range(len(ladder) + 1):
+            by_rank[position] += np.bincount(index[answered & (rank == position)], minlength=count)
+        unanswered += np.bincount(index[~answered], minlength=count)
+    return _RequestBins(sizes, bad, by_rank, unanswered, in_order)
+
+
+def _percentiles_in_order(values: np.ndarray, sizes: np.ndarray, qs: tuple[float, ...]) -> list[np.ndarray]:
+    """:func:`_percentiles` for values that come bin after bin (``sizes`` per bin): each bin sorted on its own,
+    the same positions and interpolation, so the same numbers without a sorted copy of the whole run."""
+    count = len(sizes)
+    firsts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    valid = sizes > 0
+    positions = [firsts + (sizes - 1) * q / 100.0 for q in qs]
+    lows = [np.floor(position).astype(np.int64) for position in positions]
+    highs = [np.ceil(position).astype(np.int64) for position in positions]
+    lo_v = [np.full(count, np.nan) for _ in qs]
+    hi_v = [np.full(count, np.nan) for _ in qs]
+    for b in np.flatnonzero(valid):
+        ordered = np.sort(values[firsts[b] : firsts[b] + sizes[b]])
+        for k in range(len(qs)):
+            lo_v[k][b] = ordered[lows[k][b] - firsts[b]]
+            hi_v[k][b] = ordered[highs[k][b] - firsts[b]]
+    result = []
+    for k in range(len(qs)):
+        out = np.full(count, np.nan)
+        out[valid] = lo_v[k][valid] + (hi_v[k][valid] - lo_v[k][valid]) * (
+            positions[k][valid] - lows[k][valid]
+        )
+        result.append(out)
+    return result
+
+
 def timeline(recording: Recording, zero: float) -> Timeline:
     """The run's series in at most :data:`MAX_BINS` bins, times relative to ``zero``."""
     start, width, count = _bins(recording, zero)
     requests = recording.requests
     starts = start + np.arange(count) * width
-    index = _index(requests["start"].to_numpy(dtype=float) - zero, start, width, count)
-    status = requests["status"].to_numpy()
-    sizes = np.bincount(index, minlength=count).astype(float)
+    ladder = recording.tiers
+    counted = _count(requests, zero, start, width, count, ladder)
+    sizes = counted.sizes.astype(float)
+    latency = requests["latency_ms"].to_numpy(dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        bad = np.bincount(index, weights=((status < 200) | (status >= 500)).astype(float), minlength=count)
-        error_rate = np.where(sizes > 0, bad / sizes, np.nan)
-        p50, p99 = _percentiles(requests["latency_ms"].to_numpy(dtype=float), index, count, (50, 99))
-        answered = (status >= 200) & (status < 300)
-        ladder = recording.tiers
-        position = {tier: code for code, tier in enumerate(ladder)}
-        # -1: not on the ladder (float first: a categorical column maps to a categorical, which takes no -1)
-        codes = requests["tier"].map(position).astype("float64").fillna(-1).to_numpy(dtype=np.int64)
+        error_rate = np.where(sizes > 0, counted.bad / sizes, np.nan)
+        if counted.in_order:
+            p50, p99 = _percentiles_in_order(latency, counted.sizes, (50, 99))
+        else:  # a frame made by hand, not in time order: one sort of it all
+            index = _index(requests["start"].to_numpy(dtype=float) - zero, start, width, count)
+            p50, p99 = _percentiles(latency, index, count, (50, 99))
         tiers: dict[str, np.ndarray] = {}
         for code, tier in enumerate(ladder):
-            share = np.bincount(index[answered & (codes == code)], minlength=count) / sizes
+            share = counted.by_rank[code] / sizes
             if np.nansum(share) > 0:
                 tiers[tier] = np.nan_to_num(share)
-        other = np.bincount(index[answered & (codes < 0)], minlength=count) / sizes
+        other = counted.by_rank[len(ladder)] / sizes
         if np.nansum(other) > 0:
             tiers[UNKNOWN_TIER] = np.nan_to_num(other)
-        tiers[NO_ANSWER] = np.nan_to_num(np.bincount(index[~answered], minlength=count) / sizes)
+        tiers[NO_ANSWER] = np.nan_to_num(counted.unanswered / sizes)
     grid = Timeline(starts, width, sizes / width, error_rate, p50, p99, tiers)
     probes = recording.probes
     checks = pd.Series(probes["check"].unique(), dtype=object)

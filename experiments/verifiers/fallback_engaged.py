@@ -17,6 +17,7 @@ from mlchaos.experiments.service_declaration import TierName
 from mlchaos.experiments.verifiers import advice, needs
 from mlchaos.experiments.verifiers.advice import Way, WaysOfFailing
 from mlchaos.experiments.verifiers.base import Recording, Verdict, Verifier, VerifierSpec
+from mlchaos.experiments.verifiers.frames import selected
 from mlchaos.experiments.verifiers.phases import answered, fault_end, fault_judged, fault_not_applied
 from mlchaos.experiments.verifiers.tiers import from_tiers, labels, unknown_tiers, with_unknown
 
@@ -82,7 +83,8 @@ def verify(recording: Recording, spec: FallbackEngaged) -> Verdict:
     tiers_seen = labels(during).value_counts(normalize=True)
     seen = ", ".join(f"{tier} {share_:.0%}" for tier, share_ in tiers_seen.items())
     after = recording.requests_between(fault.injected_at, end)
-    first = after[from_tiers(after, spec.tiers, recording.tiers) & answered(after)]["start"]
+    engaged = from_tiers(after, spec.tiers, recording.tiers) & answered(after)
+    first = selected(after, engaged, ["start"])["start"]
     detect_s = float(first.min() - fault.injected_at) if not first.empty else None
     passed = share >= spec.min_share
     explanation = (
@@ -90,7 +92,7 @@ def verify(recording: Recording, spec: FallbackEngaged) -> Verdict:
     )
     if detect_s is not None:
         explanation += f"; first {allowed} answer {detect_s:.2f}s after injection"
-    unknown = unknown_tiers(during[answered(during)], recording.tiers)
+    unknown = unknown_tiers(selected(during, answered(during), ["tier"]), recording.tiers)
     details: dict[str, float | str | None] = {
         "requests": float(len(during)),
         "first_allowed_after_s": detect_s,

@@ -24,6 +24,7 @@ from mlchaos.experiments.service_declaration import TierName
 from mlchaos.experiments.verifiers import advice, needs
 from mlchaos.experiments.verifiers.advice import Way, WaysOfFailing
 from mlchaos.experiments.verifiers.base import Recording, Verdict, Verifier, VerifierSpec
+from mlchaos.experiments.verifiers.frames import selected
 from mlchaos.experiments.verifiers.phases import answered, fault_end, fault_judged, fault_not_applied
 from mlchaos.experiments.verifiers.tiers import Loc, labels, ranks, unknown_tiers, with_unknown
 
@@ -98,7 +99,7 @@ def verify(recording: Recording, spec: FallbackOrder) -> Verdict:
     if fault is None:
         return fault_not_applied(spec.type, name, target, "%", spec.fault)
     during = recording.requests_between(fault.injected_at + spec.within, fault_end(recording, fault))
-    answers = during[answered(during)]
+    answers = selected(during, answered(during), ["tier"])  # all it reads: a long fault is not copied whole
     if answers.empty:
         return Verdict.unmeasured(
             verifier=spec.type,

@@ -8,15 +8,18 @@ can show where the time went without a second verifier.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import ClassVar, Literal
 
 import numpy as np
+import pandas as pd
 from pydantic import Field
 
 from mlchaos.experiments.service_declaration import TierName
 from mlchaos.experiments.verifiers import needs
 from mlchaos.experiments.verifiers.advice import Advice, Way, WaysOfFailing
 from mlchaos.experiments.verifiers.base import Recording, Verdict, Verifier, VerifierSpec
+from mlchaos.experiments.verifiers.frames import selected
 from mlchaos.experiments.verifiers.phases import PhaseOrRun, phase_judged, requests_in
 from mlchaos.experiments.verifiers.tiers import NO_TIER, from_tiers, labels
 
@@ -92,6 +95,18 @@ class Latency(VerifierSpec):
     tier_fields: ClassVar[tuple[str, ...]] = ("tiers",)
 
 
+def _by_tier(requests: pd.DataFrame) -> Iterator[tuple[str, np.ndarray]]:
+    """Each tier seen (:func:`labels`) and which requests it labels, in the order ``groupby`` gives them (the
+    categories' order; sorted names for plain strings) — one mask at a time, not a grouped copy of the phase."""
+    tiers = labels(requests)
+    grouped = tiers if isinstance(tiers.dtype, pd.CategoricalDtype) else tiers.astype("category")
+    codes = grouped.cat.codes.to_numpy()
+    for code, tier in enumerate(grouped.cat.categories):
+        inside = codes == code
+        if inside.any():
+            yield str(tier), inside
+
+
 def breakdown(recording: Recording) -> dict[str, float | str | None]:
     """p50/p95/p99 (ms) per phase and per phase and tier, keyed ``p99.fault`` and ``p99.fault.fallback``."""
     details: dict[str, float | str | None] = {}
@@ -99,13 +114,10 @@ def breakdown(recording: Recording) -> dict[str, float | str | None]:
         requests = recording.requests_between(window.start, window.end)
         if requests.empty:
             continue
-        latency = requests["latency_ms"]
-        groups = [
-            ("", latency),
-            *((f".{tier}", group) for tier, group in latency.groupby(labels(requests))),
-        ]
+        latency = requests["latency_ms"].to_numpy(dtype=float)
+        groups = [("", latency), *((f".{tier}", latency[inside]) for tier, inside in _by_tier(requests))]
         for suffix, values in groups:
-            percentiles = np.percentile(values.to_numpy(dtype=float), BREAKDOWN_PERCENTILES)
+            percentiles = np.percentile(values, BREAKDOWN_PERCENTILES)
             for percentile, value in zip(BREAKDOWN_PERCENTILES, percentiles, strict=True):
                 details[f"p{percentile}.{window.phase.value}{suffix}"] = float(value)
     return details
@@ -117,7 +129,7 @@ def verify(recording: Recording, spec: Latency) -> Verdict:
     target = f"≤ {spec.max_ms:g} ms"
     requests = requests_in(recording, spec.phase)
     if spec.tiers:
-        requests = requests[from_tiers(requests, spec.tiers, recording.tiers)]
+        requests = selected(requests, from_tiers(requests, spec.tiers, recording.tiers), ["latency_ms"])
     details: dict[str, float | str | None] = {"requests": float(len(requests))}
     details.update(breakdown(recording))
     if requests.empty:

@@ -24,8 +24,10 @@ from mlchaos.experiments.verifiers import advice, needs
 from mlchaos.experiments.verifiers import breaker_signals as signals
 from mlchaos.experiments.verifiers.advice import Way, WaysOfFailing
 from mlchaos.experiments.verifiers.base import Judged, Recording, Verdict, Verifier, VerifierSpec
+from mlchaos.experiments.verifiers.frames import selected
 from mlchaos.experiments.verifiers.needs import Observed, Support, Supported
 from mlchaos.experiments.verifiers.phases import answered, fault_end, fault_not_applied, requests_in
+from mlchaos.experiments.verifiers.steady_state import CHUNK_ROWS
 from mlchaos.experiments.verifiers.tiers import from_tiers, unknown_tiers, with_unknown
 
 
@@ -58,12 +60,16 @@ class Mttd(VerifierSpec):
 
 
 def _first_fallback_answer(recording: Recording, since: float, until: float) -> float | None:
-    requests = recording.requests
-    arrived = requests["start"].to_numpy() + requests["latency_ms"].to_numpy() / 1000.0
-    degraded = from_tiers(requests, recording.tiers[1:], recording.tiers)
-    fallback = (answered(requests) & degraded).to_numpy()
-    hits = arrived[fallback & (arrived >= since) & (arrived < until)]
-    return float(hits.min()) if len(hits) else None
+    first: float | None = None
+    for begin in range(0, len(recording.requests), CHUNK_ROWS):  # per chunk: no run-long float arrays
+        requests = recording.requests.iloc[begin : begin + CHUNK_ROWS]
+        arrived = requests["start"].to_numpy() + requests["latency_ms"].to_numpy() / 1000.0
+        degraded = from_tiers(requests, recording.tiers[1:], recording.tiers)
+        fallback = (answered(requests) & degraded).to_numpy()
+        hits = arrived[fallback & (arrived >= since) & (arrived < until)]
+        if len(hits):
+            first = float(hits.min()) if first is None else min(first, float(hits.min()))
+    return first
 
 
 def verify(recording: Recording, spec: Mttd) -> Verdict:
@@ -83,11 +89,11 @@ def verify(recording: Recording, spec: Mttd) -> Verdict:
         if reaction is not None:
             candidates[f"breaker {dependency}"] = reaction
     baseline = requests_in(recording, "baseline")
-    baseline_answers = baseline[answered(baseline)]
+    baseline_answers = selected(baseline, answered(baseline), ["tier"])
     best = recording.tiers[0]
     noise = float((baseline_answers["tier"] != best).mean()) if not baseline_answers.empty else None
     during = recording.requests_between(since, until)
-    unknown = unknown_tiers(during[answered(during)], recording.tiers)
+    unknown = unknown_tiers(selected(during, answered(during), ["tier"]), recording.tiers)
     details: dict[str, float | str | None] = {
         f"{signal.replace(' ', '.')}_after_s": moment - since for signal, moment in candidates.items()
     }

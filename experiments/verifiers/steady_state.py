@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mlchaos.experiments.durations import PositiveSeconds
 from mlchaos.experiments.service_declaration import TierName
+from mlchaos.experiments.verifiers.frames import selected
 from mlchaos.experiments.verifiers.tiers import (
     Loc,
     UnknownTiers,
@@ -28,6 +29,8 @@ from mlchaos.experiments.verifiers.tiers import (
 
 MAX_GAP_S = 1.0
 """A window with a silence longer than this between requests is not evidence that anything holds."""
+CHUNK_ROWS = 1 << 20
+"""Candidate starts :func:`first_sustained_hold` checks at a time (a bound on its per-request arrays)."""
 
 
 class SteadyState(BaseModel):
@@ -74,7 +77,7 @@ def unreadable_2xx(requests: pd.DataFrame) -> str:
     if "error" not in requests.columns:
         return ""
     status = requests["status"]
-    errors = requests.loc[(status >= 200) & (status < 300), "error"].dropna()
+    errors = selected(requests, (status >= 200) & (status < 300), ["error"])["error"].dropna()
     if errors.empty:
         return ""
     counts = errors.value_counts()
@@ -125,7 +128,8 @@ def evaluate(hypothesis: SteadyState, requests: pd.DataFrame, *, tiers: Sequence
         return Evaluation(
             False, 0, None, {}, None, ("no requests in the window",), UnknownTiers((), tuple(tiers))
         )
-    unknown = unknown_tiers(requests[answered(requests)], tiers)
+    answers = selected(requests, answered(requests), ["tier"])  # the column it reads, not a copy of them all
+    unknown = unknown_tiers(answers, tiers)
     availability = float(available(requests).mean())
     shares = {t: float(from_tiers(requests, (t,), tiers).mean()) for t in hypothesis.min_tier_share}
     p99 = float(np.percentile(requests["latency_ms"], 99))
@@ -153,56 +157,79 @@ def first_sustained_hold(
     is no evidence). Cheap checks (availability, tier shares) run vectorised over all candidates at once; the
     percentile only for the candidates that pass them (and a count of slow requests that p99 within the bound
     requires), in time order, stopping at the first that holds.
+
+    Candidates are taken :data:`CHUNK_ROWS` at a time, in time order: the per-request arrays then cover one chunk
+    and the windows it opens, not the whole recovery (10 M requests would need ~350 MB of them at once), and an
+    early recovery is found without looking at the rest.
     """
     if requests["start"].is_monotonic_increasing:  # sorted, as recorded: a slice, which copies nothing
         first, end_at = requests["start"].searchsorted([since, until])
         window = requests.iloc[first:end_at]
     else:
         window = requests[(requests["start"] >= since) & (requests["start"] < until)].sort_values("start")
-    if window.empty:
-        return None
     starts = window["start"].to_numpy()
-    ends = np.searchsorted(starts, starts + sustain_s, side="left")
-    counts = ends - np.arange(len(starts))
+    for chunk in range(0, len(starts), CHUNK_ROWS):
+        found = _first_hold_in(
+            hypothesis, window, chunk, min(chunk + CHUNK_ROWS, len(starts)), until, sustain_s
+        )
+        if found is not None:
+            return found
+    return None
+
+
+def _first_hold_in(
+    hypothesis: SteadyState, window: pd.DataFrame, begin: int, stop: int, until: float, sustain_s: float
+) -> float | None:
+    """:func:`first_sustained_hold` for the candidates ``window[begin:stop]`` (rows sorted by start). Indices are
+    the window's; the cumulative counts cover only the rows these candidates' windows reach (``reach``)."""
+    all_starts = window["start"].to_numpy()
+    starts = all_starts[begin:stop]
+    ends = np.searchsorted(all_starts, starts + sustain_s, side="left")  # each window's end, in window rows
+    reach = max(int(ends[-1]), stop)
+    part = window.iloc[begin:reach]  # a slice: what the cumulative counts below run over
+    local = ends - begin
+    index = np.arange(len(starts))
+    counts = ends - (begin + index)
     candidate = (starts + sustain_s <= until) & (counts > 0)
 
     def share_ok(flags: np.ndarray, least: float) -> np.ndarray:
         cumulative = np.concatenate(([0], np.cumsum(flags)))
-        hits = cumulative[ends] - cumulative[:-1]
+        hits = cumulative[local] - cumulative[index]
         enough: np.ndarray = hits >= least * counts - 1e-9
         return enough
 
-    good = available(window).to_numpy()
+    good = available(part).to_numpy()
     candidate &= share_ok(good, hypothesis.min_availability)
     required_tiers = (
-        np.zeros(len(window), dtype=bool) if hypothesis.min_tier_share else np.ones(len(window), bool)
+        np.zeros(len(starts), dtype=bool) if hypothesis.min_tier_share else np.ones(len(starts), bool)
     )
     for tier, least in hypothesis.min_tier_share.items():
-        in_tier = (window["tier"] == tier).to_numpy()
+        in_tier = (part["tier"] == tier).to_numpy()
         candidate &= share_ok(in_tier, least)
-        required_tiers |= in_tier
+        required_tiers |= in_tier[: len(starts)]
     # The window must open on a good answer: otherwise the tolerance the shares allow (5 % of a 3 s window)
     # would let recovery "start" up to 150 ms before the first recovered answer.
-    candidate &= good & required_tiers
+    candidate &= good[: len(starts)] & required_tiers
     # No silence longer than MAX_GAP_S between the window's requests, nor between its last request and its end.
-    index = np.arange(len(starts))
-    last = np.maximum(ends - 1, 0)
-    breaks = np.concatenate(([0], np.cumsum(np.diff(starts) > MAX_GAP_S)))
+    # (A window without requests is no candidate already: its last row is taken as its first, to stay in range.)
+    last = np.maximum(local - 1, index)
+    part_starts = all_starts[begin:reach]
+    breaks = np.concatenate(([0], np.cumsum(np.diff(part_starts) > MAX_GAP_S)))
     candidate &= breaks[last] == breaks[index]
-    candidate &= starts + sustain_s - starts[last] <= MAX_GAP_S
+    candidate &= starts + sustain_s - part_starts[last] <= MAX_GAP_S
     latencies = window["latency_ms"].to_numpy()
     if hypothesis.max_p99_ms is not None:
         # np.percentile interpolates between the order statistics at floor/ceil of 0.99·(n−1): p99 ≤ bound needs the
         # lower one within it, i.e. at most n − 1 − floor(0.99·(n−1)) slower requests. Checking that count for all
         # windows at once spares the exact percentile for nearly every failing one (a long slow stretch would
         # otherwise cost one percentile per request). The 1e-9 keeps the test necessary despite rounding.
-        slow = np.concatenate(([0], np.cumsum(latencies > hypothesis.max_p99_ms)))
+        slow = np.concatenate(([0], np.cumsum(latencies[begin:reach] > hypothesis.max_p99_ms)))
         allowed = counts - 1 - np.floor(0.99 * (counts - 1) - 1e-9)
-        candidate &= slow[ends] - slow[:-1] <= allowed
+        candidate &= slow[local] - slow[index] <= allowed
     for i in np.flatnonzero(candidate):
         if (
             hypothesis.max_p99_ms is None
-            or np.percentile(latencies[i : ends[i]], 99) <= hypothesis.max_p99_ms
+            or np.percentile(latencies[begin + i : ends[i]], 99) <= hypothesis.max_p99_ms
         ):
             return float(starts[i])
     return None

@@ -20,6 +20,7 @@ from mlchaos.experiments.service_declaration import TierName
 from mlchaos.experiments.verifiers import needs
 from mlchaos.experiments.verifiers.advice import Way, WaysOfFailing
 from mlchaos.experiments.verifiers.base import Recording, Verdict, Verifier, VerifierSpec
+from mlchaos.experiments.verifiers.frames import selected
 from mlchaos.experiments.verifiers.phases import PhaseOrRun, answered, phase_judged, requests_in
 from mlchaos.experiments.verifiers.tiers import from_tiers, labels, unknown_tiers, with_unknown
 
@@ -72,7 +73,7 @@ def verify(recording: Recording, spec: TierShare) -> Verdict:
         bounds.append(f"≤ {spec.max:.1%}")
     target = " and ".join(bounds)
     requests = requests_in(recording, spec.phase)
-    answers = requests.loc[answered(requests), ["tier"]]  # all it reads: a long run is not copied whole
+    answers = selected(requests, answered(requests), ["tier"])  # all it reads: a long run is not copied whole
     if answers.empty:
         return Verdict.unmeasured(
             verifier=spec.type,

@@ -8,14 +8,14 @@ preflight, load, an input fault, verdicts, report.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from support.loopback_http import serving
 
 from mlchaos.experiments import (
     ExitCode,
@@ -57,15 +57,8 @@ class _Service(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def service_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Service)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serving(_Service) as url:
+        yield url
 
 
 def _scenario(directory: Path, url: str, name: str, *, impossible: bool = False) -> Path:

@@ -17,8 +17,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from support.loopback_http import serving
 
 
 @dataclass
@@ -66,15 +68,9 @@ def fake_grafana(token: str) -> Iterator[FakeGrafana]:
         def log_message(self, format: str, *args: Any) -> None:
             del format, args
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    grafana = FakeGrafana(f"http://127.0.0.1:{server.server_address[1]}", token)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield grafana
-    finally:
-        grafana.release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serving(Handler) as url:
+        grafana = FakeGrafana(url, token)
+        try:
+            yield grafana
+        finally:
+            grafana.release.set()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import signal
 import socket
+import subprocess
 from collections.abc import Callable
 
 
@@ -28,3 +29,13 @@ def die_with_parent(signum: signal.Signals) -> Callable[[], None]:
         libc.prctl(pr_set_pdeathsig, signum)
 
     return arrange
+
+
+def stop(process: subprocess.Popen[bytes], within_s: float = 15.0) -> None:
+    """Stop a server the test started: SIGTERM, then SIGKILL if it is still there after ``within_s``."""
+    process.terminate()
+    try:
+        process.wait(timeout=within_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=within_s)

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from support.local_processes import die_with_parent, free_port
+from support.local_processes import die_with_parent, free_port, stop
 from support.waiting import wait_until
 
 PROMETHEUS = Path("/usr/bin/prometheus")
@@ -91,10 +91,5 @@ def run_prometheus(scraped_url: str, metrics_path: str = "/metrics") -> Iterator
         server.wait_for('up{job="svc"}', lambda result: any(r["value"][1] == "1" for r in result), "a scrape")
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+        stop(process)
         shutil.rmtree(directory, ignore_errors=True)

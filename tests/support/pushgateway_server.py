@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from support.local_processes import die_with_parent, free_port
+from support.local_processes import die_with_parent, free_port, stop
 from support.waiting import wait_until
 
 PUSHGATEWAY = Path("/usr/bin/prometheus-pushgateway")
@@ -65,10 +65,5 @@ def run_pushgateway() -> Iterator[Pushgateway]:
         wait_until(ready, READY_WITHIN_S, "the pushgateway to be ready", interval_s=0.2, ignoring=(OSError,))
         yield gateway
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+        stop(process)
         shutil.rmtree(directory, ignore_errors=True)

@@ -7,13 +7,14 @@ Slack. It keeps every JSON body it gets and answers as told (``status``, a ``del
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from support.loopback_http import serving
 
 SECRET_PATH = "/services/T0001/B0002/s3cr3tW3bh00kPath"
 """Like a Slack incoming-webhook URL's, the receiver's path is its credential: it must never be written anywhere."""
@@ -51,14 +52,6 @@ def receiving() -> Iterator[Receiver]:
         def log_message(self, *args: Any) -> None:  # quiet: the tests assert what they need
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}{SECRET_PATH}"
-    try:
+    with serving(Handler) as url:
+        state.url = f"{url}{SECRET_PATH}"
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
