@@ -7,6 +7,7 @@ runs that script) the test fails and says how to get it.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 import urllib.request
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 import websocket
+from support.local_processes import stop
 from support.waiting import wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -99,7 +101,7 @@ def visit(page: Path, profile: Path) -> PageVisit:
     """Load ``page`` from file://; record every request it made and every console error or exception."""
     chromium = require_chromium()
     args = [str(chromium), *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0", "about:blank"]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env(profile))
     try:
         session = _Session(_page_ws(profile, process))
         for domain in ("Runtime", "Log", "Network", "Page"):
@@ -130,12 +132,7 @@ def visit(page: Path, profile: Path) -> PageVisit:
         session.ws.close()
         return result
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, within_s=10)
 
 
 def screenshot(page: Path, out: Path, profile: Path, window: str = "1400,3000") -> Path:
@@ -150,6 +147,13 @@ def screenshot(page: Path, out: Path, profile: Path, window: str = "1400,3000") 
         f"--window-size={window}",
         page.resolve().as_uri(),
     ]
-    subprocess.run(args, capture_output=True, timeout=60, check=True)
+    subprocess.run(args, capture_output=True, timeout=60, check=True, env=_env(profile))
     assert out.exists() and out.stat().st_size > 10_000, f"no screenshot at {out}"
     return out
+
+
+def _env(profile: Path) -> dict[str, str]:
+    """Chromium's own temporary folders (``org.chromium.Chromium.*``) go beside its profile, in the test's
+    temporary directory, not in /tmp where nothing would remove them."""
+    profile.parent.mkdir(parents=True, exist_ok=True)
+    return {**os.environ, "TMPDIR": str(profile.parent)}
