@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from support.loopback_http import serving
+from support.loopback_http import answer, serving
 
 
 @dataclass
@@ -58,12 +58,7 @@ def fake_grafana(token: str) -> Iterator[FakeGrafana]:
                 self._answer(200, {"message": "Annotation added", "id": number})
 
         def _answer(self, status: int, document: dict[str, Any]) -> None:
-            answer = json.dumps(document).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
+            answer(self, status, json.dumps(document).encode(), "application/json")
 
         def log_message(self, format: str, *args: Any) -> None:
             del format, args

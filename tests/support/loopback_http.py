@@ -27,3 +27,12 @@ def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=STOP_WITHIN_S)
+
+
+def answer(handler: BaseHTTPRequestHandler, status: int, body: bytes, content_type: str) -> None:
+    """Send ``body`` as the whole answer, with its length (keep-alive clients wait for it otherwise)."""
+    handler.send_response(status)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)

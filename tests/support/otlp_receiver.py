@@ -27,7 +27,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
-from support.loopback_http import serving
+from support.loopback_http import answer, serving
 
 Value = str | int | float | bool
 
@@ -120,12 +120,8 @@ def otlp_receiver() -> Iterator[Receiver]:
                 status = receiver.status
                 if status == 200:
                     receiver.spans.extend(decode(body))
-            answer = ExportTraceServiceResponse().SerializeToString() if status == 200 else b""
-            self.send_response(status)
-            self.send_header("Content-Type", "application/x-protobuf")
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
+            body = ExportTraceServiceResponse().SerializeToString() if status == 200 else b""
+            answer(self, status, body, "application/x-protobuf")
 
         def log_message(self, format: str, *args: Any) -> None:
             del format, args
