@@ -38,6 +38,7 @@ MLCHAOS = Path(sys.executable).with_name("mlchaos")
 SECRET = "the-real-load-secret-0123456789"
 HEADER_SECRET = "Bearer header-secret-4711"
 PATH_TOKEN = "path-token-0815"
+UNKNOWN_PEER = "an unknown address"  # secure_rpc.UNKNOWN_PEER (that module monkey-patches: not imported here)
 
 ROGUE = r"""
 import json, sys, time, hashlib, hmac
@@ -172,9 +173,13 @@ def test_a_rogue_worker_gets_no_spec_and_forges_nothing(target: str, monkeypatch
     assert "mlchaos_busy" in told and "mlchaos_spec" not in told and HEADER_SECRET not in told
     assert "ignored mlchaos_rows from rogue-the-real" in runner.stderr_tail
     assert all(path.endswith(PATH_TOKEN) for path in Answers503.seen)  # (the real worker did get them)
-    # the run's output names the refused peers and why (the tail ends with the summary, one line per reason)
+    # the run's output names the refused peers and why (the tail ends with the summary, one line per peer and
+    # reason). A peer that hangs up first may go unnamed once (UNKNOWN_PEER, see secure_rpc), but ZeroMQ retries
+    # every 100 ms, so every reason is also said with the rogues' address.
     summary = [line for line in runner.stderr_tail.splitlines() if "in all:" in line]
-    assert summary and all("from 127.0.0.1 in all" in line for line in summary), summary
+    named = {line.partition("in all: ")[2] for line in summary if "from 127.0.0.1 in all" in line}
+    assert summary and {line.partition("in all: ")[2] for line in summary} == named, summary
+    assert all("from 127.0.0.1 in all" in line or f"from {UNKNOWN_PEER} in all" in line for line in summary)
     assert all("it does not hold this load's secret" in line for line in summary), summary
 
 
