@@ -9,7 +9,7 @@ TOXIPROXY := $(BIN)/toxiproxy-server
 RUNS ?= mlchaos-runs
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test check docs lint bench chromium prometheus pushgateway actionlint wrk k8s-testenv clean help
+.PHONY: setup demo test check docs lint bench chromium prometheus pushgateway actionlint wrk k8s-testenv k8s-node k8s-images clean help
 
 help:
 	@echo "make demo   run the monthly suite (every scenario in scenarios/) against the embedded reference stack"
@@ -20,6 +20,8 @@ help:
 	@echo "make lint   ruff, mypy --strict and the import-layer contracts (make test checks them too)"
 	@echo "make docs   regenerate docs/reference/ (fields, faults, verifiers, JSON Schemas) from the code"
 	@echo "make k8s-testenv  build (or reuse) the Kubernetes test environment; make test does it first"
+	@echo "make k8s-node     install the real node's Debian packages (containerd, runc, CNI plugins); make test does it"
+	@echo "make k8s-images   build (or reuse) the real node's container images (root, podman); make test does it first"
 	@echo "make bench  benchmarks (recording overhead, master ingest, row cost, analysis scaling, injection"
 	@echo "            precision, MTTR accuracy, cold start); installs wrk; writes the tables into bench/README.md"
 	@echo "make clean  remove $(VENV), run directories and caches"
@@ -63,17 +65,28 @@ pushgateway:
 k8s-testenv:
 	scripts/k8s-testenv.sh build
 
+# tests/realnode's single node (kubelet on containerd + runc, kube-proxy, CoreDNS, a CNI bridge) needs Debian's
+# containerd, runc and CNI plugins; containerd's own service is kept stopped (~25 s cold, instant when installed).
+k8s-node:
+	scripts/k8s-node.sh install
+
+# tests/realnode runs the charts on a real node, from images built here without a registry (scripts/k8s-images.sh):
+# a debootstrap'ed Debian base, the Dockerfile's mlchaos image, redis, and toxiproxy (.venv/bin's); cached in
+# ~/.cache/mlchaos/images by a hash of their inputs (~3.5 min cold, a second when cached).
+k8s-images: setup
+	scripts/k8s-images.sh build
+
 # tests/test_recipes.py lints the GitHub Actions recipe (docs/recipes/) with actionlint, built from its Go module.
 actionlint:
 	@scripts/install-actionlint.sh $(BIN) || echo "warning: actionlint could not be installed; the recipe lint will fail" >&2
 
-test: setup chromium prometheus pushgateway actionlint k8s-testenv
+test: setup chromium prometheus pushgateway actionlint k8s-testenv k8s-node k8s-images
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The inner loop. Markers say what a test needs (tests/conftest.py); MLCHAOS_FAST_LOOP=1 fails a selected test that
 # starts a stack, cluster, Prometheus, browser, mlchaos or a load anyway, so the selection cannot silently grow slow.
 # tests/test_fast_loop.py holds this expression against the markers.
-FAST_TESTS := not stack and not cluster and not prometheus and not browser and not e2e and not load and not lint
+FAST_TESTS := not stack and not cluster and not prometheus and not browser and not e2e and not load and not lint and not realnode
 
 check: lint
 	MLCHAOS_FAST_LOOP=1 $(BIN)/pytest -p no:cacheprovider -m "$(FAST_TESTS)" $(PYTEST_ARGS)

@@ -9,6 +9,9 @@ KUBERNETES_VERSION="v1.31.4"
 ETCD_VERSION="v3.5.13"
 KWOK_VERSION="v0.7.0"
 HELM_VERSION="v3.21.4"
+# The real node (tests/realnode): kubelet and kube-proxy come from KUBERNETES_VERSION's module too.
+CRICTL_VERSION="v1.34.0"
+COREDNS_VERSION="v1.11.3"
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 CACHE="${MLCHAOS_CACHE:-$HOME/.cache/mlchaos}/k8s"
@@ -16,6 +19,8 @@ KUBERNETES_BIN="${CACHE}/${KUBERNETES_VERSION}/bin"
 ETCD_BIN="${CACHE}/etcd-${ETCD_VERSION}/bin"
 KWOK_BIN="${CACHE}/kwok-${KWOK_VERSION}/bin"
 HELM_BIN="${CACHE}/helm-${HELM_VERSION}/bin"
+CRICTL_BIN="${CACHE}/crictl-${CRICTL_VERSION}/bin"
+COREDNS_BIN="${CACHE}/coredns-${COREDNS_VERSION}/bin"
 LOGS="${CACHE}/logs"
 
 usage() {
@@ -34,8 +39,11 @@ What 'build' makes, each from Go modules with $(command -v go >/dev/null && go v
   etcd                                                     ${ETCD_VERSION}
   kwok, kwokctl                                            ${KWOK_VERSION}
   helm                                                     ${HELM_VERSION}
+  kubelet, kube-proxy, kubectl (the real node)             Kubernetes ${KUBERNETES_VERSION}
+  crictl                                                   ${CRICTL_VERSION}
+  coredns                                                  ${COREDNS_VERSION}
 k8s.io/kubernetes cannot be 'go install'ed (its go.mod replaces the k8s.io staging modules with local folders), so
-the three commands are built in a throwaway wrapper module that requires it and replaces each staging module with
+its commands are built in a throwaway wrapper module that requires it and replaces each staging module with
 its published v0.x.y twin. etcd's server module has the same problem and gets the same treatment.
 
 Cache: \${MLCHAOS_CACHE:-\$HOME/.cache/mlchaos}/k8s (now ${CACHE}); build logs in ${LOGS}.
@@ -54,7 +62,12 @@ binaries() {
         "ETCD=${ETCD_BIN}/etcd" \
         "KWOK=${KWOK_BIN}/kwok" \
         "KWOKCTL=${KWOK_BIN}/kwokctl" \
-        "HELM=${HELM_BIN}/helm"
+        "HELM=${HELM_BIN}/helm" \
+        "KUBELET=${KUBERNETES_BIN}/kubelet" \
+        "KUBE_PROXY=${KUBERNETES_BIN}/kube-proxy" \
+        "CRICTL=${CRICTL_BIN}/crictl" \
+        "COREDNS=${COREDNS_BIN}/coredns" \
+        "KUBECTL=${KUBERNETES_BIN}/kubectl"
 }
 
 missing_binaries() {
@@ -75,8 +88,15 @@ new_wrapper_module() {
     (cd "${dir}" && GOFLAGS=-mod=mod go get "${module}@${version}")
 }
 
-build_kubernetes() {
+build_kubernetes() { kubernetes_commands "$1" kube-apiserver kube-controller-manager kube-scheduler; }
+build_node() { kubernetes_commands "$1" kubelet kube-proxy; }
+# kubectl of the same version: tests/realnode runs it against the node (no kubectl package in Debian).
+build_kubectl() { kubernetes_commands "$1" kubectl; }
+
+# Builds the k8s.io/kubernetes commands $2... in the throwaway wrapper module $1.
+kubernetes_commands() {
     local work="$1" mod_file
+    shift
     # The staging modules are the "=> ./staging/src/k8s.io/NAME" replace lines of k8s.io/kubernetes' own go.mod.
     mod_file="$(go mod download -json "k8s.io/kubernetes@${KUBERNETES_VERSION}" | sed -n 's/.*"GoMod": "\(.*\)",*/\1/p')"
     [[ -f "${mod_file}" ]] || die "could not download k8s.io/kubernetes@${KUBERNETES_VERSION} (go mod download)"
@@ -84,25 +104,19 @@ build_kubernetes() {
     sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "${mod_file}" |
         while read -r staging; do echo "replace ${staging} => ${staging} ${staging_version}"; done |
         new_wrapper_module "${work}" k8s.io/kubernetes "${KUBERNETES_VERSION}"
-    # Keeps the three commands (and so their dependencies) in the module graph.
-    cat >"${work}/tools.go" <<'EOF'
-//go:build tools
-
-package tools
-
-import (
-	_ "k8s.io/kubernetes/cmd/kube-apiserver"
-	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
-	_ "k8s.io/kubernetes/cmd/kube-scheduler"
-)
-EOF
+    # Keeps the commands (and so their dependencies) in the module graph.
+    {
+        printf '//go:build tools\n\npackage tools\n\nimport (\n'
+        for command in "$@"; do printf '\t_ "k8s.io/kubernetes/cmd/%s"\n' "${command}"; done
+        printf ')\n'
+    } >"${work}/tools.go"
     (cd "${work}" && GOFLAGS=-mod=mod go mod tidy -e >/dev/null 2>&1 || true)
     local minor="${KUBERNETES_VERSION#v1.}"
     minor="${minor%%.*}"
     local ldflags="-X k8s.io/component-base/version.gitVersion=${KUBERNETES_VERSION}
         -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${minor}"
     local command start
-    for command in kube-apiserver kube-controller-manager kube-scheduler; do
+    for command in "$@"; do
         start=${SECONDS}
         (cd "${work}" && GOFLAGS=-mod=mod go build -ldflags "${ldflags}" -o "${work}/out/${command}" \
             "k8s.io/kubernetes/cmd/${command}")
@@ -126,6 +140,20 @@ build_kwok() {
     GOBIN="${work}/out" go install "sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}" "sigs.k8s.io/kwok/cmd/kwokctl@${KWOK_VERSION}"
     mkdir -p "${KWOK_BIN}"
     mv -f "${work}/out/kwok" "${work}/out/kwokctl" "${KWOK_BIN}/"
+}
+
+build_crictl() {
+    local work="$1"
+    GOBIN="${work}/out" go install "sigs.k8s.io/cri-tools/cmd/crictl@${CRICTL_VERSION}"
+    mkdir -p "${CRICTL_BIN}"
+    mv -f "${work}/out/crictl" "${CRICTL_BIN}/crictl"
+}
+
+build_coredns() {
+    local work="$1"
+    GOBIN="${work}/out" go install "github.com/coredns/coredns@${COREDNS_VERSION}"
+    mkdir -p "${COREDNS_BIN}"
+    mv -f "${work}/out/coredns" "${COREDNS_BIN}/coredns"
 }
 
 build_helm() {
@@ -184,6 +212,10 @@ build() {
     start_build etcd "${ETCD_BIN}/etcd"
     start_build kwok "${KWOK_BIN}/kwokctl"
     start_build helm "${HELM_BIN}/helm"
+    start_build node "${KUBERNETES_BIN}/kube-proxy"
+    start_build crictl "${CRICTL_BIN}/crictl"
+    start_build coredns "${COREDNS_BIN}/coredns"
+    start_build kubectl "${KUBERNETES_BIN}/kubectl"
     local component failed=()
     for component in "${!PIDS[@]}"; do
         if wait "${PIDS[${component}]}"; then

@@ -9,6 +9,7 @@
     e2e         the `mlchaos` command run end to end in a subprocess
     load        the load generator (Locust in child processes) sending real traffic for seconds
     lint        ruff, mypy --strict and lint-imports run from a test (`make check` runs them directly, once)
+    realnode    a real single-node cluster (kubelet on containerd, kube-proxy, CoreDNS) and the images it runs
 
 A test declares a need in one of three ways: ``pytestmark = pytest.mark.stack`` or ``@pytest.mark.stack`` in its
 file; asking for a fixture listed in FIXTURE_NEEDS; or sitting in a folder, file or test listed in PATH_NEEDS (both

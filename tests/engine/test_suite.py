@@ -19,6 +19,9 @@ from mlchaos.staging.endpoints import StackEndpoints
 pytestmark = pytest.mark.stack
 
 LATENCY = {"type": "latency", "dependency": "feature_store", "latency_ms": 100}
+# What is under test is the suite — its order, reports, exit code, webhook and history — not the target: 1 s
+# windows, fault and recovery (CI time is a budget).
+SHORT = {"steady_state": {"window": "1s"}, "recovery": "1s"}
 HOOK_ENV = "MLCHAOS_TEST_SUITE_HOOK"
 
 
@@ -32,11 +35,11 @@ def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
 
 def _suite(directory: Path, stack: StackEndpoints) -> Path:
     target = stack.as_external_target()
-    holds = write_scenario(directory, LATENCY, target=target, name="holds", fault_s=3)
+    holds = write_scenario(directory, LATENCY, target=target, name="holds", fault_s=1, extra=SHORT)
     # p50 under 1 ms while every store lookup takes 100 ms: this verifier cannot hold.
     impossible = {"type": "latency", "phase": "fault", "percentile": 50, "max_ms": 1}
     fails = write_scenario(
-        directory, LATENCY, target=target, name="fails", fault_s=3, extra={"verifiers": [impossible]}
+        directory, LATENCY, target=target, name="fails", fault_s=1, extra={**SHORT, "verifiers": [impossible]}
     )
     # A fault on a dependency the target has no proxy for: the target is not usable for this scenario.
     no_proxy = {**target, "proxies": {"cache": "cache"}}

@@ -143,6 +143,9 @@ def test_the_suite_the_cronjob_runs_is_valid_for_mlchaos(
     target, problems = load_target(suite.target)
     assert not problems, "\n".join(map(str, problems))
     assert target is not None and target.kind == "kubernetes"
+    if values == "defaults":  # the ml-staging release's toxiproxy, with the proxies that chart creates in it
+        assert target.toxiproxy_url == "http://ml-staging-toxiproxy.chaos.svc:8474"
+        assert target.proxies == PROXIES
     for path in suite.scenarios:
         load_scenario(path)  # raises ScenarioInvalid with every problem, file and line
 
@@ -210,6 +213,23 @@ def test_options_render_as_asked(kube_cluster: KubeCluster, tmp_path: Path) -> N
     assert webhook_mount in suite["volumeMounts"]
     assert {"name": "webhook-url", "secret": {"secretName": "webhook", "items": [
         {"key": "slack-url", "path": "url"}]}} in pod["volumes"]  # fmt: skip
+
+
+def test_images_loaded_into_the_nodes_are_never_pulled(kube_cluster: KubeCluster) -> None:
+    """Images imported into the nodes (`ctr images import`, `kind load`) rather than pulled, as tests/realnode
+    does: pullPolicy Never reaches every container of both charts, redis and toxiproxy images as given."""
+    local = ("--set", "image.pullPolicy=Never")
+    staging = render(kube_cluster, "ml-staging", *local, "--set", "redisImage=localhost/redis:1",
+                     "--set", "toxiproxyImage=localhost/toxiproxy:1")  # fmt: skip
+    chaos = render(kube_cluster, "mlchaos", *local, "--set", "loadWorkers.enabled=true",
+                   "--set", "indexServer.enabled=true")  # fmt: skip
+    pods = [d["spec"]["template"]["spec"] for d in staging + chaos if d["kind"] == "Deployment"]
+    pods += [one(chaos, "CronJob")["spec"]["jobTemplate"]["spec"]["template"]["spec"]]
+    containers = [c for pod in pods for c in [*pod.get("initContainers", []), *pod["containers"]]]
+    # the gateway (its init container, toxiproxy), primary (expose), redis; the suite, a worker, the index server
+    assert len(containers) == 9, [c["name"] for c in containers]
+    assert {c["imagePullPolicy"] for c in containers} == {"Never"}
+    assert {"localhost/redis:1", "localhost/toxiproxy:1"} <= {c["image"] for c in containers}
 
 
 def test_load_worker_pods_reach_the_suite_pods_locust_master(

@@ -39,26 +39,52 @@ def healthy() -> Iterator[RiskdEndpoints]:
         yield stack.endpoints
 
 
+def promql_signals(prometheus_url: str) -> dict[str, str]:
+    """Target-template lines (old -> new) that read riskd's breaker signals by PromQL from a Prometheus."""
+    return {
+        "signals:\n": f"signals:\n  prometheus_url: {prometheus_url}\n",
+        "    - metric: riskd_upstream_circuit\n": "    - query: riskd_upstream_circuit\n",
+        "    - metric: riskd_circuit_changes\n": "    - query: riskd_circuit_changes_total\n",
+    }
+
+
+def passing_suite(folder: Path, out: Path, attempt: int) -> Path:
+    """Runs the suite in ``folder``; its directory, once every scenario of it has passed."""
+    result = run_mlchaos(
+        "suite", "--out", str(out), "--no-history", str(folder / "suite.yaml"), timeout_s=480
+    )
+    [suite_dir] = [d for d in out.iterdir() if d.is_dir()]  # and OUT/index.html
+    found = suite_verdicts(suite_dir)
+    problems = {name: failed(verdicts) for name, verdicts in found.items() if failed(verdicts)}
+    assert result.returncode == 0, f"suite {attempt}: {problems}\n{result.stdout}{result.stderr}"
+    assert set(found) == SCENARIO_NAMES
+    # What the verdicts read is riskd's own: its tier names, its breaker metric, its answer fields.
+    breaker = next(v for v in found["riskd-profiles-outage"] if v["verifier"] == "breaker")
+    assert breaker["passed"] and breaker["measured"] is not None, breaker
+    engaged = next(v for v in found["riskd-profiles-outage"] if v["verifier"] == "fallback_engaged")
+    assert "silver" in str(engaged["explanation"]), engaged
+    return suite_dir
+
+
 @pytest.mark.timeout(1500)  # three suites of seven short scenarios; the bound only stops a hang
 def test_the_healthy_service_passes_every_scenario_three_suites_in_a_row(
     healthy: RiskdEndpoints, tmp_path: Path
 ) -> None:
-    folder = workspace(tmp_path / "riskd-mlchaos", healthy)
-    for attempt in range(3):
-        out = tmp_path / f"runs-{attempt}"
-        result = run_mlchaos(
-            "suite", "--out", str(out), "--no-history", str(folder / "suite.yaml"), timeout_s=480
-        )
-        [suite_dir] = [d for d in out.iterdir() if d.is_dir()]  # and OUT/index.html
-        found = suite_verdicts(suite_dir)
-        problems = {name: failed(verdicts) for name, verdicts in found.items() if failed(verdicts)}
-        assert result.returncode == 0, f"suite {attempt + 1}: {problems}\n{result.stdout}{result.stderr}"
-        assert set(found) == SCENARIO_NAMES
-        # What the verdicts read is riskd's own: its tier names, its breaker metric, its answer fields.
-        breaker = next(v for v in found["riskd-profiles-outage"] if v["verifier"] == "breaker")
-        assert breaker["passed"] and breaker["measured"] is not None, breaker
-        engaged = next(v for v in found["riskd-profiles-outage"] if v["verifier"] == "fallback_engaged")
-        assert "silver" in str(engaged["explanation"]), engaged
+    """The first suite covers riskd's cold start with the scenarios' warm-up; the next two find it warm and run
+    them without (nothing judges a warm-up: the same runs, sooner). The third reads riskd's breaker signals by
+    PromQL from a real Prometheus scraping it instead of from its /metrics: the same breaker verdicts, judged
+    through Prometheus without a run of their own (CI time is a budget)."""
+    passing_suite(workspace(tmp_path / "riskd-mlchaos", healthy), tmp_path / "runs-1", 1)
+    passing_suite(workspace(tmp_path / "warm", healthy, warm=True), tmp_path / "runs-2", 2)
+    prometheus = run_prometheus(healthy.service_url, "/internal/metrics")
+    server = next(prometheus)
+    try:
+        folder = workspace(tmp_path / "promql", healthy, warm=True, **promql_signals(server.url))
+        suite_dir = passing_suite(folder, tmp_path / "runs-3", 3)
+    finally:
+        prometheus.close()
+    [outage] = [d for d in suite_dir.iterdir() if d.name.endswith("-riskd-profiles-outage")]
+    assert "query" in (outage / "scenario.yaml").read_text(encoding="utf-8")
 
 
 DEFECTS = [
@@ -78,8 +104,10 @@ DEFECTS = [
 def test_a_planted_defect_fails_the_scenario_meant_to_catch_it(
     tmp_path: Path, flag: str, scenario: str, must_fail: set[str]
 ) -> None:
-    with RiskdStack(flags=(flag,)) as stack:
-        folder = workspace(tmp_path / "riskd-mlchaos", stack.endpoints)
+    # A defect has nothing to do with riskd's cold start (the healthy suites cover it): the stack starts without
+    # one, and the scenarios without the warm-up that would wait it out (CI time is a budget).
+    with RiskdStack(flags=(flag,), cold_start_s=0) as stack:
+        folder = workspace(tmp_path / "riskd-mlchaos", stack.endpoints, warm=True)
         out = tmp_path / "runs"
         result = run_mlchaos("run", "--out", str(out), str(folder / f"{scenario}.yaml"), timeout_s=200)
     output = result.stdout + result.stderr
@@ -93,29 +121,3 @@ def test_a_planted_defect_fails_the_scenario_meant_to_catch_it(
     [closing] = [line for line in output.splitlines() if line.startswith(f"riskd-{scenario}: failed: ")]
     for verifier in must_fail:
         assert verifier in closing, closing
-
-
-@pytest.mark.timeout(240)
-def test_breakers_are_judged_through_a_real_prometheus(healthy: RiskdEndpoints, tmp_path: Path) -> None:
-    """The same breaker verdicts, with riskd's breaker signals read by PromQL from a Prometheus scraping it."""
-    prometheus = run_prometheus(healthy.service_url, "/internal/metrics")
-    server = next(prometheus)
-    try:
-        folder = workspace(
-            tmp_path / "riskd-mlchaos",
-            healthy,
-            **{
-                "signals:\n": f"signals:\n  prometheus_url: {server.url}\n",
-                "    - metric: riskd_upstream_circuit\n": "    - query: riskd_upstream_circuit\n",
-                "    - metric: riskd_circuit_changes\n": "    - query: riskd_circuit_changes_total\n",
-            },
-        )
-        out = tmp_path / "runs"
-        result = run_mlchaos("run", "--out", str(out), str(folder / "profiles-outage.yaml"), timeout_s=200)
-    finally:
-        prometheus.close()
-    assert result.returncode == 0, result.stdout + result.stderr
-    [run_dir] = list(out.iterdir())
-    breaker = next(v for v in scenario_verdicts(run_dir) if v["verifier"] == "breaker")
-    assert breaker["passed"] and breaker["measured"] is not None, breaker
-    assert "query" in (run_dir / "scenario.yaml").read_text(encoding="utf-8")

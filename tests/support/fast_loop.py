@@ -19,7 +19,7 @@ import pytest
 
 ENV = "MLCHAOS_FAST_LOOP"
 
-NEEDS = ("stack", "cluster", "prometheus", "browser", "e2e", "load", "lint")
+NEEDS = ("stack", "cluster", "prometheus", "browser", "e2e", "load", "lint", "realnode")
 """Every marker `make check` deselects (pyproject.toml describes each)."""
 
 PROGRAMS: dict[str, str] = {
@@ -32,6 +32,8 @@ PROGRAMS: dict[str, str] = {
     "kube-scheduler": "cluster",
     "kwok": "cluster",
     "helm": "cluster",
+    "kubelet": "realnode",
+    "containerd": "realnode",
     "prometheus": "prometheus",
     "prometheus-pushgateway": "prometheus",
     "promtool": "prometheus",  # Debian's prometheus package ships it: the inner loop may not have it

@@ -21,6 +21,7 @@ FIXTURE_NEEDS: dict[str, tuple[str, ...]] = {
 # Relative to tests/; a folder covers every file under it, FILE::TEST (or FILE::CLASS::TEST) one test.
 PATH_NEEDS: dict[str, tuple[str, ...]] = {
     "k8s": ("cluster", "e2e"),
+    "realnode": ("realnode", "cluster"),
     "riskd": ("stack",),
     "own_service": ("stack", "prometheus", "e2e"),
     "engine/test_catalogue_runs.py": ("e2e",),
