@@ -51,21 +51,22 @@ class TestenvBinaries:
 
     @classmethod
     def locate(cls) -> TestenvBinaries:
-        """Ask the build script where the pinned binaries are; it fails naming the missing ones."""
-        found = subprocess.run(
-            [str(TESTENV_SCRIPT), "env"], capture_output=True, text=True, check=False, timeout=30
-        )
-        if found.returncode != 0:
-            raise TestenvError(f"{found.stderr.strip()}\n(`make test` builds it before running the tests.)")
-        paths = dict(line.split("=", 1) for line in found.stdout.splitlines() if "=" in line)
-        return cls(
-            kube_apiserver=Path(paths["KUBE_APISERVER"]),
-            kube_controller_manager=Path(paths["KUBE_CONTROLLER_MANAGER"]),
-            kube_scheduler=Path(paths["KUBE_SCHEDULER"]),
-            etcd=Path(paths["ETCD"]),
-            kwok=Path(paths["KWOK"]),
-            helm=Path(paths["HELM"]),
-        )
+        paths = testenv_paths()
+        return cls(**{field: paths[field.upper()] for field in cls.__dataclass_fields__})
+
+
+def testenv_paths() -> dict[str, Path]:
+    """Ask the build script where the pinned binaries are (NAME -> path); it fails naming the missing ones."""
+    found = subprocess.run(
+        [str(TESTENV_SCRIPT), "env"], capture_output=True, text=True, check=False, timeout=30
+    )
+    if found.returncode != 0:
+        raise TestenvError(f"{found.stderr.strip()}\n(`make test` builds it before running the tests.)")
+    return {
+        name: Path(path)
+        for name, _, path in (line.partition("=") for line in found.stdout.splitlines())
+        if path
+    }
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from k8s_cluster import ProcessGroup, TestenvError
+from k8s_cluster import ProcessGroup, TestenvError, testenv_paths
 from node_config import API_PORT, NODE_NAME, POD_CIDR, NodeFiles, write_node_files
 from node_images import node_image
 from node_namespaces import (
@@ -53,8 +53,6 @@ from support.local_processes import die_with_parent
 from support.waiting import wait_until
 
 _NODES = itertools.count()
-REPO = Path(__file__).resolve().parents[2]
-TESTENV_SCRIPT = REPO / "scripts" / "k8s-testenv.sh"
 START_TIMEOUT_S = 180.0
 """A start takes ~30 s on 2 busy cores; the bound only stops a hang."""
 HIDDEN = (Path("/run"), Path("/var/lib"), Path("/var/log"))
@@ -99,14 +97,8 @@ class NodeBinaries:
 
     @classmethod
     def locate(cls) -> NodeBinaries:
-        """Ask the build script where the pinned binaries are; it fails naming the missing ones."""
-        found = subprocess.run(
-            [str(TESTENV_SCRIPT), "env"], capture_output=True, text=True, check=False, timeout=30
-        )
-        if found.returncode != 0:
-            raise TestenvError(f"{found.stderr.strip()}\n(`make test` builds it before running the tests.)")
-        paths = dict(line.split("=", 1) for line in found.stdout.splitlines() if "=" in line)
-        return cls(**{field: Path(paths[field.upper()]) for field in cls.__dataclass_fields__})
+        paths = testenv_paths()
+        return cls(**{field: paths[field.upper()] for field in cls.__dataclass_fields__})
 
 
 class NodeCommandError(subprocess.CalledProcessError):
