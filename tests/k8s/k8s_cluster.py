@@ -125,24 +125,27 @@ class ProcessGroup:
                 process.wait(timeout=10)
 
 
-def wait_started(what: str, ready: Callable[[], bool], processes: ProcessGroup) -> None:
-    """Until ``ready`` (refused connections and API errors mean "not yet"). A control-plane process that died, or
-    a start outlasting START_TIMEOUT_S, is a TestenvError: the fixture reports it without a traceback."""
+def wait_started(
+    what: str,
+    ready: Callable[[], bool],
+    processes: ProcessGroup,
+    timeout_s: float = START_TIMEOUT_S,
+    interval_s: float = 0.2,
+    ignoring: tuple[type[BaseException], ...] = (requests.RequestException, k8s.ApiException),
+    logs: Callable[[], str] = lambda: "",
+) -> None:
+    """Until ``ready`` (the ``ignoring`` exceptions — by default refused connections and API errors — mean "not
+    yet"). A process of the group that died, or a start outlasting ``timeout_s``, is a TestenvError (with
+    ``logs()`` appended): the fixture reports it without a traceback."""
 
     def alive_and_ready() -> bool:
         processes.check_alive()
         return ready()
 
     try:
-        wait_until(
-            alive_and_ready,
-            START_TIMEOUT_S,
-            what,
-            interval_s=0.2,
-            ignoring=(requests.RequestException, k8s.ApiException),
-        )
+        wait_until(alive_and_ready, timeout_s, what, interval_s=interval_s, ignoring=ignoring)
     except AssertionError as timeout:
-        raise TestenvError(str(timeout)) from None
+        raise TestenvError("\n".join(filter(None, (str(timeout), logs())))) from None
 
 
 def _openssl(*args: str) -> None:
@@ -293,13 +296,14 @@ def running_cluster(workdir: Path, node_count: int = 3) -> Iterator[KubeCluster]
         processes.stop()
 
 
-def _interrupt(signum: int, frame: object) -> None:
+def stop_like_ctrl_c(signum: int, frame: object) -> None:
+    """A SIGTERM handler: `kill PID` cleans up like Ctrl-C."""
     raise KeyboardInterrupt
 
 
 def main() -> None:
     """`scripts/k8s-testenv.sh up`: a cluster in the foreground until Ctrl-C."""
-    signal.signal(signal.SIGTERM, _interrupt)  # `kill PID` cleans up like Ctrl-C
+    signal.signal(signal.SIGTERM, stop_like_ctrl_c)  # `kill PID` cleans up like Ctrl-C
     with tempfile.TemporaryDirectory(prefix="mlchaos-k8s-") as tmp:
         started = time.monotonic()
         with running_cluster(Path(tmp)) as cluster:

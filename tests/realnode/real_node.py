@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from k8s_cluster import ProcessGroup, TestenvError, testenv_paths
+from k8s_cluster import ProcessGroup, TestenvError, stop_like_ctrl_c, testenv_paths, wait_started
 from node_config import API_PORT, NODE_NAME, POD_CIDR, NodeFiles, write_node_files
 from node_images import node_image
 from node_namespaces import (
@@ -307,17 +307,7 @@ def _answers(argv: list[str]) -> bool:
 
 def _wait(node: RealNode, processes: ProcessGroup, what: str, ready: Callable[[], bool]) -> None:
     """Until `ready`; a node process that died, or START_TIMEOUT_S passing, is a TestenvError quoting the logs."""
-
-    def alive_and_ready() -> bool:
-        processes.check_alive()
-        return ready()
-
-    try:
-        wait_until(
-            alive_and_ready, START_TIMEOUT_S, what, interval_s=0.5, ignoring=(subprocess.TimeoutExpired,)
-        )
-    except AssertionError as timeout:
-        raise TestenvError(f"{timeout}\n{node.logs_tail()}") from None
+    wait_started(what, ready, processes, START_TIMEOUT_S, 0.5, (subprocess.TimeoutExpired,), node.logs_tail)
 
 
 def _wait_ready(node: RealNode, processes: ProcessGroup) -> None:
@@ -340,13 +330,9 @@ def _wait_ready(node: RealNode, processes: ProcessGroup) -> None:
           lambda: "default/kubernetes:https" in output(["iptables-save", "-t", "nat"]))  # fmt: skip
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main() -> None:
     """`scripts/k8s-node.sh up`: a node in the foreground until Ctrl-C."""
-    signal.signal(signal.SIGTERM, _interrupt)  # `kill PID` cleans up like Ctrl-C
+    signal.signal(signal.SIGTERM, stop_like_ctrl_c)  # `kill PID` cleans up like Ctrl-C
     for old in Path(tempfile.gettempdir()).glob("mlchaos-node-up-*-*"):  # of an `up` that was killed
         if not alive(name_for(int(old.name.split("-")[3]), 0)):
             shutil.rmtree(old, ignore_errors=True)
